@@ -1,0 +1,109 @@
+//! Connecting to a node's Agency service: `unix:PATH`, `http://HOST:PORT`,
+//! or an agency dir holding `node.toml` (its socket is used).
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use hyper_util::rt::TokioIo;
+use tonic::transport::{Channel, Endpoint, Uri};
+use wildnet_proto::v1::agency_client::AgencyClient;
+
+/// Where a node is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Target {
+    /// A Unix socket path.
+    Unix(PathBuf),
+    /// An http:// URL.
+    Http(String),
+}
+
+/// Why a node cannot be reached.
+#[derive(Debug, thiserror::Error)]
+pub enum ConnectError {
+    /// The --node value is unusable.
+    #[error("{0}")]
+    Target(String),
+    /// The connection failed.
+    #[error(
+        "cannot reach the node at {target}: {cause}. Is wildnet-node running (wildnet-node --config node.toml)?"
+    )]
+    Connect {
+        /// Where.
+        target: String,
+        /// Why.
+        cause: String,
+    },
+}
+
+impl Target {
+    /// Parses `unix:PATH`, `http://…`, or a directory with `node.toml`.
+    pub fn parse(spec: &str) -> Result<Target, ConnectError> {
+        if let Some(p) = spec.strip_prefix("unix:") {
+            return Ok(Target::Unix(PathBuf::from(p)));
+        }
+        if spec.starts_with("http://") || spec.starts_with("https://") {
+            return Ok(Target::Http(spec.to_string()));
+        }
+        let dir = Path::new(spec);
+        let cfg = if dir.is_file() {
+            dir.to_path_buf()
+        } else {
+            dir.join(crate::identity::CONFIG_FILE)
+        };
+        if !cfg.exists() {
+            return Err(ConnectError::Target(format!(
+                "{} not found: pass --node DIR (an agency dir made by `wildnet init`), --node unix:PATH or --node http://HOST:PORT, or set WILDNET_NODE",
+                cfg.display()
+            )));
+        }
+        let settings =
+            crate::config::Settings::load(&cfg).map_err(|e| ConnectError::Target(e.to_string()))?;
+        Ok(Target::Unix(settings.socket))
+    }
+
+    /// Connects, with a connect timeout so a dead node fails fast.
+    pub async fn connect(&self) -> Result<AgencyClient<Channel>, ConnectError> {
+        let fail = |cause: String| ConnectError::Connect {
+            target: self.to_string(),
+            cause,
+        };
+        let channel = match self {
+            Target::Http(url) => Endpoint::from_shared(url.clone())
+                .map_err(|e| fail(e.to_string()))?
+                .connect_timeout(Duration::from_secs(5))
+                .connect()
+                .await
+                .map_err(|e| fail(format!("{e}")))?,
+            Target::Unix(path) => {
+                if !path.exists() {
+                    return Err(fail(format!("socket {} does not exist", path.display())));
+                }
+                let path = path.clone();
+                Endpoint::try_from("http://localhost")
+                    .map_err(|e| fail(e.to_string()))?
+                    .connect_timeout(Duration::from_secs(5))
+                    .connect_with_connector(tower::service_fn(move |_: Uri| {
+                        let path = path.clone();
+                        async move {
+                            let stream = tokio::net::UnixStream::connect(path).await?;
+                            Ok::<_, std::io::Error>(TokioIo::new(stream))
+                        }
+                    }))
+                    .await
+                    .map_err(|e| fail(format!("{e}")))?
+            }
+        };
+        Ok(AgencyClient::new(channel)
+            .max_decoding_message_size(64 * 1024 * 1024)
+            .max_encoding_message_size(64 * 1024 * 1024))
+    }
+}
+
+impl std::fmt::Display for Target {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Target::Unix(p) => write!(f, "unix:{}", p.display()),
+            Target::Http(u) => f.write_str(u),
+        }
+    }
+}

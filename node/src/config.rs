@@ -1,0 +1,286 @@
+//! `node.toml`: parsed with serde (unknown keys are errors, so a mistyped
+//! key stops the node), then validated into [`Settings`] with paths
+//! resolved against the config file's directory.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::record::{AgencyId, Limits};
+
+/// The file as written.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Who this node is.
+    pub agency: AgencySection,
+    /// Where data lives.
+    #[serde(default)]
+    pub storage: StorageSection,
+    /// Local API listeners.
+    #[serde(default)]
+    pub api: ApiSection,
+    /// Size limits.
+    #[serde(default)]
+    pub limits: LimitsSection,
+}
+
+/// `[agency]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AgencySection {
+    /// Agency id, e.g. `KE-KWS`.
+    pub id: String,
+    /// Display name.
+    pub name: String,
+    /// Ed25519 record-signing key (PKCS#8 PEM).
+    #[serde(default = "default_signing_key")]
+    pub signing_key: PathBuf,
+    /// ECDSA P-256 TLS key (PKCS#8 PEM), used once the node federates.
+    #[serde(default = "default_tls_key")]
+    pub tls_key: PathBuf,
+}
+
+fn default_signing_key() -> PathBuf {
+    crate::identity::SIGNING_KEY_FILE.into()
+}
+fn default_tls_key() -> PathBuf {
+    crate::identity::TLS_KEY_FILE.into()
+}
+
+/// `[storage]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StorageSection {
+    /// Data directory (database and Unix socket).
+    pub data_dir: PathBuf,
+    /// How often expired records are purged, in seconds.
+    pub purge_interval_secs: u64,
+}
+
+impl Default for StorageSection {
+    fn default() -> Self {
+        StorageSection {
+            data_dir: "data".into(),
+            purge_interval_secs: 60,
+        }
+    }
+}
+
+/// `[api]`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ApiSection {
+    /// Optional TCP address for the Agency service (plaintext gRPC: bind it
+    /// to loopback or a trusted network only).
+    pub tcp: Option<String>,
+}
+
+/// `[limits]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LimitsSection {
+    /// Largest record body accepted, bytes.
+    pub max_body_bytes: usize,
+    /// Largest gRPC message accepted, bytes.
+    pub max_message_bytes: usize,
+}
+
+impl Default for LimitsSection {
+    fn default() -> Self {
+        LimitsSection {
+            max_body_bytes: 64 * 1024,
+            max_message_bytes: 4 * 1024 * 1024,
+        }
+    }
+}
+
+/// Validated runtime settings.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Agency id.
+    pub agency: AgencyId,
+    /// Display name.
+    pub name: String,
+    /// Resolved signing key path.
+    pub signing_key: PathBuf,
+    /// Resolved TLS key path.
+    pub tls_key: PathBuf,
+    /// Resolved data directory.
+    pub data_dir: PathBuf,
+    /// The Unix socket path, `<data_dir>/wildnet.sock`.
+    pub socket: PathBuf,
+    /// Optional TCP listen address.
+    pub tcp: Option<SocketAddr>,
+    /// Record limits.
+    pub limits: Limits,
+    /// gRPC message limit.
+    pub max_message_bytes: usize,
+    /// Purge period in seconds.
+    pub purge_interval_secs: u64,
+}
+
+/// Why a config is refused.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// Unreadable.
+    #[error("cannot read {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// Not valid TOML / unknown key / wrong type.
+    #[error("{path} is not a valid wildnet config: {message}")]
+    Parse {
+        /// The file.
+        path: PathBuf,
+        /// What serde said, with line and column.
+        message: String,
+    },
+    /// A value is wrong.
+    #[error("{path}: {message}")]
+    Invalid {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong and how to fix it.
+        message: String,
+    },
+}
+
+/// The socket file name inside the data dir.
+pub const SOCKET_NAME: &str = "wildnet.sock";
+
+impl Settings {
+    /// Reads and validates a config file.
+    pub fn load(path: &Path) -> Result<Settings, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let cfg: Config = toml::from_str(&text).map_err(|e| ConfigError::Parse {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        })?;
+        let base = path.parent().unwrap_or(Path::new("."));
+        Settings::from_config(cfg, base).map_err(|message| ConfigError::Invalid {
+            path: path.to_path_buf(),
+            message,
+        })
+    }
+
+    /// Validates a parsed config; relative paths are taken from `base`.
+    pub fn from_config(cfg: Config, base: &Path) -> Result<Settings, String> {
+        let agency: AgencyId = cfg
+            .agency
+            .id
+            .parse()
+            .map_err(|e| format!("[agency] id: {e}"))?;
+        let resolve = |p: &Path| {
+            if p.is_absolute() {
+                p.to_path_buf()
+            } else {
+                base.join(p)
+            }
+        };
+        let tcp = match &cfg.api.tcp {
+            None => None,
+            Some(a) if a.trim().is_empty() => None,
+            Some(a) => Some(a.parse::<SocketAddr>().map_err(|e| {
+                format!("[api] tcp = {a:?} is not HOST:PORT with an IP address ({e}), e.g. \"127.0.0.1:7401\"")
+            })?),
+        };
+        if cfg.limits.max_body_bytes < 1024 || cfg.limits.max_body_bytes > 16 * 1024 * 1024 {
+            return Err("[limits] max_body_bytes must be between 1024 and 16777216".into());
+        }
+        if cfg.limits.max_message_bytes < cfg.limits.max_body_bytes + 1024 {
+            return Err(
+                "[limits] max_message_bytes must exceed max_body_bytes by at least 1024".into(),
+            );
+        }
+        let data_dir = resolve(&cfg.storage.data_dir);
+        Ok(Settings {
+            agency,
+            name: cfg.agency.name,
+            signing_key: resolve(&cfg.agency.signing_key),
+            tls_key: resolve(&cfg.agency.tls_key),
+            socket: data_dir.join(SOCKET_NAME),
+            data_dir,
+            tcp,
+            limits: Limits {
+                max_body_bytes: cfg.limits.max_body_bytes,
+            },
+            max_message_bytes: cfg.limits.max_message_bytes,
+            purge_interval_secs: cfg.storage.purge_interval_secs.max(1),
+        })
+    }
+}
+
+/// The `node.toml` that `wildnet init` writes: every key, with defaults.
+pub fn default_toml(id: &AgencyId, name: &str) -> String {
+    let name = name.replace('\\', "\\\\").replace('"', "\\\"");
+    format!(
+        r#"# wildnet node configuration for {id}. Paths are relative to this file.
+
+[agency]
+id = "{id}"
+name = "{name}"
+# Ed25519 record-signing key (PKCS#8 PEM, mode 0600).
+signing_key = "keys/signing.key.pem"
+# ECDSA P-256 TLS key (PKCS#8 PEM, mode 0600), for the federation.
+tls_key = "keys/tls.key.pem"
+
+[storage]
+# Database and the Agency service's Unix socket (data/wildnet.sock, mode 0600).
+data_dir = "data"
+# How often expired records are purged, seconds.
+purge_interval_secs = 60
+
+[api]
+# Also serve the Agency service on TCP (plaintext: loopback or a trusted
+# network only). Port 0 picks a free port.
+# tcp = "127.0.0.1:7401"
+
+[limits]
+# Largest record body accepted, bytes.
+max_body_bytes = 65536
+# Largest gRPC message accepted, bytes.
+max_message_bytes = 4194304
+"#
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The generated config parses and resolves paths against its directory.
+    #[test]
+    fn default_config_round_trip() {
+        let id: AgencyId = "KE-KWS".parse().expect("id");
+        let cfg: Config = toml::from_str(&default_toml(&id, "Kenya \"KWS\"")).expect("parses");
+        let s = Settings::from_config(cfg, Path::new("/srv/ke")).expect("valid");
+        assert_eq!(s.agency.as_str(), "KE-KWS");
+        assert_eq!(s.name, "Kenya \"KWS\"");
+        assert_eq!(s.socket, Path::new("/srv/ke/data/wildnet.sock"));
+        assert_eq!(s.signing_key, Path::new("/srv/ke/keys/signing.key.pem"));
+        assert_eq!(s.tcp, None);
+    }
+
+    /// A mistyped key or a bad value stops the node with a pointed message.
+    #[test]
+    fn refuses_bad_configs() {
+        let unknown = "[agency]\nid = \"KE-KWS\"\nname = \"x\"\nsigning_kye = \"k\"\n";
+        let e = toml::from_str::<Config>(unknown).expect_err("unknown key accepted");
+        assert!(e.to_string().contains("signing_kye"), "{e}");
+        let bad_tcp = "[agency]\nid = \"KE-KWS\"\nname = \"x\"\n[api]\ntcp = \"localhost\"\n";
+        let cfg: Config = toml::from_str(bad_tcp).expect("parses");
+        let e = Settings::from_config(cfg, Path::new(".")).expect_err("bad tcp accepted");
+        assert!(e.contains("[api] tcp"), "{e}");
+        let bad_id = "[agency]\nid = \"kenya\"\nname = \"x\"\n";
+        let cfg: Config = toml::from_str(bad_id).expect("parses");
+        assert!(Settings::from_config(cfg, Path::new(".")).is_err());
+    }
+}

@@ -1,0 +1,353 @@
+//! An agency's identity files: the Ed25519 record-signing key, the ECDSA
+//! P-256 TLS key (both PKCS#8 PEM, mode 0600), the admission request for
+//! the federation secretariat, and a working `node.toml`.
+//!
+//! The admission request carries a CSR for the TLS key and the Ed25519
+//! public key; its body is signed by both keys, which proves possession of
+//! each to the secretariat.
+
+use std::fs::{self, OpenOptions};
+use std::io::Write;
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+use ed25519_dalek::pkcs8::{DecodePrivateKey, EncodePrivateKey};
+use ed25519_dalek::{Signer, SigningKey, Verifier, VerifyingKey};
+use prost::Message;
+use wildnet_proto::v1 as pb;
+
+use crate::record::AgencyId;
+
+/// The context prefix both admission signatures cover.
+pub const ADMISSION_CONTEXT: &[u8] = b"wildnet-admission-v1\0";
+/// Signing key file, relative to the agency dir.
+pub const SIGNING_KEY_FILE: &str = "keys/signing.key.pem";
+/// TLS key file, relative to the agency dir.
+pub const TLS_KEY_FILE: &str = "keys/tls.key.pem";
+/// Admission request file, relative to the agency dir.
+pub const ADMISSION_FILE: &str = "admission-request.pb";
+/// Readable copy of the CSR, relative to the agency dir.
+pub const CSR_FILE: &str = "tls.csr.pem";
+/// Node configuration file, relative to the agency dir.
+pub const CONFIG_FILE: &str = "node.toml";
+
+/// What can go wrong with identity files.
+#[derive(Debug, thiserror::Error)]
+pub enum IdentityError {
+    /// A file could not be read or written.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// Refusing to overwrite.
+    #[error(
+        "{0} already exists: refusing to overwrite an agency's keys (use a new --dir, or delete it if you really mean to start over)"
+    )]
+    Exists(PathBuf),
+    /// A key file does not hold a usable key.
+    #[error("{path} is not a valid {what} PKCS#8 PEM key: {cause}")]
+    BadKey {
+        /// The file.
+        path: PathBuf,
+        /// Which key.
+        what: &'static str,
+        /// Parser message.
+        cause: String,
+    },
+    /// Bad agency id or country.
+    #[error("{0}")]
+    BadInput(String),
+    /// Certificate machinery failed.
+    #[error("cannot build the certificate signing request: {0}")]
+    Csr(String),
+    /// An admission request does not verify.
+    #[error("admission request refused: {0}")]
+    BadRequest(String),
+}
+
+fn io(path: &Path) -> impl FnOnce(std::io::Error) -> IdentityError + '_ {
+    move |source| IdentityError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+/// What `init` created.
+#[derive(Debug, Clone)]
+pub struct InitReport {
+    /// The agency dir.
+    pub dir: PathBuf,
+    /// Files written, relative to `dir`.
+    pub files: Vec<&'static str>,
+    /// Hex Ed25519 public key.
+    pub signing_public_key: String,
+}
+
+/// Creates an agency dir: both keys, the admission request, the CSR and
+/// `node.toml`. Refuses if any of those files already exists.
+pub fn init(
+    dir: &Path,
+    agency: &str,
+    name: &str,
+    country: &str,
+) -> Result<InitReport, IdentityError> {
+    let id: AgencyId = agency
+        .parse()
+        .map_err(|e: crate::record::IdError| IdentityError::BadInput(e.to_string()))?;
+    if country != id.country() {
+        return Err(IdentityError::BadInput(format!(
+            "country {country:?} must match the agency id's country code {:?}",
+            id.country()
+        )));
+    }
+    if name.trim().is_empty() {
+        return Err(IdentityError::BadInput("--name must not be empty".into()));
+    }
+    let files = [
+        SIGNING_KEY_FILE,
+        TLS_KEY_FILE,
+        ADMISSION_FILE,
+        CSR_FILE,
+        CONFIG_FILE,
+    ];
+    for f in files {
+        let p = dir.join(f);
+        if p.exists() {
+            return Err(IdentityError::Exists(p));
+        }
+    }
+    fs::create_dir_all(dir.join("keys")).map_err(io(dir))?;
+    fs::set_permissions(dir.join("keys"), fs::Permissions::from_mode(0o700))
+        .map_err(io(&dir.join("keys")))?;
+
+    let signing = SigningKey::generate(&mut rand_core::OsRng);
+    let signing_pem = signing
+        .to_pkcs8_pem(ed25519_dalek::pkcs8::spki::der::pem::LineEnding::LF)
+        .map_err(|e| IdentityError::Csr(e.to_string()))?;
+    let tls = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256)
+        .map_err(|e| IdentityError::Csr(e.to_string()))?;
+    let req = admission_request(&id, name, &signing, &tls)?;
+    let csr_pem = csr(&id, name, &tls)?
+        .pem()
+        .map_err(|e| IdentityError::Csr(e.to_string()))?;
+
+    write_new(&dir.join(SIGNING_KEY_FILE), signing_pem.as_bytes(), 0o600)?;
+    write_new(
+        &dir.join(TLS_KEY_FILE),
+        tls.serialize_pem().as_bytes(),
+        0o600,
+    )?;
+    write_new(&dir.join(ADMISSION_FILE), &req.encode_to_vec(), 0o644)?;
+    write_new(&dir.join(CSR_FILE), csr_pem.as_bytes(), 0o644)?;
+    write_new(
+        &dir.join(CONFIG_FILE),
+        crate::config::default_toml(&id, name).as_bytes(),
+        0o644,
+    )?;
+    Ok(InitReport {
+        dir: dir.to_path_buf(),
+        files: files.to_vec(),
+        signing_public_key: hex::encode(signing.verifying_key().as_bytes()),
+    })
+}
+
+fn write_new(path: &Path, data: &[u8], mode: u32) -> Result<(), IdentityError> {
+    let mut f = OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(mode)
+        .open(path)
+        .map_err(|e| {
+            if e.kind() == std::io::ErrorKind::AlreadyExists {
+                IdentityError::Exists(path.to_path_buf())
+            } else {
+                io(path)(e)
+            }
+        })?;
+    f.write_all(data).map_err(io(path))?;
+    f.sync_all().map_err(io(path))
+}
+
+fn csr(
+    id: &AgencyId,
+    name: &str,
+    tls: &rcgen::KeyPair,
+) -> Result<rcgen::CertificateSigningRequest, IdentityError> {
+    let mut params = rcgen::CertificateParams::default();
+    params.distinguished_name = rcgen::DistinguishedName::new();
+    params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, id.as_str());
+    params
+        .distinguished_name
+        .push(rcgen::DnType::OrganizationName, name);
+    let uri = format!("urn:wildnet:agency:{id}")
+        .try_into()
+        .map_err(|e: rcgen::Error| IdentityError::Csr(e.to_string()))?;
+    params.subject_alt_names = vec![rcgen::SanType::URI(uri)];
+    params
+        .serialize_request(tls)
+        .map_err(|e| IdentityError::Csr(e.to_string()))
+}
+
+/// Builds the admission request and signs its body with both keys.
+pub fn admission_request(
+    id: &AgencyId,
+    name: &str,
+    signing: &SigningKey,
+    tls: &rcgen::KeyPair,
+) -> Result<pb::AdmissionRequest, IdentityError> {
+    let body = pb::AdmissionRequestBody {
+        agency: id.to_string(),
+        name: name.to_string(),
+        country: id.country().to_string(),
+        csr_der: csr(id, name, tls)?.der().to_vec(),
+        signing_public_key: signing.verifying_key().to_bytes().to_vec(),
+        created_at: crate::now_ms(),
+        tls_public_key: tls.public_key_raw().to_vec(),
+    }
+    .encode_to_vec();
+    let mut input = ADMISSION_CONTEXT.to_vec();
+    input.extend_from_slice(&body);
+    let rng = ring::rand::SystemRandom::new();
+    let ecdsa = ring::signature::EcdsaKeyPair::from_pkcs8(
+        &ring::signature::ECDSA_P256_SHA256_ASN1_SIGNING,
+        &tls.serialize_der(),
+        &rng,
+    )
+    .map_err(|e| IdentityError::Csr(e.to_string()))?;
+    let tls_signature = ecdsa
+        .sign(&rng, &input)
+        .map_err(|e| IdentityError::Csr(e.to_string()))?;
+    Ok(pb::AdmissionRequest {
+        body,
+        tls_signature: tls_signature.as_ref().to_vec(),
+        signing_signature: signing.sign(&input).to_bytes().to_vec(),
+    })
+}
+
+/// Checks both proofs of possession and returns the request body.
+pub fn verify_admission_request(
+    req: &pb::AdmissionRequest,
+) -> Result<pb::AdmissionRequestBody, IdentityError> {
+    let bad = |m: &str| IdentityError::BadRequest(m.to_string());
+    let body = pb::AdmissionRequestBody::decode(req.body.as_slice())
+        .map_err(|e| IdentityError::BadRequest(format!("body does not decode: {e}")))?;
+    body.agency
+        .parse::<AgencyId>()
+        .map_err(|e| IdentityError::BadRequest(e.to_string()))?;
+    let mut input = ADMISSION_CONTEXT.to_vec();
+    input.extend_from_slice(&req.body);
+    let key: [u8; 32] = body
+        .signing_public_key
+        .as_slice()
+        .try_into()
+        .map_err(|_| bad("signing public key is not 32 bytes"))?;
+    let key = VerifyingKey::from_bytes(&key).map_err(|_| bad("signing public key is invalid"))?;
+    let sig: [u8; 64] = req
+        .signing_signature
+        .as_slice()
+        .try_into()
+        .map_err(|_| bad("Ed25519 signature is not 64 bytes"))?;
+    key.verify(&input, &ed25519_dalek::Signature::from_bytes(&sig))
+        .map_err(|_| bad("the Ed25519 proof of possession does not verify"))?;
+    ring::signature::UnparsedPublicKey::new(
+        &ring::signature::ECDSA_P256_SHA256_ASN1,
+        &body.tls_public_key,
+    )
+    .verify(&input, &req.tls_signature)
+    .map_err(|_| bad("the TLS key proof of possession does not verify"))?;
+    Ok(body)
+}
+
+/// Loads the Ed25519 signing key, refusing a file others can read.
+pub fn load_signing_key(path: &Path) -> Result<SigningKey, IdentityError> {
+    let meta = fs::metadata(path).map_err(io(path))?;
+    if meta.permissions().mode() & 0o077 != 0 {
+        return Err(IdentityError::BadKey {
+            path: path.to_path_buf(),
+            what: "Ed25519",
+            cause: format!(
+                "mode {:o} lets other users read it; run chmod 600 on it",
+                meta.permissions().mode() & 0o777
+            ),
+        });
+    }
+    let pem = fs::read_to_string(path).map_err(io(path))?;
+    SigningKey::from_pkcs8_pem(&pem).map_err(|e| IdentityError::BadKey {
+        path: path.to_path_buf(),
+        what: "Ed25519",
+        cause: e.to_string(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// init writes both keys 0600, a verifiable admission request and a
+    /// config; a second init in the same dir refuses and changes nothing.
+    #[test]
+    fn init_and_refuse_overwrite() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let dir = tmp.path().join("ke");
+        let report = init(&dir, "KE-KWS", "Kenya Wildlife Service", "KE").expect("init");
+        for f in [SIGNING_KEY_FILE, TLS_KEY_FILE] {
+            let mode = fs::metadata(dir.join(f)).expect("key").permissions().mode() & 0o777;
+            assert_eq!(mode, 0o600, "{f}");
+        }
+        let key = load_signing_key(&dir.join(SIGNING_KEY_FILE)).expect("loads");
+        assert_eq!(
+            hex::encode(key.verifying_key().as_bytes()),
+            report.signing_public_key
+        );
+        let tls_pem = fs::read_to_string(dir.join(TLS_KEY_FILE)).expect("tls key");
+        assert!(tls_pem.contains("BEGIN PRIVATE KEY"), "PKCS#8 PEM expected");
+        rcgen::KeyPair::from_pem(&tls_pem).expect("valid P-256 key");
+
+        let req = pb::AdmissionRequest::decode(
+            fs::read(dir.join(ADMISSION_FILE)).expect("req").as_slice(),
+        )
+        .expect("decodes");
+        let body = verify_admission_request(&req).expect("verifies");
+        assert_eq!(body.agency, "KE-KWS");
+        assert_eq!(body.signing_public_key, key.verifying_key().to_bytes());
+
+        let before = fs::read(dir.join(SIGNING_KEY_FILE)).expect("key");
+        let e = init(&dir, "KE-KWS", "Kenya Wildlife Service", "KE").expect_err("overwrote");
+        assert!(matches!(e, IdentityError::Exists(_)), "{e}");
+        assert_eq!(fs::read(dir.join(SIGNING_KEY_FILE)).expect("key"), before);
+    }
+
+    /// Tampering with the request body or either signature is detected.
+    #[test]
+    fn admission_request_tamper() {
+        let id: AgencyId = "ZA-DFFE".parse().expect("id");
+        let signing = SigningKey::from_bytes(&[7; 32]);
+        let tls = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).expect("key");
+        let req = admission_request(&id, "DFFE", &signing, &tls).expect("request");
+        verify_admission_request(&req).expect("valid");
+        let mut t = req.clone();
+        let last = t.body.len() - 1;
+        t.body[last] ^= 1;
+        assert!(verify_admission_request(&t).is_err());
+        let mut t = req.clone();
+        t.signing_signature[0] ^= 1;
+        assert!(verify_admission_request(&t).is_err());
+        let mut t = req;
+        t.tls_signature[10] ^= 1;
+        assert!(verify_admission_request(&t).is_err());
+    }
+
+    /// Bad agency ids and mismatched countries are refused before any file is written.
+    #[test]
+    fn init_input_checks() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        assert!(init(tmp.path(), "kenya", "K", "KE").is_err());
+        assert!(init(tmp.path(), "KE-KWS", "K", "ZA").is_err());
+        assert!(!tmp.path().join(SIGNING_KEY_FILE).exists());
+    }
+}

@@ -1,0 +1,458 @@
+//! The agency's domain operations on top of storage: turn drafts into
+//! signed records, store them, answer queries, retract. No gRPC here: the
+//! service module converts requests and calls these.
+
+use std::sync::Arc;
+
+use ed25519_dalek::SigningKey;
+use prost::Message;
+use sha2::{Digest, Sha256};
+use wildnet_proto::v1 as pb;
+
+use crate::config::Settings;
+use crate::record::terms::{self, Field, Term};
+use crate::record::{self, AgencyId, Limits, LocalTrust, Record, RecordId, normalize};
+use crate::species::SpeciesTable;
+use crate::storage::{
+    AuditDraft, InsertItem, Inserted, Query, QueryPage, Store, StoreError, Stored,
+};
+
+/// Why an operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum NodeError {
+    /// The draft or request is invalid.
+    #[error("{0}")]
+    Invalid(String),
+    /// Not allowed for this caller or record.
+    #[error("{0}")]
+    Refused(String),
+    /// Storage said no (or failed).
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// Loading keys or files failed.
+    #[error(transparent)]
+    Identity(#[from] crate::identity::IdentityError),
+}
+
+impl From<record::ValidationError> for NodeError {
+    fn from(e: record::ValidationError) -> Self {
+        NodeError::Invalid(e.to_string())
+    }
+}
+
+impl From<record::RecordError> for NodeError {
+    fn from(e: record::RecordError) -> Self {
+        NodeError::Invalid(e.to_string())
+    }
+}
+
+/// The outcome of a publish.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Published {
+    /// The record id (the existing one for a duplicate).
+    pub id: RecordId,
+    /// True when nothing new was stored.
+    pub duplicate: bool,
+}
+
+/// One running agency node's state.
+pub struct Node {
+    agency: AgencyId,
+    name: String,
+    key: SigningKey,
+    trust: LocalTrust,
+    species: SpeciesTable,
+    limits: Limits,
+    store: Store,
+}
+
+impl std::fmt::Debug for Node {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Node")
+            .field("agency", &self.agency)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Import results: per line, the outcome.
+pub type LineResult = (u64, Result<Published, NodeError>);
+
+impl Node {
+    /// Loads the key and opens the store.
+    pub fn open(settings: &Settings) -> Result<Arc<Node>, NodeError> {
+        let key = crate::identity::load_signing_key(&settings.signing_key)?;
+        std::fs::create_dir_all(&settings.data_dir).map_err(|e| {
+            NodeError::Invalid(format!(
+                "cannot create data dir {}: {e}",
+                settings.data_dir.display()
+            ))
+        })?;
+        let store = Store::open(&settings.data_dir.join("db"), settings.agency.as_str())?;
+        Ok(Arc::new(Node {
+            trust: LocalTrust {
+                agency: settings.agency.clone(),
+                key: key.verifying_key(),
+            },
+            agency: settings.agency.clone(),
+            name: settings.name.clone(),
+            key,
+            species: SpeciesTable::builtin(),
+            limits: settings.limits,
+            store,
+        }))
+    }
+
+    /// The agency id.
+    pub fn agency(&self) -> &AgencyId {
+        &self.agency
+    }
+
+    /// The agency display name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The verifying key records are signed with.
+    pub fn public_key(&self) -> ed25519_dalek::VerifyingKey {
+        self.key.verifying_key()
+    }
+
+    /// The store.
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// Who may sign records this node accepts (for now: itself).
+    pub fn trust(&self) -> &LocalTrust {
+        &self.trust
+    }
+
+    /// Turns a draft into a signed record: defaults, normalisation, author
+    /// and time, validation, signature. Also returns the draft digest.
+    pub fn prepare(&self, mut draft: pb::RecordBody) -> Result<(Record, [u8; 32]), NodeError> {
+        draft.schema_version = record::SCHEMA_VERSION;
+        draft.author = self.agency.to_string();
+        draft.created_at = 0;
+        let h = draft.handling.get_or_insert_with(Default::default);
+        if h.tlp == 0 {
+            h.tlp = pb::Tlp::Amber as i32;
+        }
+        if h.scope == 0 {
+            h.scope = pb::Scope::Local as i32;
+        }
+        if h.code == 0 {
+            h.code = pb::HandlingCode::H0 as i32;
+        }
+        normalize::draft(&mut draft, &self.species)?;
+        let digest: [u8; 32] = Sha256::digest(draft.encode_to_vec()).into();
+        draft.created_at = crate::now_ms();
+        record::validate::validate_body(&draft, &self.limits)?;
+        let rec = Record::sign(draft, &self.key);
+        if rec.signed().body.len() > self.limits.max_body_bytes {
+            return Err(NodeError::Invalid(format!(
+                "record body is {} bytes, over the limit of {} ([limits] max_body_bytes)",
+                rec.signed().body.len(),
+                self.limits.max_body_bytes
+            )));
+        }
+        self.check_references(&rec)?;
+        Ok((rec, digest))
+    }
+
+    /// A new version or retraction must name one of this agency's records.
+    fn check_references(&self, rec: &Record) -> Result<(), NodeError> {
+        let body = rec.body();
+        let mut targets = Vec::new();
+        if !body.supersedes.is_empty() {
+            targets.push(("supersede", body.supersedes.as_str()));
+        }
+        if let Some(pb::record_body::Payload::Retraction(r)) = &body.payload {
+            targets.push(("retract", r.target.as_str()));
+        }
+        for (what, t) in targets {
+            let id: RecordId = t
+                .parse()
+                .map_err(|_| NodeError::Invalid(format!("cannot {what} {t:?}: not a record id")))?;
+            if let Some(ts) = self.store.tombstone(&id)? {
+                return Err(NodeError::Refused(format!(
+                    "cannot {what} {}: it was retracted ({})",
+                    id.short(),
+                    ts.reason
+                )));
+            }
+            let Some(s) = self.store.get(&id)? else {
+                return Err(NodeError::Invalid(format!(
+                    "cannot {what} {}: no such record here",
+                    id.short()
+                )));
+            };
+            if s.record.body().author != self.agency.as_str() {
+                return Err(NodeError::Refused(format!(
+                    "cannot {what} {}: it was written by {}, and only its author may",
+                    id.short(),
+                    s.record.body().author
+                )));
+            }
+            if what == "supersede"
+                && let Some(newer) = s.superseded_by
+            {
+                return Err(NodeError::Refused(format!(
+                    "cannot supersede {}: it already has a newer version {}; edit that one",
+                    id.short(),
+                    newer.short()
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// Signs and durably stores one draft.
+    pub async fn publish(
+        &self,
+        draft: pb::RecordBody,
+        actor: &str,
+    ) -> Result<Published, NodeError> {
+        let (rec, digest) = self.prepare(draft)?;
+        let kind = rec.kind();
+        let id = rec.id();
+        let audit = AuditDraft {
+            actor: actor.to_string(),
+            action: "publish".into(),
+            detail: format!("{kind} {id}"),
+        };
+        let mut results = self
+            .store
+            .insert(
+                vec![InsertItem {
+                    record: rec,
+                    draft_key: Some(digest),
+                }],
+                vec![audit],
+            )
+            .await?;
+        match results.pop() {
+            Some(Ok(Inserted::New(_))) => Ok(Published {
+                id,
+                duplicate: false,
+            }),
+            Some(Ok(Inserted::Duplicate(existing))) => Ok(Published {
+                id: existing,
+                duplicate: true,
+            }),
+            Some(Err(e)) => Err(e.into()),
+            None => Err(NodeError::Store(StoreError::Closed)),
+        }
+    }
+
+    /// Signs and stores a batch of drafts with one flush; a bad draft is
+    /// answered with its reason and the others go on.
+    pub async fn publish_batch(&self, drafts: Vec<(u64, pb::RecordBody)>) -> Vec<LineResult> {
+        let mut out: Vec<LineResult> = Vec::with_capacity(drafts.len());
+        let mut items = Vec::new();
+        let mut lines = Vec::new();
+        for (line, d) in drafts {
+            match self.prepare(d) {
+                Ok((record, digest)) => {
+                    lines.push((line, record.id()));
+                    items.push(InsertItem {
+                        record,
+                        draft_key: Some(digest),
+                    });
+                }
+                Err(e) => out.push((line, Err(e))),
+            }
+        }
+        if items.is_empty() {
+            return out;
+        }
+        match self.store.insert(items, Vec::new()).await {
+            Ok(results) => {
+                for ((line, id), r) in lines.into_iter().zip(results) {
+                    out.push((
+                        line,
+                        match r {
+                            Ok(Inserted::New(_)) => Ok(Published {
+                                id,
+                                duplicate: false,
+                            }),
+                            Ok(Inserted::Duplicate(e)) => Ok(Published {
+                                id: e,
+                                duplicate: true,
+                            }),
+                            Err(e) => Err(e.into()),
+                        },
+                    ));
+                }
+            }
+            Err(e) => {
+                let msg = e.to_string();
+                for (line, _) in lines {
+                    out.push((
+                        line,
+                        Err(NodeError::Store(StoreError::Corrupt(msg.clone()))),
+                    ));
+                }
+            }
+        }
+        out.sort_by_key(|(l, _)| *l);
+        out
+    }
+
+    /// Retracts one of this agency's records.
+    pub async fn retract(
+        &self,
+        id_text: &str,
+        reason: &str,
+        actor: &str,
+    ) -> Result<Published, NodeError> {
+        let target = self.store.resolve(id_text)?;
+        let draft = pb::RecordBody {
+            handling: Some(self.retraction_handling(&target)?),
+            payload: Some(pb::record_body::Payload::Retraction(pb::Retraction {
+                target: target.to_hex(),
+                reason: reason.to_string(),
+            })),
+            ..Default::default()
+        };
+        let p = self.publish(draft, actor).await?;
+        self.store
+            .audit(
+                AuditDraft {
+                    actor: actor.to_string(),
+                    action: "retract".into(),
+                    detail: format!("{target} by {}", p.id),
+                },
+                true,
+            )
+            .await?;
+        Ok(p)
+    }
+
+    /// A retraction reaches everyone the target reached: same handling.
+    fn retraction_handling(&self, target: &RecordId) -> Result<pb::Handling, NodeError> {
+        match self.store.get(target)? {
+            Some(s) => Ok(s.record.body().handling.clone().unwrap_or_default()),
+            None => Err(NodeError::Invalid(format!(
+                "no record {} to retract",
+                target.short()
+            ))),
+        }
+    }
+
+    /// A record and its versions, or its tombstone.
+    pub fn get(&self, id_text: &str) -> Result<(Stored, Vec<Stored>), NodeError> {
+        let id = self.store.resolve(id_text)?;
+        match self.store.get(&id)? {
+            Some(s) => {
+                let history = self.store.history(&id)?;
+                Ok((s, history))
+            }
+            None => match self.store.tombstone(&id)? {
+                Some(t) => Err(NodeError::Store(StoreError::Retracted {
+                    id: t.id,
+                    reason: format!("{} — retraction {}", t.reason, t.retraction),
+                })),
+                None => Err(NodeError::Store(StoreError::NotFound(id_text.to_string()))),
+            },
+        }
+    }
+
+    /// Runs a query request.
+    pub fn query(&self, req: &pb::QueryRequest) -> Result<QueryPage, NodeError> {
+        let q = build_query(req, &self.species)?;
+        Ok(self.store.query(&q)?)
+    }
+}
+
+/// Turns API filters into index terms; each filter value is normalised the
+/// same way the indexed values were.
+pub fn build_query(req: &pb::QueryRequest, species: &SpeciesTable) -> Result<Query, NodeError> {
+    let mut t: Vec<Term> = Vec::new();
+    let s = |v: &str| v.trim().to_string();
+    if !req.kind.trim().is_empty() {
+        let k = req.kind.trim().to_lowercase().replace('-', "_");
+        if !record::KINDS.contains(&k.as_str()) {
+            return Err(NodeError::Invalid(format!(
+                "unknown kind {k:?}: use one of {}",
+                record::KINDS.join(", ")
+            )));
+        }
+        t.push((Field::Kind, k));
+    }
+    if !req.species.trim().is_empty() {
+        let mut sp = pb::Species {
+            scientific_name: s(&req.species),
+            ..Default::default()
+        };
+        species.fill(&mut sp);
+        t.push((Field::Species, sp.scientific_name.to_lowercase()));
+    }
+    if !req.appendix.trim().is_empty() {
+        let a = crate::species::parse_appendix(&req.appendix)
+            .map(|a| crate::species::appendix_text(a as i32))
+            .filter(|a| matches!(*a, "I" | "II" | "III"))
+            .ok_or_else(|| {
+                NodeError::Invalid(format!("appendix {:?} must be I, II or III", req.appendix))
+            })?;
+        t.push((Field::Appendix, a.to_string()));
+    }
+    if !req.country.trim().is_empty() {
+        let c = s(&req.country).to_uppercase();
+        record::validate::country("country", &c)?;
+        t.push((Field::Country, c));
+    }
+    if !req.platform.trim().is_empty() {
+        t.push((Field::Platform, s(&req.platform).to_lowercase()));
+    }
+    if !req.seller.trim().is_empty() {
+        t.push((
+            Field::Seller,
+            s(&req.seller).trim_start_matches('@').to_lowercase(),
+        ));
+    }
+    if !req.selector.trim().is_empty() {
+        let sel = normalize::parse_selector(&req.selector).map_err(NodeError::Invalid)?;
+        t.push((Field::Selector, normalize::selector_text(&sel)));
+    }
+    if !req.author.trim().is_empty() {
+        let a: AgencyId = s(&req.author)
+            .to_uppercase()
+            .parse()
+            .map_err(|e: record::IdError| NodeError::Invalid(e.to_string()))?;
+        t.push((Field::Author, a.to_string()));
+    }
+    if !req.tag.trim().is_empty() {
+        t.push((Field::Tag, s(&req.tag).to_lowercase()));
+    }
+    let words: Vec<String> = terms::words(&req.text).collect();
+    if !req.text.trim().is_empty() && words.is_empty() {
+        return Err(NodeError::Invalid(
+            "--text needs at least one word of 3 or more letters".into(),
+        ));
+    }
+    t.extend(words.into_iter().map(|w| (Field::Word, w)));
+    if req.since != 0 && req.until != 0 && req.until <= req.since {
+        return Err(NodeError::Invalid("--until must be after --since".into()));
+    }
+    let after = if req.page_token.is_empty() {
+        None
+    } else {
+        Some(
+            crate::storage::keys::decode_cursor(&req.page_token).ok_or_else(|| {
+                NodeError::Invalid("page_token is not one this node issued".into())
+            })?,
+        )
+    };
+    Ok(Query {
+        terms: t,
+        since: (req.since != 0).then_some(req.since),
+        until: (req.until != 0).then_some(req.until),
+        limit: if req.limit == 0 {
+            100
+        } else {
+            req.limit.min(1000) as usize
+        },
+        after,
+        history: req.history,
+    })
+}

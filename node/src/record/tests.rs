@@ -1,0 +1,446 @@
+use ed25519_dalek::SigningKey;
+use wildnet_proto::v1 as pb;
+
+use super::*;
+
+const NOW: i64 = 1_780_000_000_000;
+
+fn key(seed: u8) -> SigningKey {
+    SigningKey::from_bytes(&[seed; 32])
+}
+
+fn trust(k: &SigningKey) -> LocalTrust {
+    LocalTrust {
+        agency: "KE-KWS".parse().expect("valid id"),
+        key: k.verifying_key(),
+    }
+}
+
+pub(crate) fn listing_body() -> pb::RecordBody {
+    pb::RecordBody {
+        schema_version: 1,
+        author: "KE-KWS".into(),
+        created_at: NOW,
+        handling: Some(pb::Handling {
+            tlp: pb::Tlp::Amber as i32,
+            scope: pb::Scope::Federation as i32,
+            code: pb::HandlingCode::H0 as i32,
+            ..Default::default()
+        }),
+        tags: vec!["pangolin".into()],
+        payload: Some(pb::record_body::Payload::Listing(pb::Listing {
+            platform: "facebook".into(),
+            url: "https://facebook.com/item/1".into(),
+            title: "pangolin scales 2kg".into(),
+            seller_handle: "scales.trader".into(),
+            price: Some(pb::Money {
+                amount_minor: 50000,
+                currency: "USD".into(),
+            }),
+            species: Some(pb::Species {
+                scientific_name: "Manis javanica".into(),
+                common_name: "Sunda pangolin".into(),
+                cites_appendix: pb::CitesAppendix::I as i32,
+            }),
+            country: "KE".into(),
+            observed_at: NOW - 1000,
+            ..Default::default()
+        })),
+        ..Default::default()
+    }
+}
+
+fn verify(signed: pb::SignedRecord, k: &SigningKey) -> Result<Record, RecordError> {
+    Record::verify(signed, &trust(k), &Limits::default(), NOW)
+}
+
+/// A signed record verifies, keeps its exact bytes and has id SHA-256(body).
+#[test]
+fn sign_verify_round_trip() {
+    let k = key(1);
+    let r = Record::sign(listing_body(), &k);
+    let back = verify(r.signed().clone(), &k).expect("verifies");
+    assert_eq!(back, r);
+    assert_eq!(r.id(), RecordId::of_body(&r.signed().body));
+    assert_eq!(r.kind(), "listing");
+    assert!(r.signature_status().is_ok());
+}
+
+/// Flipping any single byte of the body, signature or key is refused.
+#[test]
+fn every_tamper_is_rejected() {
+    let k = key(1);
+    let signed = Record::sign(listing_body(), &k).signed().clone();
+    for i in 0..signed.body.len() {
+        let mut t = signed.clone();
+        t.body[i] ^= 0x01;
+        assert!(verify(t, &k).is_err(), "body byte {i} flipped was accepted");
+    }
+    for i in 0..64 {
+        let mut t = signed.clone();
+        t.signature[i] ^= 0x80;
+        assert_eq!(
+            verify(t, &k),
+            Err(RecordError::BadSignature),
+            "sig byte {i}"
+        );
+    }
+    for i in 0..32 {
+        let mut t = signed.clone();
+        t.signer_public_key[i] ^= 0x01;
+        let e = verify(t, &k).expect_err("key tamper accepted");
+        assert!(
+            matches!(e, RecordError::BadSignature | RecordError::BadSignerKey(_)),
+            "key byte {i}: {e}"
+        );
+    }
+    let mut t = signed.clone();
+    t.signature.pop();
+    assert_eq!(verify(t, &k), Err(RecordError::SignatureLength(63)));
+    let mut t = signed;
+    t.body.push(0);
+    assert!(verify(t, &k).is_err(), "appended byte accepted");
+}
+
+/// A valid signature by a key not bound to the author is refused.
+#[test]
+fn unbound_key_is_rejected() {
+    let signed = Record::sign(listing_body(), &key(2)).signed().clone();
+    let e = verify(signed, &key(1)).expect_err("accepted foreign key");
+    assert!(matches!(e, RecordError::UnboundKey { .. }), "{e}");
+
+    let mut body = listing_body();
+    body.author = "ZA-DFFE".into();
+    let signed = Record::sign(body, &key(1)).signed().clone();
+    let e = verify(signed, &key(1)).expect_err("accepted wrong author");
+    assert!(matches!(e, RecordError::UnboundKey { .. }), "{e}");
+}
+
+/// created_at more than 5 minutes ahead is refused; 4 minutes is fine.
+#[test]
+fn future_timestamps() {
+    let k = key(1);
+    let mut body = listing_body();
+    body.created_at = NOW + 4 * 60 * 1000;
+    assert!(verify(Record::sign(body.clone(), &k).signed().clone(), &k).is_ok());
+    body.created_at = NOW + 6 * 60 * 1000;
+    let e = verify(Record::sign(body, &k).signed().clone(), &k).expect_err("future accepted");
+    assert!(matches!(e, RecordError::FutureTimestamp { .. }), "{e}");
+}
+
+/// Oversize bodies and undecodable bytes are refused with their reason.
+#[test]
+fn size_and_decoding() {
+    let k = key(1);
+    let signed = Record::sign(listing_body(), &k).signed().clone();
+    let limits = Limits { max_body_bytes: 10 };
+    let e = Record::verify(signed, &trust(&k), &limits, NOW).expect_err("oversize");
+    assert!(matches!(e, RecordError::TooLarge { .. }), "{e}");
+
+    // Validly signed garbage: the signature holds but the body does not decode.
+    let garbage = vec![0xff, 0xff, 0xff];
+    let sig = ed25519_dalek::Signer::sign(&k, &signing_input(&garbage));
+    let signed = pb::SignedRecord {
+        body: garbage,
+        signature: sig.to_bytes().to_vec(),
+        signer_public_key: k.verifying_key().to_bytes().to_vec(),
+    };
+    let e = verify(signed, &k).expect_err("garbage accepted");
+    assert!(matches!(e, RecordError::MalformedBody(_)), "{e}");
+}
+
+fn invalid(mutate: impl FnOnce(&mut pb::RecordBody)) -> ValidationError {
+    let mut b = listing_body();
+    mutate(&mut b);
+    validate::validate_body(&b, &Limits::default()).expect_err("invalid body accepted")
+}
+
+fn listing(b: &mut pb::RecordBody) -> &mut pb::Listing {
+    match &mut b.payload {
+        Some(pb::record_body::Payload::Listing(l)) => l,
+        _ => unreachable!("listing_body is a listing"),
+    }
+}
+
+/// Each body rule names the field it protects.
+#[test]
+fn validation_rules() {
+    use pb::record_body::Payload as P;
+    let h = |b: &mut pb::RecordBody| b.handling.as_mut().map(std::mem::take).unwrap_or_default();
+    type Mutation = Box<dyn FnOnce(&mut pb::RecordBody)>;
+    let cases: Vec<(&str, Mutation)> = vec![
+        ("schema_version", Box::new(|b| b.schema_version = 2)),
+        ("author", Box::new(|b| b.author = "kenya".into())),
+        ("created_at", Box::new(|b| b.created_at = 0)),
+        ("handling", Box::new(|b| b.handling = None)),
+        (
+            "handling.tlp",
+            Box::new(move |b| {
+                let mut x = h(b);
+                x.tlp = 0;
+                b.handling = Some(x);
+            }),
+        ),
+        (
+            "handling.scope",
+            Box::new(|b| {
+                if let Some(h) = &mut b.handling {
+                    h.scope = 0
+                }
+            }),
+        ),
+        (
+            "handling.scope",
+            Box::new(|b| {
+                if let Some(h) = &mut b.handling {
+                    h.tlp = pb::Tlp::Red as i32
+                }
+            }),
+        ),
+        (
+            "handling.agencies",
+            Box::new(|b| {
+                if let Some(h) = &mut b.handling {
+                    h.scope = pb::Scope::Agencies as i32
+                }
+            }),
+        ),
+        (
+            "handling.agencies[0]",
+            Box::new(|b| {
+                if let Some(h) = &mut b.handling {
+                    h.scope = pb::Scope::Agencies as i32;
+                    h.agencies = vec!["nope".into()];
+                }
+            }),
+        ),
+        (
+            "handling.groups",
+            Box::new(|b| {
+                if let Some(h) = &mut b.handling {
+                    h.scope = pb::Scope::Groups as i32
+                }
+            }),
+        ),
+        (
+            "handling.groups[0]",
+            Box::new(|b| {
+                if let Some(h) = &mut b.handling {
+                    h.scope = pb::Scope::Groups as i32;
+                    h.groups = vec!["bad name".into()];
+                }
+            }),
+        ),
+        (
+            "handling.agencies",
+            Box::new(|b| {
+                if let Some(h) = &mut b.handling {
+                    h.agencies = vec!["ZA-DFFE".into()]
+                }
+            }),
+        ),
+        (
+            "handling.code",
+            Box::new(|b| {
+                if let Some(h) = &mut b.handling {
+                    h.code = 0
+                }
+            }),
+        ),
+        (
+            "handling.restrictions",
+            Box::new(|b| {
+                if let Some(h) = &mut b.handling {
+                    h.code = pb::HandlingCode::H3 as i32
+                }
+            }),
+        ),
+        (
+            "handling.source",
+            Box::new(|b| {
+                if let Some(h) = &mut b.handling {
+                    h.source = 9
+                }
+            }),
+        ),
+        ("tags[0]", Box::new(|b| b.tags = vec!["".into()])),
+        ("supersedes", Box::new(|b| b.supersedes = "abc".into())),
+        ("links[0]", Box::new(|b| b.links = vec!["zz".into()])),
+        ("expires_at", Box::new(|b| b.expires_at = NOW - 1)),
+        ("payload", Box::new(|b| b.payload = None)),
+        (
+            "listing.platform",
+            Box::new(|b| listing(b).platform.clear()),
+        ),
+        (
+            "listing.url",
+            Box::new(|b| listing(b).url = "ftp://x".into()),
+        ),
+        (
+            "listing",
+            Box::new(|b| {
+                let l = listing(b);
+                l.url.clear();
+                l.title.clear();
+            }),
+        ),
+        (
+            "listing.price.currency",
+            Box::new(|b| {
+                if let Some(p) = &mut listing(b).price {
+                    p.currency = "dollars".into()
+                }
+            }),
+        ),
+        (
+            "listing.price.amount_minor",
+            Box::new(|b| {
+                if let Some(p) = &mut listing(b).price {
+                    p.amount_minor = -1
+                }
+            }),
+        ),
+        (
+            "listing.country",
+            Box::new(|b| listing(b).country = "Kenya".into()),
+        ),
+        (
+            "listing.species.scientific_name",
+            Box::new(|b| listing(b).species = Some(pb::Species::default())),
+        ),
+        (
+            "listing.title",
+            Box::new(|b| listing(b).title = "a\u{0}b".into()),
+        ),
+        (
+            "listing.selectors[0]",
+            Box::new(|b| {
+                listing(b).selectors = vec![pb::Selector {
+                    kind: 1,
+                    value: "0712".into(),
+                }]
+            }),
+        ),
+        (
+            "listing.selectors[0]",
+            Box::new(|b| {
+                listing(b).selectors = vec![pb::Selector {
+                    kind: 2,
+                    value: "A@B.COM".into(),
+                }]
+            }),
+        ),
+        (
+            "listing.evidence[0].sha256",
+            Box::new(|b| {
+                listing(b).evidence = vec![pb::Evidence {
+                    sha256: "x".into(),
+                    ..Default::default()
+                }]
+            }),
+        ),
+        (
+            "listing.text",
+            Box::new(|b| listing(b).text = "x".repeat(validate::MAX_TEXT + 1)),
+        ),
+        (
+            "entity.entity_type",
+            Box::new(|b| b.payload = Some(P::Entity(pb::Entity::default()))),
+        ),
+        (
+            "entity",
+            Box::new(|b| {
+                b.payload = Some(P::Entity(pb::Entity {
+                    entity_type: 1,
+                    ..Default::default()
+                }))
+            }),
+        ),
+        (
+            "seizure.seized_at",
+            Box::new(|b| b.payload = Some(P::Seizure(pb::Seizure::default()))),
+        ),
+        (
+            "seizure.country",
+            Box::new(|b| {
+                b.payload = Some(P::Seizure(pb::Seizure {
+                    seized_at: NOW,
+                    ..Default::default()
+                }))
+            }),
+        ),
+        (
+            "note.text",
+            Box::new(|b| b.payload = Some(P::Note(pb::Note::default()))),
+        ),
+        (
+            "retraction.target",
+            Box::new(|b| b.payload = Some(P::Retraction(pb::Retraction::default()))),
+        ),
+        (
+            "retraction.reason",
+            Box::new(|b| {
+                b.payload = Some(P::Retraction(pb::Retraction {
+                    target: "a".repeat(64),
+                    reason: " ".into(),
+                }))
+            }),
+        ),
+        (
+            "operation_proposal.participants",
+            Box::new(|b| {
+                b.payload = Some(P::OperationProposal(pb::OperationProposal {
+                    code_name: "X".into(),
+                    ..Default::default()
+                }))
+            }),
+        ),
+        (
+            "operation_response.answer",
+            Box::new(|b| {
+                b.payload = Some(P::OperationResponse(pb::OperationResponse {
+                    operation: "a".repeat(64),
+                    ..Default::default()
+                }))
+            }),
+        ),
+        (
+            "operation_update.status",
+            Box::new(|b| {
+                b.payload = Some(P::OperationUpdate(pb::OperationUpdate {
+                    operation: "a".repeat(64),
+                    ..Default::default()
+                }))
+            }),
+        ),
+    ];
+    for (field, mutate) in cases {
+        let e = invalid(mutate);
+        assert_eq!(e.field, field, "expected a rejection of {field}, got {e}");
+    }
+}
+
+/// The valid forms of each rule pass: RED with agencies, H3 with text, groups.
+#[test]
+fn valid_handling_variants() {
+    let mut b = listing_body();
+    b.handling = Some(pb::Handling {
+        tlp: pb::Tlp::Red as i32,
+        scope: pb::Scope::Agencies as i32,
+        agencies: vec!["ZA-DFFE".into()],
+        code: pb::HandlingCode::H3 as i32,
+        restrictions: "no use before 2027".into(),
+        source: pb::SourceEvaluation::B as i32,
+        information: pb::InformationEvaluation::InformationEvaluation2 as i32,
+        ..Default::default()
+    });
+    validate::validate_body(&b, &Limits::default()).expect("valid");
+    b.handling = Some(pb::Handling {
+        tlp: pb::Tlp::Green as i32,
+        scope: pb::Scope::Groups as i32,
+        groups: vec!["SADC".into()],
+        code: pb::HandlingCode::H2 as i32,
+        ..Default::default()
+    });
+    validate::validate_body(&b, &Limits::default()).expect("valid");
+}

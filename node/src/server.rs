@@ -1,0 +1,156 @@
+//! Runs a node: opens it, binds the Agency service on the Unix socket
+//! (mode 0600) and optionally TCP, with gRPC health and reflection (v1 and
+//! v1alpha) on every listener, purges expired records periodically, and
+//! stops gracefully when `shutdown` resolves.
+
+use std::future::Future;
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use tokio::sync::watch;
+use tokio_stream::wrappers::UnixListenerStream;
+use tonic::transport::Server;
+use tonic::transport::server::TcpIncoming;
+use wildnet_proto::v1::agency_server::AgencyServer;
+
+use crate::config::Settings;
+use crate::node::Node;
+use crate::service::AgencyService;
+
+/// File in the data dir holding the bound TCP address, when TCP is on.
+pub const TCP_ADDR_FILE: &str = "api.addr";
+
+/// Runs the node until `shutdown` resolves, then drains and flushes.
+pub async fn run(settings: Settings, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
+    let node = Node::open(&settings).with_context(|| {
+        format!(
+            "cannot open the node of {} in {}",
+            settings.agency,
+            settings.data_dir.display()
+        )
+    })?;
+    let (stop_tx, stop_rx) = watch::channel(false);
+
+    let uds = bind_socket(&settings.socket)?;
+    tracing::info!(agency = %settings.agency, socket = %settings.socket.display(), records = node.store().len(), "agency api listening");
+    let mut servers = tokio::task::JoinSet::new();
+    {
+        let router = router(&node, &settings).await?;
+        let mut rx = stop_rx.clone();
+        servers.spawn(async move {
+            router
+                .serve_with_incoming_shutdown(UnixListenerStream::new(uds), async move {
+                    let _ = rx.wait_for(|s| *s).await;
+                })
+                .await
+                .context("unix socket server failed")
+        });
+    }
+    let addr_file = settings.data_dir.join(TCP_ADDR_FILE);
+    if let Some(addr) = settings.tcp {
+        let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| {
+            format!("cannot listen on [api] tcp = {addr}: is another process using it?")
+        })?;
+        let local = listener.local_addr()?;
+        std::fs::write(&addr_file, local.to_string())
+            .with_context(|| format!("cannot write {}", addr_file.display()))?;
+        tracing::info!(addr = %local, "agency api listening on tcp");
+        let router = router(&node, &settings).await?;
+        let mut rx = stop_rx.clone();
+        let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
+        servers.spawn(async move {
+            router
+                .serve_with_incoming_shutdown(incoming, async move {
+                    let _ = rx.wait_for(|s| *s).await;
+                })
+                .await
+                .context("tcp server failed")
+        });
+    }
+    let purge = tokio::spawn(purge_loop(node.clone(), settings.purge_interval_secs));
+
+    tokio::select! {
+        () = shutdown => tracing::info!("shutting down"),
+        Some(r) = servers.join_next() => {
+            tracing::error!("a listener stopped unexpectedly");
+            r.context("listener task panicked")??;
+        }
+    }
+    let _ = stop_tx.send(true);
+    while let Some(r) = servers.join_next().await {
+        if let Err(e) = r.context("listener task panicked").and_then(|r| r) {
+            tracing::error!(cause = %format!("{e:#}"), "listener stopped with an error");
+        }
+    }
+    purge.abort();
+    let _ = std::fs::remove_file(&settings.socket);
+    let _ = std::fs::remove_file(&addr_file);
+    node.store().close();
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn router(
+    node: &Arc<Node>,
+    settings: &Settings,
+) -> anyhow::Result<tonic::transport::server::Router> {
+    let (reporter, health) = tonic_health::server::health_reporter();
+    reporter.set_serving::<AgencyServer<AgencyService>>().await;
+    let reflection = |b: tonic_reflection::server::Builder<'static>| {
+        b.register_encoded_file_descriptor_set(wildnet_proto::FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+    };
+    let v1 = reflection(tonic_reflection::server::Builder::configure())
+        .build_v1()
+        .context("cannot build the reflection service")?;
+    let v1alpha = reflection(tonic_reflection::server::Builder::configure())
+        .build_v1alpha()
+        .context("cannot build the reflection service")?;
+    let agency = AgencyServer::new(AgencyService::new(node.clone()))
+        .max_decoding_message_size(settings.max_message_bytes)
+        .max_encoding_message_size(settings.max_message_bytes);
+    Ok(Server::builder()
+        .add_service(health)
+        .add_service(v1)
+        .add_service(v1alpha)
+        .add_service(agency))
+}
+
+/// Binds the Unix socket with mode 0600, replacing a stale socket file but
+/// refusing to steal one a live node is serving.
+fn bind_socket(path: &Path) -> anyhow::Result<tokio::net::UnixListener> {
+    if path.exists() {
+        if std::os::unix::net::UnixStream::connect(path).is_ok() {
+            anyhow::bail!(
+                "another node is already serving {}: stop it first (or use another data_dir)",
+                path.display()
+            );
+        }
+        std::fs::remove_file(path)
+            .with_context(|| format!("cannot remove the stale socket {}", path.display()))?;
+    }
+    let listener = tokio::net::UnixListener::bind(path).with_context(|| {
+        format!(
+            "cannot bind the agency socket {} (paths are limited to ~100 bytes)",
+            path.display()
+        )
+    })?;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
+        .with_context(|| format!("cannot set mode 0600 on {}", path.display()))?;
+    Ok(listener)
+}
+
+async fn purge_loop(node: Arc<Node>, every_secs: u64) {
+    let mut tick = tokio::time::interval(Duration::from_secs(every_secs));
+    loop {
+        tick.tick().await;
+        match node.store().purge_expired(crate::now_ms()).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(purged = n, "expired records purged"),
+            Err(e) => tracing::error!(cause = %e, "purge failed"),
+        }
+    }
+}

@@ -1,0 +1,329 @@
+//! The Agency gRPC service: converts requests, calls [`Node`], maps errors.
+//! Error mapping lives in exactly one function, [`status`].
+
+use std::sync::Arc;
+
+use tokio_stream::StreamExt;
+use tonic::{Request, Response, Status, Streaming};
+use wildnet_proto::v1 as pb;
+use wildnet_proto::v1::agency_server::Agency;
+
+use crate::node::{Node, NodeError};
+use crate::record::terms::Field;
+use crate::storage::{AuditDraft, StoreError, Stored};
+
+/// Most drafts signed and stored under one flush during an import.
+const IMPORT_BATCH: usize = 1024;
+/// Most per-line rejections returned in an import summary.
+const MAX_REJECTIONS: usize = 10_000;
+
+/// The Agency service over a node.
+#[derive(Debug, Clone)]
+pub struct AgencyService {
+    node: Arc<Node>,
+}
+
+impl AgencyService {
+    /// Serves `node`.
+    pub fn new(node: Arc<Node>) -> AgencyService {
+        AgencyService { node }
+    }
+}
+
+/// Maps a domain error to a gRPC status: callers learn what they need to
+/// fix; storage failures are logged and reported as internal.
+pub fn status(e: NodeError) -> Status {
+    match e {
+        NodeError::Invalid(m) => Status::invalid_argument(m),
+        NodeError::Refused(m) => Status::permission_denied(m),
+        NodeError::Identity(e) => Status::failed_precondition(e.to_string()),
+        NodeError::Store(e) => match e {
+            StoreError::NotFound(_) => Status::not_found(e.to_string()),
+            StoreError::Ambiguous { .. } | StoreError::BadPrefix(_) | StoreError::Expired(_) => {
+                Status::invalid_argument(e.to_string())
+            }
+            StoreError::Retracted { .. } => Status::not_found(e.to_string()),
+            StoreError::NotAuthor { .. } => Status::permission_denied(e.to_string()),
+            StoreError::Closed => Status::unavailable(e.to_string()),
+            StoreError::Sled(_) | StoreError::Corrupt(_) | StoreError::Mismatch(_) => {
+                tracing::error!(cause = %e, "storage failure");
+                Status::internal(format!("storage failure: {e}"))
+            }
+        },
+    }
+}
+
+/// Who is calling: the Unix uid, or the TCP peer address.
+fn actor<T>(req: &Request<T>) -> String {
+    if let Some(info) = req
+        .extensions()
+        .get::<tonic::transport::server::UdsConnectInfo>()
+    {
+        if let Some(cred) = info.peer_cred {
+            return format!("uid:{}", cred.uid());
+        }
+        return "uid:unknown".into();
+    }
+    match req.remote_addr() {
+        Some(a) => format!("tcp:{a}"),
+        None => "unknown".into(),
+    }
+}
+
+/// The API view of a stored record; the signature is re-verified on read.
+pub fn stored_pb(s: &Stored) -> pb::StoredRecord {
+    pb::StoredRecord {
+        id: s.record.id().to_hex(),
+        signed: Some(s.record.signed().clone()),
+        seq: s.seq,
+        stored_at: s.stored_at,
+        signature: match s.record.signature_status() {
+            Ok(()) => "valid".into(),
+            Err(e) => e.to_string(),
+        },
+        superseded_by: s.superseded_by.map(|i| i.to_hex()).unwrap_or_default(),
+    }
+}
+
+impl AgencyService {
+    async fn audit(&self, actor: String, action: &str, detail: String) {
+        let entry = AuditDraft {
+            actor,
+            action: action.into(),
+            detail,
+        };
+        if let Err(e) = self.node.store().audit(entry, false).await {
+            tracing::error!(cause = %e, "audit append failed");
+        }
+    }
+}
+
+#[tonic::async_trait]
+impl Agency for AgencyService {
+    async fn info(
+        &self,
+        _req: Request<pb::InfoRequest>,
+    ) -> Result<Response<pb::InfoResponse>, Status> {
+        let n = &self.node;
+        Ok(Response::new(pb::InfoResponse {
+            agency: n.agency().to_string(),
+            name: n.name().to_string(),
+            country: n.agency().country().to_string(),
+            version: env!("CARGO_PKG_VERSION").into(),
+            signing_public_key: hex::encode(n.public_key().as_bytes()),
+            records: n.store().len() as u64,
+            feed_head: n.store().feed_head().map_err(|e| status(e.into()))?,
+        }))
+    }
+
+    async fn publish(
+        &self,
+        req: Request<pb::PublishRequest>,
+    ) -> Result<Response<pb::PublishResponse>, Status> {
+        let who = actor(&req);
+        let draft = req
+            .into_inner()
+            .draft
+            .ok_or_else(|| Status::invalid_argument("draft is missing"))?;
+        let p = self.node.publish(draft, &who).await.map_err(status)?;
+        Ok(Response::new(pb::PublishResponse {
+            id: p.id.to_hex(),
+            duplicate: p.duplicate,
+        }))
+    }
+
+    async fn import(
+        &self,
+        req: Request<Streaming<pb::ImportItem>>,
+    ) -> Result<Response<pb::ImportSummary>, Status> {
+        let who = actor(&req);
+        let mut stream = req.into_inner();
+        let mut summary = pb::ImportSummary::default();
+        let mut batch = Vec::with_capacity(IMPORT_BATCH);
+        loop {
+            let item = stream.next().await;
+            let end = item.is_none();
+            if let Some(item) = item {
+                let item = item?;
+                match item.draft {
+                    Some(d) => batch.push((item.line, d)),
+                    None => reject(&mut summary, item.line, "draft is missing".into()),
+                }
+            }
+            if batch.len() >= IMPORT_BATCH || (end && !batch.is_empty()) {
+                let drafts = std::mem::replace(&mut batch, Vec::with_capacity(IMPORT_BATCH));
+                for (line, r) in self.node.publish_batch(drafts).await {
+                    match r {
+                        Ok(p) if p.duplicate => summary.duplicates += 1,
+                        Ok(_) => summary.accepted += 1,
+                        Err(NodeError::Store(e @ (StoreError::Closed | StoreError::Sled(_)))) => {
+                            return Err(status(NodeError::Store(e)));
+                        }
+                        Err(e) => reject(&mut summary, line, e.to_string()),
+                    }
+                }
+            }
+            if end {
+                break;
+            }
+        }
+        self.audit(
+            who,
+            "import",
+            format!(
+                "accepted={} duplicates={} rejected={}",
+                summary.accepted, summary.duplicates, summary.rejected
+            ),
+        )
+        .await;
+        Ok(Response::new(summary))
+    }
+
+    async fn get(&self, req: Request<pb::GetRequest>) -> Result<Response<pb::GetResponse>, Status> {
+        let who = actor(&req);
+        let id = req.into_inner().id;
+        let (s, history) = self.node.get(&id).map_err(status)?;
+        self.audit(who, "get", s.record.id().to_hex()).await;
+        Ok(Response::new(pb::GetResponse {
+            record: Some(stored_pb(&s)),
+            history: history.iter().map(stored_pb).collect(),
+        }))
+    }
+
+    async fn query(
+        &self,
+        req: Request<pb::QueryRequest>,
+    ) -> Result<Response<pb::QueryResponse>, Status> {
+        let who = actor(&req);
+        let q = req.into_inner();
+        let page = self.node.query(&q).map_err(status)?;
+        self.audit(who, "query", describe_query(&q, page.records.len()))
+            .await;
+        Ok(Response::new(pb::QueryResponse {
+            records: page.records.iter().map(stored_pb).collect(),
+            next_page_token: page.next.unwrap_or_default(),
+        }))
+    }
+
+    async fn stats(
+        &self,
+        req: Request<pb::StatsRequest>,
+    ) -> Result<Response<pb::StatsResponse>, Status> {
+        let by = req.into_inner().by;
+        let store = self.node.store();
+        let buckets = if by.trim().is_empty() {
+            Vec::new()
+        } else {
+            let field = Field::by_name(by.trim()).ok_or_else(|| {
+                Status::invalid_argument(format!(
+                    "cannot group by {by:?}: use species, country, platform, author, kind, appendix, tag, seller or code"
+                ))
+            })?;
+            store
+                .counts(field)
+                .map_err(|e| status(e.into()))?
+                .into_iter()
+                .map(|(key, count)| pb::StatsBucket { key, count })
+                .collect()
+        };
+        Ok(Response::new(pb::StatsResponse {
+            records: store.len() as u64,
+            tombstones: store.tombstones() as u64,
+            buckets,
+        }))
+    }
+
+    async fn retract(
+        &self,
+        req: Request<pb::RetractRequest>,
+    ) -> Result<Response<pb::PublishResponse>, Status> {
+        let who = actor(&req);
+        let r = req.into_inner();
+        if r.reason.trim().is_empty() {
+            return Err(Status::invalid_argument("a retraction needs a --reason"));
+        }
+        let p = self
+            .node
+            .retract(&r.id, &r.reason, &who)
+            .await
+            .map_err(status)?;
+        Ok(Response::new(pb::PublishResponse {
+            id: p.id.to_hex(),
+            duplicate: p.duplicate,
+        }))
+    }
+
+    async fn audit_list(
+        &self,
+        req: Request<pb::AuditListRequest>,
+    ) -> Result<Response<pb::AuditListResponse>, Status> {
+        let r = req.into_inner();
+        let limit = if r.limit == 0 {
+            100
+        } else {
+            r.limit.min(10_000)
+        } as usize;
+        let entries = self
+            .node
+            .store()
+            .audit_list(r.since, limit)
+            .map_err(|e| status(e.into()))?;
+        Ok(Response::new(pb::AuditListResponse { entries }))
+    }
+
+    async fn audit_verify(
+        &self,
+        _req: Request<pb::AuditVerifyRequest>,
+    ) -> Result<Response<pb::AuditVerifyResponse>, Status> {
+        let v = self
+            .node
+            .store()
+            .audit_verify()
+            .map_err(|e| status(e.into()))?;
+        let (first_broken, reason) = v.broken.unwrap_or((0, String::new()));
+        Ok(Response::new(pb::AuditVerifyResponse {
+            ok: first_broken == 0,
+            entries: v.entries,
+            first_broken,
+            reason,
+        }))
+    }
+}
+
+fn reject(summary: &mut pb::ImportSummary, line: u64, reason: String) {
+    summary.rejected += 1;
+    if summary.rejections.len() < MAX_REJECTIONS {
+        summary
+            .rejections
+            .push(pb::ImportRejection { line, reason });
+    }
+}
+
+/// The filters of a query, for the audit log (values, not results).
+fn describe_query(q: &pb::QueryRequest, n: usize) -> String {
+    let mut parts = Vec::new();
+    for (k, v) in [
+        ("kind", &q.kind),
+        ("species", &q.species),
+        ("appendix", &q.appendix),
+        ("country", &q.country),
+        ("platform", &q.platform),
+        ("seller", &q.seller),
+        ("selector", &q.selector),
+        ("author", &q.author),
+        ("tag", &q.tag),
+        ("text", &q.text),
+    ] {
+        if !v.is_empty() {
+            parts.push(format!("{k}={v:?}"));
+        }
+    }
+    if q.since != 0 {
+        parts.push(format!("since={}", q.since));
+    }
+    if q.until != 0 {
+        parts.push(format!("until={}", q.until));
+    }
+    parts.push(format!("results={n}"));
+    parts.join(" ")
+}

@@ -1,0 +1,473 @@
+//! Storage: the only module that says `sled`.
+//!
+//! Trees (named `key_value`):
+//! - `id_record`: record id → `StoredRecord` (verbatim signed bytes, seq, time)
+//! - `seq_id`: feed sequence number → record id (the append-only feed)
+//! - `index`: secondary indexes, see [`keys`]
+//! - `field_count`: stats counters per `(field, value)`
+//! - `id_supersededby`: old version id → newer version id
+//! - `id_tombstone`: retracted id → `Tombstone`
+//! - `draftkey_id`: SHA-256 of a draft → id, so a re-imported draft is a duplicate
+//! - `expiry_id`: expiry time + id, for purging
+//! - `seq_audit`: audit sequence → hash-chained `AuditEntry`
+//! - `meta`: schema version and owning agency
+//!
+//! All writes go through one writer thread ([`writer`]) that applies every
+//! queued write, flushes once, and only then acknowledges them all (group
+//! commit). Reads go straight to sled from any thread.
+
+mod audit;
+pub(crate) mod keys;
+mod query;
+mod writer;
+
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, mpsc};
+
+use prost::Message;
+use tokio::sync::oneshot;
+use wildnet_proto::v1 as pb;
+
+use crate::record::{Record, RecordError, RecordId};
+
+pub use audit::{AuditDraft, AuditVerdict};
+pub use query::{Query, QueryPage};
+
+/// The on-disk schema version this code reads and writes.
+pub const SCHEMA: u64 = 1;
+
+/// What went wrong in storage.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// sled failed.
+    #[error("storage engine error: {0}")]
+    Sled(#[from] sled::Error),
+    /// Stored bytes do not decode.
+    #[error("stored data is corrupt ({0}); restore the data dir from backup")]
+    Corrupt(String),
+    /// The data dir belongs to another agency or schema.
+    #[error("{0}")]
+    Mismatch(String),
+    /// No record with this id or prefix.
+    #[error("no record {0}")]
+    NotFound(String),
+    /// Several records share the prefix.
+    #[error("id prefix {prefix} is ambiguous: it matches {candidates}; give more characters")]
+    Ambiguous {
+        /// The prefix given.
+        prefix: String,
+        /// Some matching ids.
+        candidates: String,
+    },
+    /// The prefix is too short or not hex.
+    #[error("record id {0:?} must be at least 8 hex characters")]
+    BadPrefix(String),
+    /// The record was retracted.
+    #[error("record {id} was retracted by its author ({reason})")]
+    Retracted {
+        /// The retracted id.
+        id: String,
+        /// The author's reason.
+        reason: String,
+    },
+    /// A retraction or new version by someone other than the author.
+    #[error("{what} {target} is refused: only its author {author} may do that")]
+    NotAuthor {
+        /// "retraction of" / "new version of".
+        what: &'static str,
+        /// The target id.
+        target: String,
+        /// The target's author.
+        author: String,
+    },
+    /// The record's retention time has passed.
+    #[error("record has expired (expires_at {0})")]
+    Expired(i64),
+    /// The writer thread is gone (the node is shutting down).
+    #[error("storage is closed: the node is shutting down")]
+    Closed,
+}
+
+impl From<RecordError> for StoreError {
+    fn from(e: RecordError) -> Self {
+        StoreError::Corrupt(e.to_string())
+    }
+}
+
+/// The result of storing one record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Inserted {
+    /// Stored with this feed sequence number.
+    New(u64),
+    /// Already held (same id, or the same draft): nothing written.
+    Duplicate(RecordId),
+}
+
+/// One record to store, with the draft digest used for deduplication.
+#[derive(Debug, Clone)]
+pub struct InsertItem {
+    /// The verified or freshly signed record.
+    pub record: Record,
+    /// SHA-256 of the unsigned draft, when it came from a local publish.
+    pub draft_key: Option<[u8; 32]>,
+}
+
+/// A record as read back, with its storage metadata.
+#[derive(Debug, Clone)]
+pub struct Stored {
+    /// The record.
+    pub record: Record,
+    /// Feed sequence number.
+    pub seq: u64,
+    /// When it was stored, unix ms.
+    pub stored_at: i64,
+    /// Newer version, if any.
+    pub superseded_by: Option<RecordId>,
+}
+
+#[derive(Clone)]
+pub(crate) struct Trees {
+    pub(crate) db: sled::Db,
+    pub(crate) records: sled::Tree,
+    pub(crate) feed: sled::Tree,
+    pub(crate) index: sled::Tree,
+    pub(crate) counts: sled::Tree,
+    pub(crate) superseded: sled::Tree,
+    pub(crate) tombstones: sled::Tree,
+    pub(crate) drafts: sled::Tree,
+    pub(crate) expiry: sled::Tree,
+    pub(crate) audit: sled::Tree,
+    pub(crate) meta: sled::Tree,
+}
+
+/// The node's database.
+pub struct Store {
+    trees: Trees,
+    tx: Mutex<Option<mpsc::Sender<writer::Op>>>,
+    thread: Mutex<Option<std::thread::JoinHandle<()>>>,
+    flushes: Arc<AtomicU64>,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store").finish_non_exhaustive()
+    }
+}
+
+impl Store {
+    /// Opens (or creates) the database at `path` for `agency`. Refuses a
+    /// database written by another agency or a newer schema.
+    pub fn open(path: &Path, agency: &str) -> Result<Store, StoreError> {
+        let db = sled::Config::new()
+            .path(path)
+            .cache_capacity(128 * 1024 * 1024)
+            .flush_every_ms(None)
+            .open()?;
+        let t = |n: &str| db.open_tree(n);
+        let trees = Trees {
+            records: t("id_record")?,
+            feed: t("seq_id")?,
+            index: t("index")?,
+            counts: t("field_count")?,
+            superseded: t("id_supersededby")?,
+            tombstones: t("id_tombstone")?,
+            drafts: t("draftkey_id")?,
+            expiry: t("expiry_id")?,
+            audit: t("seq_audit")?,
+            meta: t("meta")?,
+            db,
+        };
+        check_meta(&trees.meta, agency)?;
+        trees.db.flush()?;
+        let flushes = Arc::new(AtomicU64::new(0));
+        let (tx, handle) = writer::spawn(trees.clone(), flushes.clone())?;
+        Ok(Store {
+            trees,
+            tx: Mutex::new(Some(tx)),
+            thread: Mutex::new(Some(handle)),
+            flushes,
+        })
+    }
+
+    fn send(&self, op: writer::Op) -> Result<(), StoreError> {
+        let guard = self.tx.lock().map_err(|_| StoreError::Closed)?;
+        guard
+            .as_ref()
+            .ok_or(StoreError::Closed)?
+            .send(op)
+            .map_err(|_| StoreError::Closed)
+    }
+
+    /// Stores records durably; one result per item, in order. Returns once
+    /// they are flushed to disk (shared with concurrent writers).
+    pub async fn insert(
+        &self,
+        items: Vec<InsertItem>,
+        audit: Vec<AuditDraft>,
+    ) -> Result<Vec<Result<Inserted, StoreError>>, StoreError> {
+        let (reply, rx) = oneshot::channel();
+        self.send(writer::Op::Insert {
+            items,
+            audit,
+            reply,
+        })?;
+        rx.await.map_err(|_| StoreError::Closed)?
+    }
+
+    /// Appends an audit entry; `durable` waits for the flush.
+    pub async fn audit(&self, entry: AuditDraft, durable: bool) -> Result<(), StoreError> {
+        if !durable {
+            return self.send(writer::Op::Audit { entry, reply: None });
+        }
+        let (reply, rx) = oneshot::channel();
+        self.send(writer::Op::Audit {
+            entry,
+            reply: Some(reply),
+        })?;
+        rx.await.map_err(|_| StoreError::Closed)?
+    }
+
+    /// Deletes records whose `expires_at` is at or before `now`; returns how many.
+    pub async fn purge_expired(&self, now: i64) -> Result<u64, StoreError> {
+        let (reply, rx) = oneshot::channel();
+        self.send(writer::Op::Purge { now, reply })?;
+        rx.await.map_err(|_| StoreError::Closed)?
+    }
+
+    /// Stops the writer after it has flushed everything queued.
+    pub fn close(&self) {
+        if let Ok(mut tx) = self.tx.lock() {
+            tx.take();
+        }
+        if let Ok(mut h) = self.thread.lock()
+            && let Some(h) = h.take()
+        {
+            let _ = h.join();
+        }
+    }
+
+    /// How many group flushes the writer has done (for tests and stats).
+    pub fn flushes(&self) -> u64 {
+        self.flushes.load(Ordering::Relaxed)
+    }
+
+    /// A record by exact id.
+    pub fn get(&self, id: &RecordId) -> Result<Option<Stored>, StoreError> {
+        match self.trees.records.get(id.as_bytes())? {
+            None => Ok(None),
+            Some(v) => self.decode_stored(id, &v).map(Some),
+        }
+    }
+
+    pub(crate) fn decode_stored(&self, id: &RecordId, v: &[u8]) -> Result<Stored, StoreError> {
+        let sr = pb::StoredRecord::decode(v)
+            .map_err(|e| StoreError::Corrupt(format!("record {id}: {e}")))?;
+        let signed = sr
+            .signed
+            .ok_or_else(|| StoreError::Corrupt(format!("record {id} has no signed bytes")))?;
+        let record = Record::from_stored(signed)?;
+        let superseded_by = self
+            .trees
+            .superseded
+            .get(id.as_bytes())?
+            .and_then(|v| RecordId::from_slice(&v));
+        Ok(Stored {
+            record,
+            seq: sr.seq,
+            stored_at: sr.stored_at,
+            superseded_by,
+        })
+    }
+
+    /// The tombstone of a retracted id.
+    pub fn tombstone(&self, id: &RecordId) -> Result<Option<pb::Tombstone>, StoreError> {
+        self.trees
+            .tombstones
+            .get(id.as_bytes())?
+            .map(|v| {
+                pb::Tombstone::decode(v.as_ref())
+                    .map_err(|e| StoreError::Corrupt(format!("tombstone {id}: {e}")))
+            })
+            .transpose()
+    }
+
+    /// Resolves a full id or a unique prefix of 8+ hex characters, among
+    /// held records and tombstones.
+    pub fn resolve(&self, text: &str) -> Result<RecordId, StoreError> {
+        let p = text.trim().to_ascii_lowercase();
+        if p.len() < 8 || p.len() > 64 || !p.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(StoreError::BadPrefix(text.to_string()));
+        }
+        let whole =
+            hex::decode(&p[..p.len() / 2 * 2]).map_err(|_| StoreError::BadPrefix(p.clone()))?;
+        let mut found: Vec<RecordId> = Vec::new();
+        for tree in [&self.trees.records, &self.trees.tombstones] {
+            for kv in tree.scan_prefix(&whole) {
+                let (k, _) = kv?;
+                if hex::encode(&k).starts_with(&p)
+                    && let Some(id) = RecordId::from_slice(&k)
+                    && !found.contains(&id)
+                {
+                    found.push(id);
+                }
+                if found.len() > 5 {
+                    break;
+                }
+            }
+        }
+        match found.len() {
+            0 => Err(StoreError::NotFound(text.to_string())),
+            1 => Ok(found[0]),
+            _ => Err(StoreError::Ambiguous {
+                prefix: text.to_string(),
+                candidates: found
+                    .iter()
+                    .map(|i| i.short())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            }),
+        }
+    }
+
+    /// Every version of a record, oldest first: follows `supersedes` back
+    /// and `superseded_by` forward through what this node holds.
+    pub fn history(&self, id: &RecordId) -> Result<Vec<Stored>, StoreError> {
+        let mut chain = Vec::new();
+        let Some(start) = self.get(id)? else {
+            return Ok(chain);
+        };
+        let mut back = start.record.body().supersedes.parse::<RecordId>().ok();
+        let mut older = Vec::new();
+        while let Some(prev) = back {
+            match self.get(&prev)? {
+                Some(s) if older.len() < 1000 => {
+                    back = s.record.body().supersedes.parse().ok();
+                    older.push(s);
+                }
+                _ => break,
+            }
+        }
+        older.reverse();
+        chain.extend(older);
+        let mut next = start.superseded_by;
+        chain.push(start);
+        while let Some(n) = next {
+            match self.get(&n)? {
+                Some(s) if chain.len() < 1000 => {
+                    next = s.superseded_by;
+                    chain.push(s);
+                }
+                _ => break,
+            }
+        }
+        Ok(chain)
+    }
+
+    /// The id already signed for an identical draft, if still held.
+    pub fn draft_id(&self, key: &[u8; 32]) -> Result<Option<RecordId>, StoreError> {
+        Ok(self
+            .trees
+            .drafts
+            .get(key)?
+            .and_then(|v| RecordId::from_slice(&v)))
+    }
+
+    /// Number of records held.
+    pub fn len(&self) -> usize {
+        self.trees.records.len()
+    }
+
+    /// True when no record is held.
+    pub fn is_empty(&self) -> bool {
+        self.trees.records.is_empty()
+    }
+
+    /// The last feed sequence number (0 when empty).
+    pub fn feed_head(&self) -> Result<u64, StoreError> {
+        Ok(self
+            .trees
+            .feed
+            .last()?
+            .map(|(k, _)| keys::u64_from(&k))
+            .unwrap_or(0))
+    }
+
+    /// Number of tombstones.
+    pub fn tombstones(&self) -> usize {
+        self.trees.tombstones.len()
+    }
+
+    /// Counts per value of a field, largest first.
+    pub fn counts(
+        &self,
+        field: crate::record::terms::Field,
+    ) -> Result<Vec<(String, u64)>, StoreError> {
+        let mut out = Vec::new();
+        for kv in self.trees.counts.scan_prefix([field as u8]) {
+            let (k, v) = kv?;
+            let n = keys::u64_from(&v);
+            if n > 0 {
+                out.push((String::from_utf8_lossy(&k[1..]).into_owned(), n));
+            }
+        }
+        out.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+        Ok(out)
+    }
+
+    /// Audit entries from `since` (inclusive), at most `limit`.
+    pub fn audit_list(&self, since: u64, limit: usize) -> Result<Vec<pb::AuditEntry>, StoreError> {
+        audit::list(&self.trees.audit, since, limit)
+    }
+
+    /// Recomputes the audit hash chain.
+    pub fn audit_verify(&self) -> Result<AuditVerdict, StoreError> {
+        audit::verify(&self.trees.audit)
+    }
+
+    /// Records matching a query, newest first.
+    pub fn query(&self, q: &Query) -> Result<QueryPage, StoreError> {
+        query::run(self, q)
+    }
+
+    pub(crate) fn trees(&self) -> &Trees {
+        &self.trees
+    }
+}
+
+impl Drop for Store {
+    fn drop(&mut self) {
+        self.close();
+    }
+}
+
+fn check_meta(meta: &sled::Tree, agency: &str) -> Result<(), StoreError> {
+    match meta.get("schema")? {
+        None => {
+            meta.insert("schema", &SCHEMA.to_be_bytes())?;
+        }
+        Some(v) if keys::u64_from(&v) > SCHEMA => {
+            return Err(StoreError::Mismatch(format!(
+                "the data dir has schema {} but this wildnet-node reads up to {SCHEMA}: upgrade wildnet-node",
+                keys::u64_from(&v)
+            )));
+        }
+        Some(_) => {}
+    }
+    match meta.get("agency")? {
+        None => {
+            meta.insert("agency", agency.as_bytes())?;
+        }
+        Some(v) if v.as_ref() != agency.as_bytes() => {
+            return Err(StoreError::Mismatch(format!(
+                "the data dir belongs to agency {}, not {agency}: point data_dir at this agency's own directory",
+                String::from_utf8_lossy(&v)
+            )));
+        }
+        Some(_) => {}
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests;

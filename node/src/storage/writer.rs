@@ -1,0 +1,343 @@
+//! The single writer thread: group commit.
+//!
+//! It blocks for one operation, drains whatever else is queued (up to a
+//! budget), applies them all to sled, flushes once, and only then replies.
+//! So an acknowledged write is on disk, and concurrent writers share the
+//! cost of one flush. Being the only writer also makes read-modify-write
+//! (counters, the audit chain, duplicate checks) race-free.
+//!
+//! Ingest of one record, in order:
+//! 1. a held id, or the digest of an identical local draft, is a duplicate;
+//! 2. an id with a tombstone is refused (retracted before it arrived);
+//! 3. a retraction must come from the target's author; it deletes the
+//!    target's body and index entries and leaves a tombstone;
+//! 4. a new version must come from the author of the version it supersedes;
+//! 5. the record gets the next feed sequence number and its index entries.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, mpsc};
+
+use prost::Message;
+use tokio::sync::oneshot;
+use wildnet_proto::v1 as pb;
+
+use super::audit::{AuditChain, AuditDraft};
+use super::{InsertItem, Inserted, StoreError, Trees, keys};
+use crate::record::terms::{self, Field};
+use crate::record::{Record, RecordId};
+
+/// Most operations applied under one flush.
+const BATCH_BUDGET: usize = 4096;
+
+type Reply<T> = oneshot::Sender<Result<T, StoreError>>;
+
+pub(super) enum Op {
+    Insert {
+        items: Vec<InsertItem>,
+        audit: Vec<AuditDraft>,
+        reply: Reply<Vec<Result<Inserted, StoreError>>>,
+    },
+    Audit {
+        entry: AuditDraft,
+        reply: Option<Reply<()>>,
+    },
+    Purge {
+        now: i64,
+        reply: Reply<u64>,
+    },
+}
+
+enum Done {
+    Insert(
+        Reply<Vec<Result<Inserted, StoreError>>>,
+        Vec<Result<Inserted, StoreError>>,
+    ),
+    Audit(Option<Reply<()>>),
+    Purge(Reply<u64>, u64),
+}
+
+pub(super) fn spawn(
+    trees: Trees,
+    flushes: Arc<AtomicU64>,
+) -> Result<(mpsc::Sender<Op>, std::thread::JoinHandle<()>), StoreError> {
+    let mut w = Writer::new(trees)?;
+    let (tx, rx) = mpsc::channel::<Op>();
+    let handle = std::thread::Builder::new()
+        .name("wildnet-writer".into())
+        .spawn(move || {
+            while let Ok(first) = rx.recv() {
+                let mut done = Vec::new();
+                let mut result = w.apply(first, &mut done);
+                let mut n = 1;
+                while result.is_ok() && n < BATCH_BUDGET {
+                    match rx.try_recv() {
+                        Ok(op) => {
+                            result = w.apply(op, &mut done);
+                            n += 1;
+                        }
+                        Err(_) => break,
+                    }
+                }
+                let flushed =
+                    result.and_then(|()| w.t.db.flush().map(|_| ()).map_err(StoreError::from));
+                flushes.fetch_add(1, Ordering::Relaxed);
+                w.finish(done, flushed);
+            }
+            if let Err(e) = w.t.db.flush() {
+                tracing::error!(cause = %e, "final flush failed");
+            }
+        })
+        .map_err(|e| StoreError::Corrupt(format!("cannot start the writer thread: {e}")))?;
+    Ok((tx, handle))
+}
+
+struct Writer {
+    t: Trees,
+    next_seq: u64,
+    chain: AuditChain,
+}
+
+fn now_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}
+
+impl Writer {
+    fn new(t: Trees) -> Result<Writer, StoreError> {
+        let next_seq = t.feed.last()?.map(|(k, _)| keys::u64_from(&k)).unwrap_or(0) + 1;
+        let chain = AuditChain::load(&t.audit)?;
+        Ok(Writer { t, next_seq, chain })
+    }
+
+    /// Applies one operation. An `Err` is a storage failure: everything of
+    /// this batch is then answered with it.
+    fn apply(&mut self, op: Op, done: &mut Vec<Done>) -> Result<(), StoreError> {
+        match op {
+            Op::Insert {
+                items,
+                audit,
+                reply,
+            } => {
+                let mut results = Vec::with_capacity(items.len());
+                for item in items {
+                    match self.insert(item) {
+                        Err(StoreError::Sled(e)) => {
+                            done.push(Done::Insert(reply, Vec::new()));
+                            return Err(StoreError::Sled(e));
+                        }
+                        other => results.push(other),
+                    }
+                }
+                for a in audit {
+                    self.chain.append(&self.t.audit, a)?;
+                }
+                done.push(Done::Insert(reply, results));
+            }
+            Op::Audit { entry, reply } => {
+                self.chain.append(&self.t.audit, entry)?;
+                done.push(Done::Audit(reply));
+            }
+            Op::Purge { now, reply } => {
+                let n = self.purge(now)?;
+                done.push(Done::Purge(reply, n));
+            }
+        }
+        Ok(())
+    }
+
+    fn finish(&mut self, done: Vec<Done>, flushed: Result<(), StoreError>) {
+        let fail = |e: &StoreError| StoreError::Corrupt(format!("write not durable: {e}"));
+        for d in done {
+            match (d, &flushed) {
+                (Done::Insert(r, v), Ok(())) => drop(r.send(Ok(v))),
+                (Done::Insert(r, _), Err(e)) => drop(r.send(Err(fail(e)))),
+                (Done::Audit(Some(r)), Ok(())) => drop(r.send(Ok(()))),
+                (Done::Audit(Some(r)), Err(e)) => drop(r.send(Err(fail(e)))),
+                (Done::Audit(None), _) => {}
+                (Done::Purge(r, n), Ok(())) => drop(r.send(Ok(n))),
+                (Done::Purge(r, _), Err(e)) => drop(r.send(Err(fail(e)))),
+            }
+        }
+        if let Err(e) = flushed {
+            tracing::error!(cause = %e, "group commit failed");
+            // The in-memory audit head may be ahead of disk: reload it.
+            if let Ok(c) = AuditChain::load(&self.t.audit) {
+                self.chain = c;
+            }
+        }
+    }
+
+    fn insert(&mut self, item: InsertItem) -> Result<Inserted, StoreError> {
+        let rec = item.record;
+        let id = rec.id();
+        if self.t.records.contains_key(id.as_bytes())? {
+            return Ok(Inserted::Duplicate(id));
+        }
+        if let Some(key) = &item.draft_key
+            && let Some(existing) = self.t.drafts.get(key)?
+            && let Some(eid) = RecordId::from_slice(&existing)
+            && self.t.records.contains_key(eid.as_bytes())?
+        {
+            return Ok(Inserted::Duplicate(eid));
+        }
+        if let Some(ts) = self.t.tombstones.get(id.as_bytes())? {
+            let ts = pb::Tombstone::decode(ts.as_ref()).unwrap_or_default();
+            if ts.author == rec.body().author {
+                return Err(StoreError::Retracted {
+                    id: id.to_hex(),
+                    reason: ts.reason,
+                });
+            }
+        }
+        let body = rec.body();
+        if body.expires_at != 0 && body.expires_at <= now_ms() {
+            return Err(StoreError::Expired(body.expires_at));
+        }
+        if let Some(pb::record_body::Payload::Retraction(r)) = &body.payload {
+            self.retract(&rec, r)?;
+        }
+        if let Ok(old) = body.supersedes.parse::<RecordId>() {
+            if let Some(prev) = self.load(&old)?
+                && prev.body().author != body.author
+            {
+                return Err(StoreError::NotAuthor {
+                    what: "new version of",
+                    target: old.to_hex(),
+                    author: prev.body().author.clone(),
+                });
+            }
+            self.t.superseded.insert(old.as_bytes(), id.as_bytes())?;
+        }
+        let seq = self.next_seq;
+        let stored_at = now_ms();
+        self.add_terms(&rec, 1)?;
+        if body.expires_at != 0 {
+            self.t
+                .expiry
+                .insert(keys::expiry_key(body.expires_at, &id), id.as_bytes())?;
+        }
+        if let Some(key) = &item.draft_key {
+            self.t.drafts.insert(key, id.as_bytes())?;
+        }
+        let stored = pb::StoredRecord {
+            signed: Some(rec.signed().clone()),
+            seq,
+            stored_at,
+            ..Default::default()
+        };
+        self.t
+            .records
+            .insert(id.as_bytes(), stored.encode_to_vec())?;
+        self.t.feed.insert(seq.to_be_bytes(), id.as_bytes())?;
+        self.next_seq += 1;
+        Ok(Inserted::New(seq))
+    }
+
+    fn load(&self, id: &RecordId) -> Result<Option<Record>, StoreError> {
+        let Some(v) = self.t.records.get(id.as_bytes())? else {
+            return Ok(None);
+        };
+        let sr = pb::StoredRecord::decode(v.as_ref())
+            .map_err(|e| StoreError::Corrupt(format!("record {id}: {e}")))?;
+        let signed = sr
+            .signed
+            .ok_or_else(|| StoreError::Corrupt(format!("record {id} has no body")))?;
+        Ok(Some(Record::from_stored(signed)?))
+    }
+
+    /// Adds (`delta` = 1) or removes (-1) a record's index entries and counts.
+    fn add_terms(&mut self, rec: &Record, delta: i64) -> Result<(), StoreError> {
+        let id = rec.id();
+        let created = rec.body().created_at;
+        for (field, value) in terms::terms(rec.body()) {
+            let k = keys::index_key(field, &value, created, &id);
+            if delta > 0 {
+                self.t.index.insert(k, &[])?;
+            } else {
+                self.t.index.remove(k)?;
+            }
+            if !matches!(field, Field::All | Field::Word | Field::Selector) {
+                self.bump(&keys::stat_key(field, &value), delta)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn bump(&mut self, key: &[u8], delta: i64) -> Result<(), StoreError> {
+        let old = self
+            .t
+            .counts
+            .get(key)?
+            .map(|v| keys::u64_from(&v))
+            .unwrap_or(0);
+        let new = (old as i64 + delta).max(0) as u64;
+        if new == 0 {
+            self.t.counts.remove(key)?;
+        } else {
+            self.t.counts.insert(key, &new.to_be_bytes())?;
+        }
+        Ok(())
+    }
+
+    /// Removes a record's body and index entries (feed entry stays: the
+    /// feed is append-only and readers skip ids no longer held).
+    fn delete(&mut self, rec: &Record) -> Result<(), StoreError> {
+        let id = rec.id();
+        self.add_terms(rec, -1)?;
+        self.t.records.remove(id.as_bytes())?;
+        if rec.body().expires_at != 0 {
+            self.t
+                .expiry
+                .remove(keys::expiry_key(rec.body().expires_at, &id))?;
+        }
+        Ok(())
+    }
+
+    fn retract(&mut self, retraction: &Record, r: &pb::Retraction) -> Result<(), StoreError> {
+        let target: RecordId = r
+            .target
+            .parse()
+            .map_err(|_| StoreError::NotFound(r.target.clone()))?;
+        let author = &retraction.body().author;
+        if let Some(t) = self.load(&target)? {
+            if &t.body().author != author {
+                return Err(StoreError::NotAuthor {
+                    what: "retraction of",
+                    target: target.to_hex(),
+                    author: t.body().author.clone(),
+                });
+            }
+            self.delete(&t)?;
+        }
+        let tomb = pb::Tombstone {
+            id: target.to_hex(),
+            retraction: retraction.id().to_hex(),
+            author: author.clone(),
+            reason: r.reason.clone(),
+            retracted_at: retraction.body().created_at,
+        };
+        self.t
+            .tombstones
+            .insert(target.as_bytes(), tomb.encode_to_vec())?;
+        Ok(())
+    }
+
+    fn purge(&mut self, now: i64) -> Result<u64, StoreError> {
+        let end = keys::time_bytes(now.saturating_add(1));
+        let due: Vec<(sled::IVec, sled::IVec)> = self
+            .t
+            .expiry
+            .range(..end.to_vec())
+            .collect::<Result<_, _>>()?;
+        let mut n = 0;
+        for (k, v) in due {
+            self.t.expiry.remove(&k)?;
+            if let Some(id) = RecordId::from_slice(&v)
+                && let Some(rec) = self.load(&id)?
+            {
+                self.delete(&rec)?;
+                n += 1;
+            }
+        }
+        Ok(n)
+    }
+}
