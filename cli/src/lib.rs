@@ -1,1 +1,106 @@
+//! The `wildnet` command-line interface. `main` is thin; [`run`] does the
+//! work so tests can drive the CLI in-process.
+//!
+//! Data goes to stdout (a table, or one JSON document with `--format
+//! json`); diagnostics go to stderr. Exit codes: 0 success, 1 error,
+//! 2 usage error, 3 an import or audit check that found problems.
 
+pub mod cmd;
+pub mod draft;
+pub mod json;
+pub mod output;
+pub mod time;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+/// Output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+pub enum Format {
+    /// Human-readable tables.
+    #[default]
+    Table,
+    /// One JSON document for scripts.
+    Json,
+}
+
+/// wildnet: federated wildlife-crime intelligence sharing.
+#[derive(Debug, Parser)]
+#[command(name = "wildnet", version, about, propagate_version = true)]
+pub struct Cli {
+    /// The node: an agency dir (with node.toml), unix:PATH or http://HOST:PORT
+    #[arg(long, global = true, env = "WILDNET_NODE", default_value = ".")]
+    pub node: String,
+    /// Output format
+    #[arg(long, global = true, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
+    /// What to do
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Create an agency dir: signing and TLS keys, admission request, node.toml
+    Init(cmd::init::InitArgs),
+    /// Sign and store a record (listing, entity, seizure, note, or --file)
+    Publish(Box<cmd::publish::PublishArgs>),
+    /// Publish many records from CSV (listings) or JSONL (any kind)
+    Import(cmd::import::ImportArgs),
+    /// Show one record by id or unique prefix, with its versions
+    Get(cmd::read::GetArgs),
+    /// Search records, newest first
+    Query(Box<cmd::read::QueryArgs>),
+    /// Count records, optionally grouped
+    Stats(cmd::read::StatsArgs),
+    /// Withdraw one of your records everywhere it reached
+    Retract(cmd::admin::RetractArgs),
+    /// Read or verify the audit log
+    Audit(cmd::admin::AuditArgs),
+    /// Show who the node is and what it holds
+    Info,
+    /// Generate synthetic data (CSV listings) for demos and tests
+    Generate(cmd::generate::GenerateArgs),
+}
+
+/// Runs the CLI with already-parsed arguments.
+pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    match &cli.command {
+        Command::Init(args) => return cmd::init::run(args, cli.format),
+        Command::Generate(args) => return cmd::generate::run(args),
+        _ => {}
+    }
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    rt.block_on(async move {
+        let target = wildnet_node::client::Target::parse(&cli.node)?;
+        let mut client = target.connect().await?;
+        let f = cli.format;
+        match cli.command {
+            Command::Init(_) | Command::Generate(_) => unreachable!("handled above"),
+            Command::Publish(a) => cmd::publish::run(&mut client, *a, f).await,
+            Command::Import(a) => cmd::import::run(&mut client, a, f).await,
+            Command::Get(a) => cmd::read::get(&mut client, a, f).await,
+            Command::Query(a) => cmd::read::query(&mut client, *a, f).await,
+            Command::Stats(a) => cmd::read::stats(&mut client, a, f).await,
+            Command::Retract(a) => cmd::admin::retract(&mut client, a, f).await,
+            Command::Audit(a) => cmd::admin::audit(&mut client, a, f).await,
+            Command::Info => cmd::admin::info(&mut client, f).await,
+        }
+    })
+}
+
+/// Turns a gRPC status into an error that says what to do.
+pub fn explain(s: tonic::Status) -> anyhow::Error {
+    use tonic::Code;
+    let hint = match s.code() {
+        Code::Unavailable => " (is wildnet-node running? check --node)",
+        Code::PermissionDenied => "",
+        _ => "",
+    };
+    anyhow::anyhow!("{}{hint}", s.message())
+}

@@ -1,1 +1,382 @@
+use ed25519_dalek::SigningKey;
+use prost::Message;
+use wildnet_proto::v1 as pb;
 
+use super::*;
+use crate::record::terms::Field;
+
+fn key() -> SigningKey {
+    SigningKey::from_bytes(&[3; 32])
+}
+
+fn body(n: i64, species: &str, country: &str) -> pb::RecordBody {
+    pb::RecordBody {
+        schema_version: 1,
+        author: "KE-KWS".into(),
+        created_at: 1_700_000_000_000 + n,
+        handling: Some(pb::Handling {
+            tlp: pb::Tlp::Amber as i32,
+            scope: pb::Scope::Local as i32,
+            code: pb::HandlingCode::H0 as i32,
+            ..Default::default()
+        }),
+        payload: Some(pb::record_body::Payload::Listing(pb::Listing {
+            platform: "facebook".into(),
+            title: format!("listing {n}"),
+            species: Some(pb::Species {
+                scientific_name: species.into(),
+                cites_appendix: pb::CitesAppendix::I as i32,
+                ..Default::default()
+            }),
+            country: country.into(),
+            ..Default::default()
+        })),
+        ..Default::default()
+    }
+}
+
+fn rec(b: pb::RecordBody) -> Record {
+    Record::sign(b, &key())
+}
+
+fn item(r: &Record) -> InsertItem {
+    InsertItem {
+        record: r.clone(),
+        draft_key: None,
+    }
+}
+
+async fn put(store: &Store, r: &Record) -> Result<Inserted, StoreError> {
+    store
+        .insert(vec![item(r)], Vec::new())
+        .await
+        .expect("writer alive")
+        .pop()
+        .expect("one result")
+}
+
+fn species_query(s: &str) -> Query {
+    Query {
+        terms: vec![(Field::Species, s.to_lowercase())],
+        limit: 1000,
+        ..Default::default()
+    }
+}
+
+/// Stored records read back byte for byte; a second insert is a duplicate.
+#[tokio::test]
+async fn insert_get_duplicate() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let store = Store::open(dir.path(), "KE-KWS").expect("open");
+    let r = rec(body(1, "Manis javanica", "KE"));
+    assert_eq!(put(&store, &r).await.expect("insert"), Inserted::New(1));
+    assert_eq!(
+        put(&store, &r).await.expect("insert"),
+        Inserted::Duplicate(r.id())
+    );
+    let got = store.get(&r.id()).expect("get").expect("present");
+    assert_eq!(got.record.signed(), r.signed());
+    assert_eq!(got.seq, 1);
+    assert_eq!(store.feed_head().expect("head"), 1);
+}
+
+/// Concurrent writers share flushes, and every acknowledged record is
+/// there after the store is closed and reopened.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn group_commit_is_durable_across_reopen() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let store = std::sync::Arc::new(Store::open(dir.path(), "KE-KWS").expect("open"));
+    let mut tasks = Vec::new();
+    for n in 0..300 {
+        let store = store.clone();
+        tasks.push(tokio::spawn(async move {
+            let r = rec(body(n, "Panthera tigris", "IN"));
+            (r.id(), put(&store, &r).await)
+        }));
+    }
+    let mut ids = Vec::new();
+    for t in tasks {
+        let (id, r) = t.await.expect("task");
+        assert!(matches!(r, Ok(Inserted::New(_))), "{r:?}");
+        ids.push(id);
+    }
+    let flushes = store.flushes();
+    assert!(
+        flushes < 300,
+        "expected shared flushes, got {flushes} for 300 writes"
+    );
+    store.close();
+    drop(store);
+    let store = Store::open(dir.path(), "KE-KWS").expect("reopen");
+    for id in &ids {
+        assert!(store.get(id).expect("get").is_some(), "{id} lost");
+    }
+    assert_eq!(store.feed_head().expect("head"), 300);
+    assert_eq!(
+        store
+            .query(&species_query("Panthera tigris"))
+            .expect("q")
+            .records
+            .len(),
+        300
+    );
+}
+
+/// Index queries return exactly the matching records, newest first, and
+/// pages join up to the full result without gaps or repeats.
+#[tokio::test]
+async fn index_queries_and_pagination() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let store = Store::open(dir.path(), "KE-KWS").expect("open");
+    let mut items = Vec::new();
+    for n in 0..250 {
+        let (sp, c) = if n % 5 == 0 {
+            ("Manis javanica", "VN")
+        } else {
+            ("Psittacus erithacus", "CM")
+        };
+        items.push(item(&rec(body(n, sp, c))));
+    }
+    store.insert(items, Vec::new()).await.expect("insert");
+    let pangolins = store
+        .query(&species_query("Manis javanica"))
+        .expect("q")
+        .records;
+    assert_eq!(pangolins.len(), 50);
+    let times: Vec<i64> = pangolins
+        .iter()
+        .map(|s| s.record.body().created_at)
+        .collect();
+    assert!(times.windows(2).all(|w| w[0] > w[1]), "not newest first");
+
+    let both = Query {
+        terms: vec![
+            (Field::Species, "manis javanica".into()),
+            (Field::Country, "CM".into()),
+        ],
+        limit: 100,
+        ..Default::default()
+    };
+    assert!(store.query(&both).expect("q").records.is_empty());
+
+    // Pages of 7 over everything.
+    let mut seen = Vec::new();
+    let mut q = Query {
+        limit: 7,
+        ..Default::default()
+    };
+    loop {
+        let page = store.query(&q).expect("page");
+        seen.extend(page.records.iter().map(|s| s.record.id()));
+        match page.next {
+            Some(c) => q.after = keys::decode_cursor(&c),
+            None => break,
+        }
+    }
+    assert_eq!(seen.len(), 250);
+    seen.sort();
+    seen.dedup();
+    assert_eq!(seen.len(), 250, "a page repeated a record");
+
+    // Time bounds: since inclusive, until exclusive.
+    let q = Query {
+        since: Some(1_700_000_000_000 + 10),
+        until: Some(1_700_000_000_000 + 20),
+        limit: 100,
+        ..Default::default()
+    };
+    assert_eq!(store.query(&q).expect("q").records.len(), 10);
+    assert_eq!(
+        store.counts(Field::Species).expect("counts"),
+        vec![
+            ("psittacus erithacus".to_string(), 200),
+            ("manis javanica".to_string(), 50)
+        ]
+    );
+}
+
+fn retraction(target: &Record, author: &str, n: i64) -> pb::RecordBody {
+    let mut b = body(n, "x", "KE");
+    b.author = author.into();
+    b.payload = Some(pb::record_body::Payload::Retraction(pb::Retraction {
+        target: target.id().to_hex(),
+        reason: "wrong seller".into(),
+    }));
+    b
+}
+
+/// A retraction removes the body and index entries, leaves a tombstone,
+/// and the target is refused if it arrives again.
+#[tokio::test]
+async fn retraction_tombstones() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let store = Store::open(dir.path(), "KE-KWS").expect("open");
+    let target = rec(body(1, "Manis javanica", "KE"));
+    put(&store, &target).await.expect("insert");
+    assert_eq!(store.counts(Field::Species).expect("c").len(), 1);
+
+    // Someone else's retraction is refused and changes nothing.
+    let foreign = rec(retraction(&target, "ZA-DFFE", 2));
+    let e = put(&store, &foreign)
+        .await
+        .expect_err("foreign retraction accepted");
+    assert!(matches!(e, StoreError::NotAuthor { .. }), "{e}");
+    assert!(store.get(&target.id()).expect("get").is_some());
+
+    let r = rec(retraction(&target, "KE-KWS", 3));
+    assert!(matches!(put(&store, &r).await, Ok(Inserted::New(_))));
+    assert!(store.get(&target.id()).expect("get").is_none());
+    assert!(
+        store
+            .query(&species_query("Manis javanica"))
+            .expect("q")
+            .records
+            .is_empty()
+    );
+    assert!(store.counts(Field::Species).expect("c").is_empty());
+    let t = store
+        .tombstone(&target.id())
+        .expect("t")
+        .expect("tombstone");
+    assert_eq!(t.reason, "wrong seller");
+    let e = put(&store, &target)
+        .await
+        .expect_err("retracted record re-accepted");
+    assert!(matches!(e, StoreError::Retracted { .. }), "{e}");
+    assert_eq!(
+        store.resolve(&target.id().to_hex()[..10]).expect("resolve"),
+        target.id()
+    );
+}
+
+/// Queries show the newest version; history shows all, oldest first.
+#[tokio::test]
+async fn versions() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let store = Store::open(dir.path(), "KE-KWS").expect("open");
+    let v1 = rec(body(1, "Manis javanica", "KE"));
+    let mut b2 = body(2, "Manis javanica", "KE");
+    b2.supersedes = v1.id().to_hex();
+    let v2 = rec(b2);
+    put(&store, &v1).await.expect("v1");
+    put(&store, &v2).await.expect("v2");
+    let now = store
+        .query(&species_query("Manis javanica"))
+        .expect("q")
+        .records;
+    assert_eq!(now.len(), 1);
+    assert_eq!(now[0].record.id(), v2.id());
+    let mut q = species_query("Manis javanica");
+    q.history = true;
+    assert_eq!(store.query(&q).expect("q").records.len(), 2);
+    let h: Vec<RecordId> = store
+        .history(&v1.id())
+        .expect("h")
+        .iter()
+        .map(|s| s.record.id())
+        .collect();
+    assert_eq!(h, vec![v1.id(), v2.id()]);
+    assert_eq!(store.history(&v2.id()).expect("h").len(), 2);
+
+    // A new version by another author is refused.
+    let mut b3 = body(3, "Manis javanica", "KE");
+    b3.author = "ZA-DFFE".into();
+    b3.supersedes = v2.id().to_hex();
+    let e = put(&store, &rec(b3))
+        .await
+        .expect_err("foreign edit accepted");
+    assert!(matches!(e, StoreError::NotAuthor { .. }), "{e}");
+}
+
+/// Prefixes resolve when unique, and say so when too short or unknown.
+#[tokio::test]
+async fn prefix_resolution() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let store = Store::open(dir.path(), "KE-KWS").expect("open");
+    let r = rec(body(1, "Manis javanica", "KE"));
+    put(&store, &r).await.expect("insert");
+    let hex = r.id().to_hex();
+    assert_eq!(store.resolve(&hex[..8]).expect("8"), r.id());
+    assert_eq!(store.resolve(&hex[..9]).expect("9"), r.id());
+    assert_eq!(store.resolve(&hex.to_uppercase()).expect("64"), r.id());
+    assert!(matches!(
+        store.resolve(&hex[..7]),
+        Err(StoreError::BadPrefix(_))
+    ));
+    assert!(matches!(
+        store.resolve("zzzzzzzz"),
+        Err(StoreError::BadPrefix(_))
+    ));
+    let other = if hex.starts_with('0') {
+        "11111111"
+    } else {
+        "00000000"
+    };
+    assert!(matches!(store.resolve(other), Err(StoreError::NotFound(_))));
+}
+
+/// The audit chain verifies, and an edited or removed entry is named.
+#[tokio::test]
+async fn audit_chain_detects_tampering() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let store = Store::open(dir.path(), "KE-KWS").expect("open");
+    for i in 0..5 {
+        let d = AuditDraft {
+            actor: "uid:1000".into(),
+            action: "query".into(),
+            detail: format!("n={i}"),
+        };
+        store.audit(d, true).await.expect("audit");
+    }
+    assert_eq!(
+        store.audit_verify().expect("v"),
+        AuditVerdict {
+            entries: 5,
+            broken: None
+        }
+    );
+    let tree = &store.trees().audit;
+    let raw = tree.get(3u64.to_be_bytes()).expect("get").expect("entry 3");
+    let mut e = pb::AuditEntry::decode(raw.as_ref()).expect("decode");
+    e.detail = "n=99".into();
+    tree.insert(3u64.to_be_bytes(), e.encode_to_vec())
+        .expect("tamper");
+    let v = store.audit_verify().expect("v");
+    assert_eq!(v.broken.as_ref().map(|b| b.0), Some(3), "{v:?}");
+    tree.insert(3u64.to_be_bytes(), raw).expect("restore");
+    tree.remove(4u64.to_be_bytes()).expect("remove");
+    let v = store.audit_verify().expect("v");
+    assert_eq!(v.broken.as_ref().map(|b| b.0), Some(5), "{v:?}");
+}
+
+/// Expired records are purged with their index entries.
+#[tokio::test]
+async fn purge_expired() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let store = Store::open(dir.path(), "KE-KWS").expect("open");
+    let now = crate::now_ms();
+    let mut b = body(1, "Manis javanica", "KE");
+    b.created_at = now - 10_000;
+    b.expires_at = now + 60_000;
+    let r = rec(b);
+    put(&store, &r).await.expect("insert");
+    assert_eq!(store.purge_expired(now).await.expect("purge"), 0);
+    assert_eq!(store.purge_expired(now + 120_000).await.expect("purge"), 1);
+    assert!(store.get(&r.id()).expect("get").is_none());
+    assert!(
+        store
+            .query(&species_query("Manis javanica"))
+            .expect("q")
+            .records
+            .is_empty()
+    );
+}
+
+/// A data dir of another agency is refused.
+#[test]
+fn refuses_foreign_data_dir() {
+    let dir = tempfile::tempdir().expect("tmp");
+    drop(Store::open(dir.path(), "KE-KWS").expect("open"));
+    let e = Store::open(dir.path(), "ZA-DFFE").expect_err("opened foreign dir");
+    assert!(e.to_string().contains("belongs to agency KE-KWS"), "{e}");
+}

@@ -1,0 +1,284 @@
+//! `wildnet import FILE`: stream CSV (listings) or JSONL (any kind) drafts
+//! to the node. Rows are parsed here and streamed; the node signs and
+//! stores them in batches. A bad row is reported with its line number and
+//! reason and never stops the import.
+
+use std::fs::File;
+use std::io::{BufRead, BufReader, IsTerminal};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{Context, bail};
+use clap::{Args, ValueEnum};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use tokio::sync::mpsc;
+use tokio_stream::wrappers::ReceiverStream;
+use tonic::transport::Channel;
+use wildnet_proto::v1 as pb;
+use wildnet_proto::v1::agency_client::AgencyClient;
+
+use crate::draft::{self, CSV_COLUMNS, HandlingArgs};
+use crate::{Format, explain, json, output};
+
+/// Input file formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum InputFormat {
+    /// Comma-separated, one listing per row, with a header row.
+    Csv,
+    /// One JSON draft per line.
+    Jsonl,
+}
+
+/// Flags of `wildnet import`.
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    /// The file to import (.csv or .jsonl)
+    pub file: PathBuf,
+    /// Input format [default: from the file extension]
+    #[arg(long = "as", value_enum)]
+    pub input: Option<InputFormat>,
+    /// Handling applied to every row that does not set its own
+    #[command(flatten)]
+    pub handling: HandlingArgs,
+}
+
+fn progress(len: u64) -> ProgressBar {
+    let pb = ProgressBar::with_draw_target(
+        Some(len),
+        if std::io::stderr().is_terminal() {
+            ProgressDrawTarget::stderr()
+        } else {
+            ProgressDrawTarget::hidden()
+        },
+    );
+    if let Ok(style) = ProgressStyle::with_template(
+        "{spinner} importing [{bar:40}] {bytes}/{total_bytes} {msg} ({eta})",
+    ) {
+        pb.set_style(style.progress_chars("=> "));
+    }
+    pb
+}
+
+type Rejections = Vec<pb::ImportRejection>;
+
+/// Reads the file on a blocking thread and sends drafts; returns the rows
+/// that could not be parsed.
+fn read_file(
+    path: PathBuf,
+    format: InputFormat,
+    defaults: HandlingArgs,
+    tx: mpsc::Sender<pb::ImportItem>,
+    bar: ProgressBar,
+) -> anyhow::Result<(u64, Rejections)> {
+    let file = File::open(&path).with_context(|| format!("cannot open {}", path.display()))?;
+    let mut rejected = Vec::new();
+    let rows = std::cell::Cell::new(0u64);
+    let send = |line: u64,
+                d: anyhow::Result<pb::RecordBody>,
+                rejected: &mut Rejections|
+     -> anyhow::Result<bool> {
+        rows.set(rows.get() + 1);
+        let d = d.and_then(|mut d| {
+            fill_defaults(&defaults, &mut d)?;
+            Ok(d)
+        });
+        match d {
+            Ok(draft) => Ok(tx
+                .blocking_send(pb::ImportItem {
+                    line,
+                    draft: Some(draft),
+                })
+                .is_ok()),
+            Err(e) => {
+                rejected.push(pb::ImportRejection {
+                    line,
+                    reason: format!("{e:#}"),
+                });
+                Ok(true)
+            }
+        }
+    };
+    match format {
+        InputFormat::Csv => {
+            let mut rdr = csv::ReaderBuilder::new()
+                .flexible(true)
+                .from_reader(BufReader::new(file));
+            let headers = rdr
+                .headers()
+                .context("cannot read the CSV header row")?
+                .clone();
+            let headers = csv::StringRecord::from(
+                headers
+                    .iter()
+                    .map(|h| h.trim().to_lowercase())
+                    .collect::<Vec<_>>(),
+            );
+            if let Some(bad) = headers.iter().find(|h| !CSV_COLUMNS.contains(h)) {
+                bail!(
+                    "unknown CSV column {bad:?}: the columns are {}",
+                    CSV_COLUMNS.join(", ")
+                );
+            }
+            if !headers.iter().any(|h| h == "platform") {
+                bail!("the CSV has no platform column: every listing needs one");
+            }
+            let mut row = csv::StringRecord::new();
+            loop {
+                let line = rdr.position().line();
+                match rdr.read_record(&mut row) {
+                    Ok(false) => break,
+                    Ok(true) => {
+                        let line = row.position().map(|p| p.line()).unwrap_or(line);
+                        let d = if row.len() != headers.len() {
+                            Err(anyhow::anyhow!(
+                                "row has {} fields, the header has {}",
+                                row.len(),
+                                headers.len()
+                            ))
+                        } else {
+                            draft::csv_row(&headers, &row)
+                        };
+                        if !send(line, d, &mut rejected)? {
+                            break;
+                        }
+                    }
+                    Err(e) => {
+                        let line = e.position().map(|p| p.line()).unwrap_or(line);
+                        rows.set(rows.get() + 1);
+                        rejected.push(pb::ImportRejection {
+                            line,
+                            reason: format!("malformed CSV: {e}"),
+                        });
+                        if !matches!(
+                            e.kind(),
+                            csv::ErrorKind::Utf8 { .. } | csv::ErrorKind::UnequalLengths { .. }
+                        ) {
+                            break;
+                        }
+                    }
+                }
+                bar.set_position(rdr.position().byte());
+            }
+        }
+        InputFormat::Jsonl => {
+            let mut reader = BufReader::new(file);
+            let mut buf = String::new();
+            let mut line = 0u64;
+            let mut bytes = 0u64;
+            loop {
+                buf.clear();
+                let n = match reader.read_line(&mut buf) {
+                    Ok(0) => break,
+                    Ok(n) => n,
+                    Err(e) => {
+                        line += 1;
+                        rejected.push(pb::ImportRejection {
+                            line,
+                            reason: format!("unreadable line: {e}"),
+                        });
+                        break;
+                    }
+                };
+                line += 1;
+                bytes += n as u64;
+                bar.set_position(bytes);
+                if buf.trim().is_empty() {
+                    continue;
+                }
+                if !send(line, json::draft_from_json(&buf), &mut rejected)? {
+                    break;
+                }
+            }
+        }
+    }
+    drop(tx);
+    Ok((rows.get(), rejected))
+}
+
+fn fill_defaults(defaults: &HandlingArgs, d: &mut pb::RecordBody) -> anyhow::Result<()> {
+    let h = d.handling.clone().unwrap_or_default();
+    let mut only_missing = defaults.clone();
+    if h.tlp != 0 {
+        only_missing.tlp = None;
+    }
+    if h.scope != 0 {
+        only_missing.share = None;
+    }
+    if h.code != 0 {
+        only_missing.code = None;
+    }
+    only_missing.apply(d)
+}
+
+/// Runs `import`.
+pub async fn run(
+    client: &mut AgencyClient<Channel>,
+    a: ImportArgs,
+    format: Format,
+) -> anyhow::Result<ExitCode> {
+    let input = match a.input {
+        Some(f) => f,
+        None => match a
+            .file
+            .extension()
+            .and_then(|e| e.to_str())
+            .map(str::to_lowercase)
+            .as_deref()
+        {
+            Some("csv") => InputFormat::Csv,
+            Some("jsonl" | "ndjson" | "json") => InputFormat::Jsonl,
+            _ => bail!(
+                "cannot tell the format of {}: name it .csv or .jsonl, or pass --as csv|jsonl",
+                a.file.display()
+            ),
+        },
+    };
+    let len = std::fs::metadata(&a.file)
+        .with_context(|| format!("cannot open {}", a.file.display()))?
+        .len();
+    let bar = progress(len);
+    let (tx, rx) = mpsc::channel(4096);
+    let reader = {
+        let (path, bar, defaults) = (a.file.clone(), bar.clone(), a.handling.clone());
+        tokio::task::spawn_blocking(move || read_file(path, input, defaults, tx, bar))
+    };
+    let started = std::time::Instant::now();
+    let summary = client.import(ReceiverStream::new(rx)).await;
+    let (rows, mut local) = reader.await.context("the file reader crashed")??;
+    let mut s = summary.map_err(explain)?.into_inner();
+    bar.finish_and_clear();
+    let secs = started.elapsed().as_secs_f64();
+    s.rejected += local.len() as u64;
+    local.append(&mut s.rejections);
+    local.sort_by_key(|r| r.line);
+    match format {
+        Format::Json => output::json(&serde_json::json!({
+            "rows": rows,
+            "accepted": s.accepted,
+            "duplicates": s.duplicates,
+            "rejected": s.rejected,
+            "seconds": (secs * 1000.0).round() / 1000.0,
+            "rejections": local.iter().map(|r| serde_json::json!({"line": r.line, "reason": r.reason})).collect::<Vec<_>>(),
+        }))?,
+        Format::Table => {
+            output::line(&format!(
+                "imported {}: {} accepted, {} duplicates, {} rejected ({} rows in {:.1} s, {:.0} rows/s)",
+                a.file.display(),
+                s.accepted,
+                s.duplicates,
+                s.rejected,
+                rows,
+                secs,
+                rows as f64 / secs.max(1e-9)
+            ))?;
+            for r in &local {
+                output::line(&format!("  line {}: {}", r.line, r.reason))?;
+            }
+        }
+    }
+    Ok(if s.rejected > 0 {
+        ExitCode::from(3)
+    } else {
+        ExitCode::SUCCESS
+    })
+}

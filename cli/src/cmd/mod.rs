@@ -1,0 +1,8 @@
+//! One module per group of subcommands.
+
+pub mod admin;
+pub mod generate;
+pub mod import;
+pub mod init;
+pub mod publish;
+pub mod read;

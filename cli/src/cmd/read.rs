@@ -1,0 +1,279 @@
+//! `wildnet get`, `query`, `stats`.
+
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::Args;
+use serde_json::Value;
+use tonic::transport::Channel;
+use wildnet_proto::v1 as pb;
+use wildnet_proto::v1::agency_client::AgencyClient;
+
+use crate::{Format, explain, json, output, time};
+
+/// Flags of `wildnet get`.
+#[derive(Debug, Args)]
+pub struct GetArgs {
+    /// Record id or a unique prefix of 8+ hex characters
+    pub id: String,
+}
+
+/// Runs `get`.
+pub async fn get(
+    client: &mut AgencyClient<Channel>,
+    a: GetArgs,
+    format: Format,
+) -> anyhow::Result<ExitCode> {
+    let r = client
+        .get(pb::GetRequest { id: a.id })
+        .await
+        .map_err(explain)?
+        .into_inner();
+    let rec = r.record.context("the node returned no record")?;
+    let mut view = json::record_view(&rec)?;
+    let versions: Vec<Value> = r
+        .history
+        .iter()
+        .map(|h| {
+            let created = h
+                .signed
+                .as_ref()
+                .and_then(|s| <pb::RecordBody as prost::Message>::decode(s.body.as_slice()).ok())
+                .map(|b| time::rfc3339(b.created_at))
+                .unwrap_or_default();
+            serde_json::json!({ "id": h.id, "created_at": created, "current": h.id == rec.id })
+        })
+        .collect();
+    if let Value::Object(m) = &mut view {
+        m.insert("versions".into(), Value::Array(versions.clone()));
+    }
+    match format {
+        Format::Json => output::json(&view)?,
+        Format::Table => {
+            let Value::Object(m) = &view else {
+                return Ok(ExitCode::FAILURE);
+            };
+            let mut rows = Vec::new();
+            for (k, v) in m {
+                if k == "versions" {
+                    continue;
+                }
+                let shown = if k == "handling" {
+                    output::handling(Some(v))
+                } else {
+                    output::cell(Some(v))
+                };
+                if !shown.is_empty() {
+                    rows.push(vec![k.clone(), shown]);
+                }
+            }
+            output::table(&["field", "value"], rows)?;
+            if versions.len() > 1 {
+                output::line("versions (oldest first):")?;
+                for v in &versions {
+                    let mark = if v["current"] == Value::Bool(true) {
+                        "*"
+                    } else {
+                        " "
+                    };
+                    output::line(&format!(
+                        " {mark} {} {}",
+                        output::cell(v.get("id")),
+                        output::cell(v.get("created_at"))
+                    ))?;
+                }
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Flags of `wildnet query`.
+#[derive(Debug, Args)]
+pub struct QueryArgs {
+    /// listing, entity, seizure, note, operation_proposal, operation_response, operation_update, retraction
+    #[arg(long)]
+    pub kind: Option<String>,
+    /// Species, scientific or common name
+    #[arg(long)]
+    pub species: Option<String>,
+    /// CITES appendix: I, II or III
+    #[arg(long)]
+    pub appendix: Option<String>,
+    /// Country (ISO 3166 alpha-2)
+    #[arg(long)]
+    pub country: Option<String>,
+    /// Platform
+    #[arg(long)]
+    pub platform: Option<String>,
+    /// Seller handle
+    #[arg(long)]
+    pub seller: Option<String>,
+    /// Selector kind:value, e.g. phone:+254712345678
+    #[arg(long)]
+    pub selector: Option<String>,
+    /// Author agency
+    #[arg(long)]
+    pub author: Option<String>,
+    /// Tag
+    #[arg(long)]
+    pub tag: Option<String>,
+    /// Words that must all appear in the text fields
+    #[arg(long)]
+    pub text: Option<String>,
+    /// Created at or after (YYYY-MM-DD or RFC 3339)
+    #[arg(long)]
+    pub since: Option<String>,
+    /// Created before (YYYY-MM-DD or RFC 3339)
+    #[arg(long)]
+    pub until: Option<String>,
+    /// Most records to show
+    #[arg(long, default_value_t = 50)]
+    pub limit: u32,
+    /// Include superseded versions
+    #[arg(long)]
+    pub history: bool,
+}
+
+impl QueryArgs {
+    fn request(&self) -> anyhow::Result<pb::QueryRequest> {
+        let o = |s: &Option<String>| s.clone().unwrap_or_default();
+        let t = |s: &Option<String>, flag: &str| -> anyhow::Result<i64> {
+            s.as_deref()
+                .map(time::parse)
+                .transpose()
+                .with_context(|| flag.to_string())
+                .map(|v| v.unwrap_or(0))
+        };
+        Ok(pb::QueryRequest {
+            kind: o(&self.kind),
+            species: o(&self.species),
+            appendix: o(&self.appendix),
+            country: o(&self.country),
+            platform: o(&self.platform),
+            seller: o(&self.seller),
+            selector: o(&self.selector),
+            author: o(&self.author),
+            tag: o(&self.tag),
+            text: o(&self.text),
+            since: t(&self.since, "--since")?,
+            until: t(&self.until, "--until")?,
+            limit: 0,
+            page_token: String::new(),
+            history: self.history,
+        })
+    }
+}
+
+/// Runs `query`, following pages until `--limit` records.
+pub async fn query(
+    client: &mut AgencyClient<Channel>,
+    a: QueryArgs,
+    format: Format,
+) -> anyhow::Result<ExitCode> {
+    let mut req = a.request()?;
+    let mut records = Vec::new();
+    loop {
+        req.limit = (a.limit as usize - records.len()).min(1000) as u32;
+        if req.limit == 0 {
+            break;
+        }
+        let page = client
+            .query(req.clone())
+            .await
+            .map_err(explain)?
+            .into_inner();
+        for r in &page.records {
+            records.push(json::record_view(r)?);
+        }
+        if page.next_page_token.is_empty() {
+            break;
+        }
+        req.page_token = page.next_page_token;
+    }
+    match format {
+        Format::Json => output::json(&Value::Array(records))?,
+        Format::Table => {
+            let rows = records
+                .iter()
+                .map(|v| {
+                    let id = output::cell(v.get("id"));
+                    vec![
+                        id.get(..12).unwrap_or(&id).to_string(),
+                        output::cell(v.get("created_at"))
+                            .get(..16)
+                            .unwrap_or("")
+                            .replace('T', " "),
+                        output::cell(v.get("kind")),
+                        output::cell(v.get("author")),
+                        output::cell(v.get("species").or(v.get("names"))),
+                        output::cell(v.get("country")),
+                        output::handling(v.get("handling")),
+                        output::summary(v),
+                    ]
+                })
+                .collect();
+            output::table(
+                &[
+                    "id",
+                    "created (UTC)",
+                    "kind",
+                    "author",
+                    "species",
+                    "country",
+                    "handling",
+                    "summary",
+                ],
+                rows,
+            )?;
+            eprintln!("{} record(s)", records.len());
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Flags of `wildnet stats`.
+#[derive(Debug, Args)]
+pub struct StatsArgs {
+    /// Group by species, country, platform, author, kind, appendix, tag, seller or code
+    #[arg(long)]
+    pub by: Option<String>,
+}
+
+/// Runs `stats`.
+pub async fn stats(
+    client: &mut AgencyClient<Channel>,
+    a: StatsArgs,
+    format: Format,
+) -> anyhow::Result<ExitCode> {
+    let r = client
+        .stats(pb::StatsRequest {
+            by: a.by.clone().unwrap_or_default(),
+        })
+        .await
+        .map_err(explain)?
+        .into_inner();
+    match format {
+        Format::Json => output::json(&serde_json::json!({
+            "records": r.records,
+            "tombstones": r.tombstones,
+            "by": a.by,
+            "buckets": r.buckets.iter().map(|b| serde_json::json!({"key": b.key, "count": b.count})).collect::<Vec<_>>(),
+        }))?,
+        Format::Table => {
+            output::line(&format!(
+                "{} records, {} retracted",
+                r.records, r.tombstones
+            ))?;
+            if let Some(by) = &a.by {
+                let rows = r
+                    .buckets
+                    .iter()
+                    .map(|b| vec![b.key.clone(), b.count.to_string()])
+                    .collect();
+                output::table(&[by.as_str(), "records"], rows)?;
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
