@@ -63,7 +63,7 @@ pub fn handling(v: Option<&Value>) -> String {
     let Some(Value::Object(h)) = v else {
         return String::new();
     };
-    let mut s = format!("TLP:{}", cell(h.get("tlp")));
+    let mut s = format!("TLP:{}", cell(h.get("tlp")).replace("_STRICT", "+STRICT"));
     let scope = cell(h.get("scope")).to_lowercase();
     match scope.as_str() {
         "agencies" => s.push_str(&format!(

@@ -63,6 +63,14 @@ impl Target {
 
     /// Connects, with a connect timeout so a dead node fails fast.
     pub async fn connect(&self) -> Result<AgencyClient<Channel>, ConnectError> {
+        Ok(AgencyClient::new(self.channel().await?)
+            .max_decoding_message_size(64 * 1024 * 1024)
+            .max_encoding_message_size(64 * 1024 * 1024))
+    }
+
+    /// A channel to the node, for any of its services (Agency, health,
+    /// reflection).
+    pub async fn channel(&self) -> Result<Channel, ConnectError> {
         let fail = |cause: String| ConnectError::Connect {
             target: self.to_string(),
             cause,
@@ -93,9 +101,7 @@ impl Target {
                     .map_err(|e| fail(format!("{e}")))?
             }
         };
-        Ok(AgencyClient::new(channel)
-            .max_decoding_message_size(64 * 1024 * 1024)
-            .max_encoding_message_size(64 * 1024 * 1024))
+        Ok(channel)
     }
 }
 

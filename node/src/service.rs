@@ -223,7 +223,14 @@ impl Agency for AgencyService {
                 .counts(field)
                 .map_err(|e| status(e.into()))?
                 .into_iter()
-                .map(|(key, count)| pb::StatsBucket { key, count })
+                .map(|(key, count)| pb::StatsBucket {
+                    key: if field == Field::Species {
+                        crate::species::binomial_case(&key)
+                    } else {
+                        key
+                    },
+                    count,
+                })
                 .collect()
         };
         Ok(Response::new(pb::StatsResponse {

@@ -137,6 +137,13 @@ impl SpeciesTable {
             s.scientific_name.clone()
         };
         let exact = self.by_name.get(&key(&name)).map(|&i| &self.taxa[i]);
+        // A binomial that the table only knows as an alias of its genus
+        // entry keeps its own name (and takes the genus appendix below).
+        let exact = exact.filter(|t| {
+            !(t.scientific_name.ends_with(" spp.")
+                && key(&name).split(' ').count() >= 2
+                && key(&t.scientific_name).starts_with(key(&name).split(' ').next().unwrap_or("")))
+        });
         match (exact, self.lookup(&name)) {
             (Some(t), _) => {
                 s.scientific_name = t.scientific_name.clone();
@@ -159,7 +166,7 @@ impl SpeciesTable {
 }
 
 /// `manis JAVANICA` → `Manis javanica`.
-fn binomial_case(name: &str) -> String {
+pub fn binomial_case(name: &str) -> String {
     let lower = key(name);
     let mut c = lower.chars();
     match c.next() {
@@ -231,6 +238,21 @@ mod tests {
         };
         t.fill(&mut s);
         assert_eq!(s.scientific_name, "Felis catus");
+        assert_eq!(s.cites_appendix, 0);
+
+        // A binomial listed only as an alias of its genus entry keeps its name.
+        let mut s = pb::Species {
+            scientific_name: "nycticebus coucang".into(),
+            ..Default::default()
+        };
+        t.fill(&mut s);
+        assert_eq!(s.scientific_name, "Nycticebus coucang");
+        assert_eq!(s.cites_appendix, pb::CitesAppendix::I as i32);
+        let mut s = pb::Species {
+            scientific_name: "felis catus".into(),
+            ..Default::default()
+        };
+        t.fill(&mut s);
         assert_eq!(s.cites_appendix, 0);
     }
 }

@@ -14,6 +14,7 @@
 //! 4. a new version must come from the author of the version it supersedes;
 //! 5. the record gets the next feed sequence number and its index entries.
 
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, mpsc};
 
@@ -78,8 +79,9 @@ pub(super) fn spawn(
                         Err(_) => break,
                     }
                 }
-                let flushed =
-                    result.and_then(|()| w.t.db.flush().map(|_| ()).map_err(StoreError::from));
+                let flushed = result
+                    .and_then(|()| w.write_counts())
+                    .and_then(|()| w.t.db.flush().map(|_| ()).map_err(StoreError::from));
                 flushes.fetch_add(1, Ordering::Relaxed);
                 w.finish(done, flushed);
             }
@@ -95,6 +97,9 @@ struct Writer {
     t: Trees,
     next_seq: u64,
     chain: AuditChain,
+    /// Counter changes of the current batch, written once before the flush:
+    /// the same hot counters (kind, author, …) change for every record.
+    counts: HashMap<Vec<u8>, i64>,
 }
 
 fn now_ms() -> i64 {
@@ -105,7 +110,12 @@ impl Writer {
     fn new(t: Trees) -> Result<Writer, StoreError> {
         let next_seq = t.feed.last()?.map(|(k, _)| keys::u64_from(&k)).unwrap_or(0) + 1;
         let chain = AuditChain::load(&t.audit)?;
-        Ok(Writer { t, next_seq, chain })
+        Ok(Writer {
+            t,
+            next_seq,
+            chain,
+            counts: HashMap::new(),
+        })
     }
 
     /// Applies one operation. An `Err` is a storage failure: everything of
@@ -159,6 +169,7 @@ impl Writer {
         }
         if let Err(e) = flushed {
             tracing::error!(cause = %e, "group commit failed");
+            self.counts.clear();
             // The in-memory audit head may be ahead of disk: reload it.
             if let Ok(c) = AuditChain::load(&self.t.audit) {
                 self.chain = c;
@@ -256,24 +267,34 @@ impl Writer {
                 self.t.index.remove(k)?;
             }
             if !matches!(field, Field::All | Field::Word | Field::Selector) {
-                self.bump(&keys::stat_key(field, &value), delta)?;
+                self.bump(keys::stat_key(field, &value), delta);
             }
         }
         Ok(())
     }
 
-    fn bump(&mut self, key: &[u8], delta: i64) -> Result<(), StoreError> {
-        let old = self
-            .t
-            .counts
-            .get(key)?
-            .map(|v| keys::u64_from(&v))
-            .unwrap_or(0);
-        let new = (old as i64 + delta).max(0) as u64;
-        if new == 0 {
-            self.t.counts.remove(key)?;
-        } else {
-            self.t.counts.insert(key, &new.to_be_bytes())?;
+    fn bump(&mut self, key: Vec<u8>, delta: i64) {
+        *self.counts.entry(key).or_insert(0) += delta;
+    }
+
+    /// Writes the batch's counter changes.
+    fn write_counts(&mut self) -> Result<(), StoreError> {
+        for (key, delta) in std::mem::take(&mut self.counts) {
+            if delta == 0 {
+                continue;
+            }
+            let old = self
+                .t
+                .counts
+                .get(&key)?
+                .map(|v| keys::u64_from(&v))
+                .unwrap_or(0);
+            let new = (old as i64 + delta).max(0) as u64;
+            if new == 0 {
+                self.t.counts.remove(key)?;
+            } else {
+                self.t.counts.insert(key, &new.to_be_bytes())?;
+            }
         }
         Ok(())
     }

@@ -1,0 +1,146 @@
+//! What operators and stock tools see: socket mode, health, reflection,
+//! the TCP listener, the audit trail of who called, graceful shutdown.
+
+use std::os::unix::fs::PermissionsExt;
+
+use tokio_stream::StreamExt;
+use tonic_health::pb::health_check_response::ServingStatus;
+use tonic_health::pb::health_client::HealthClient;
+use wildnet_tests::{TestNode, my_uid};
+
+/// The socket is 0600, and each call is audited with the caller's uid.
+#[test]
+fn socket_mode_and_caller_uid() {
+    let mut node = TestNode::init("KE-KWS");
+    node.start();
+    let mode = std::fs::metadata(node.socket())
+        .expect("socket")
+        .permissions()
+        .mode()
+        & 0o777;
+    assert_eq!(mode, 0o600);
+    node.cli_ok(&["publish", "note", "--text", "who am i"]);
+    let entries = node.cli_json(&["audit", "list"]);
+    let publish = entries
+        .as_array()
+        .expect("entries")
+        .iter()
+        .find(|e| e["action"] == "publish")
+        .expect("a publish entry");
+    assert_eq!(publish["actor"], format!("uid:{}", my_uid()));
+}
+
+/// Health (grpc.health.v1) and reflection v1 and v1alpha answer on the
+/// socket, so grpcurl-style tools work.
+#[tokio::test]
+async fn health_and_reflection() {
+    let mut node = TestNode::init("KE-KWS");
+    node.start();
+    let channel = node.channel().await;
+    let mut health = HealthClient::new(channel.clone());
+    for service in ["", "wildnet.v1.Agency"] {
+        let r = health
+            .check(tonic_health::pb::HealthCheckRequest {
+                service: service.into(),
+            })
+            .await
+            .expect("health check")
+            .into_inner();
+        assert_eq!(r.status, ServingStatus::Serving as i32, "{service:?}");
+    }
+
+    use tonic_reflection::pb::v1 as r1;
+    let mut c = r1::server_reflection_client::ServerReflectionClient::new(channel.clone());
+    let req = r1::ServerReflectionRequest {
+        host: String::new(),
+        message_request: Some(r1::server_reflection_request::MessageRequest::ListServices(
+            String::new(),
+        )),
+    };
+    let mut stream = c
+        .server_reflection_info(tokio_stream::iter([req]))
+        .await
+        .expect("v1")
+        .into_inner();
+    let resp = stream.next().await.expect("a response").expect("ok");
+    let Some(r1::server_reflection_response::MessageResponse::ListServicesResponse(list)) =
+        resp.message_response
+    else {
+        panic!("unexpected reflection answer");
+    };
+    let names: Vec<String> = list.service.into_iter().map(|s| s.name).collect();
+    assert!(
+        names.contains(&"wildnet.v1.Agency".to_string()),
+        "{names:?}"
+    );
+    assert!(
+        names.contains(&"grpc.health.v1.Health".to_string()),
+        "{names:?}"
+    );
+
+    use tonic_reflection::pb::v1alpha as ra;
+    let mut c = ra::server_reflection_client::ServerReflectionClient::new(channel);
+    let req = ra::ServerReflectionRequest {
+        host: String::new(),
+        message_request: Some(
+            ra::server_reflection_request::MessageRequest::FileContainingSymbol(
+                "wildnet.v1.RecordBody".into(),
+            ),
+        ),
+    };
+    let mut stream = c
+        .server_reflection_info(tokio_stream::iter([req]))
+        .await
+        .expect("v1alpha")
+        .into_inner();
+    let resp = stream.next().await.expect("a response").expect("ok");
+    assert!(
+        matches!(resp.message_response, Some(ra::server_reflection_response::MessageResponse::FileDescriptorResponse(ref f)) if !f.file_descriptor_proto.is_empty()),
+        "{resp:?}"
+    );
+}
+
+/// The optional TCP listener serves the same API; callers are audited by address.
+#[test]
+fn tcp_listener() {
+    let mut node = TestNode::init("GB-NWCU").with_tcp();
+    node.start();
+    let addr =
+        std::fs::read_to_string(node.dir.join("data").join("api.addr")).expect("api.addr written");
+    assert!(addr.starts_with("127.0.0.1:"), "{addr}");
+    let url = format!("http://{addr}");
+    let out = std::process::Command::new(wildnet_tests::bin("wildnet"))
+        .args([
+            "--node", &url, "--format", "json", "publish", "note", "--text", "over tcp",
+        ])
+        .output()
+        .expect("run");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let entries = node.cli_json(&["audit", "list"]);
+    assert!(
+        entries
+            .as_array()
+            .expect("list")
+            .iter()
+            .any(|e| e["action"] == "publish"
+                && e["actor"]
+                    .as_str()
+                    .is_some_and(|a| a.starts_with("tcp:127.0.0.1:"))),
+        "{entries}"
+    );
+}
+
+/// SIGTERM stops the node cleanly: exit 0, socket removed.
+#[test]
+fn graceful_shutdown() {
+    let mut node = TestNode::init("VN-EP");
+    node.start();
+    let status = node.stop();
+    assert!(status.success(), "exit {status}:\n{}", node.log_text());
+    assert!(!node.socket().exists(), "socket left behind");
+    assert!(node.log_text().contains("stopped"), "{}", node.log_text());
+}
