@@ -8,6 +8,11 @@ use anyhow::Context;
 use clap::Parser;
 use tracing_subscriber::EnvFilter;
 
+/// sled's copy-on-write pages allocate heavily from several threads; glibc
+/// malloc's arena lock was the top contention point under import.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Runs a wildnet agency node.
 #[derive(Debug, Parser)]
 #[command(name = "wildnet-node", version, about)]

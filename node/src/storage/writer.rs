@@ -14,7 +14,7 @@
 //! 4. a new version must come from the author of the version it supersedes;
 //! 5. the record gets the next feed sequence number and its index entries.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, mpsc};
 
@@ -80,7 +80,7 @@ pub(super) fn spawn(
                     }
                 }
                 let flushed = result
-                    .and_then(|()| w.write_counts())
+                    .and_then(|()| w.write_batch())
                     .and_then(|()| w.t.db.flush().map(|_| ()).map_err(StoreError::from));
                 flushes.fetch_add(1, Ordering::Relaxed);
                 w.finish(done, flushed);
@@ -100,6 +100,9 @@ struct Writer {
     /// Counter changes of the current batch, written once before the flush:
     /// the same hot counters (kind, author, …) change for every record.
     counts: HashMap<Vec<u8>, i64>,
+    /// Index entries of the current batch, inserted in parallel (sorted,
+    /// one key range per thread) before the flush.
+    new_index: HashSet<Vec<u8>>,
 }
 
 fn now_ms() -> i64 {
@@ -115,6 +118,7 @@ impl Writer {
             next_seq,
             chain,
             counts: HashMap::new(),
+            new_index: HashSet::new(),
         })
     }
 
@@ -170,6 +174,7 @@ impl Writer {
         if let Err(e) = flushed {
             tracing::error!(cause = %e, "group commit failed");
             self.counts.clear();
+            self.new_index.clear();
             // The in-memory audit head may be ahead of disk: reload it.
             if let Ok(c) = AuditChain::load(&self.t.audit) {
                 self.chain = c;
@@ -262,8 +267,8 @@ impl Writer {
         for (field, value) in terms::terms(rec.body()) {
             let k = keys::index_key(field, &value, created, &id);
             if delta > 0 {
-                self.t.index.insert(k, &[])?;
-            } else {
+                self.new_index.insert(k);
+            } else if !self.new_index.remove(&k) {
                 self.t.index.remove(k)?;
             }
             if !matches!(field, Field::All | Field::Word | Field::Selector) {
@@ -275,6 +280,36 @@ impl Writer {
 
     fn bump(&mut self, key: Vec<u8>, delta: i64) {
         *self.counts.entry(key).or_insert(0) += delta;
+    }
+
+    /// Writes the batch's index entries and counter changes.
+    fn write_batch(&mut self) -> Result<(), StoreError> {
+        let mut keys: Vec<Vec<u8>> = self.new_index.drain().collect();
+        keys.sort_unstable();
+        let threads = std::thread::available_parallelism()
+            .map_or(1, |n| n.get())
+            .min(4);
+        let chunk = keys.len().div_ceil(threads).max(1);
+        let index = &self.t.index;
+        std::thread::scope(|s| {
+            let handles: Vec<_> = keys
+                .chunks(chunk)
+                .map(|part| {
+                    s.spawn(move || {
+                        for k in part {
+                            index.insert(k.as_slice(), &[])?;
+                        }
+                        Ok::<(), sled::Error>(())
+                    })
+                })
+                .collect();
+            for h in handles {
+                h.join()
+                    .map_err(|_| StoreError::Corrupt("index writer thread panicked".into()))??;
+            }
+            Ok::<(), StoreError>(())
+        })?;
+        self.write_counts()
     }
 
     /// Writes the batch's counter changes.
