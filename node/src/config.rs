@@ -269,6 +269,27 @@ mod tests {
         assert_eq!(s.tcp, None);
     }
 
+    /// The shipped node.example.toml parses and matches what init writes.
+    #[test]
+    fn example_config_is_valid() {
+        let text = include_str!("../../node.example.toml");
+        let cfg: Config = toml::from_str(text).expect("node.example.toml parses");
+        Settings::from_config(cfg, Path::new(".")).expect("node.example.toml is valid");
+        let id: AgencyId = "KE-KWS".parse().expect("id");
+        let generated = default_toml(&id, "Kenya Wildlife Service");
+        let strip = |t: &str| {
+            t.lines()
+                .filter(|l| !l.starts_with('#'))
+                .collect::<Vec<_>>()
+                .join("\n")
+        };
+        assert_eq!(
+            strip(text),
+            strip(&generated),
+            "node.example.toml drifted from default_toml"
+        );
+    }
+
     /// A mistyped key or a bad value stops the node with a pointed message.
     #[test]
     fn refuses_bad_configs() {
