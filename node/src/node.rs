@@ -2,6 +2,7 @@
 //! signed records, store them, answer queries, retract. No gRPC here: the
 //! service module converts requests and calls these.
 
+use std::os::unix::fs::PermissionsExt;
 use std::sync::Arc;
 
 use ed25519_dalek::SigningKey;
@@ -87,6 +88,14 @@ impl Node {
                 settings.data_dir.display()
             ))
         })?;
+        // Evidence at rest: only the node's user may read the data dir.
+        std::fs::set_permissions(&settings.data_dir, std::fs::Permissions::from_mode(0o700))
+            .map_err(|e| {
+                NodeError::Invalid(format!(
+                    "cannot restrict {} to mode 0700: {e}",
+                    settings.data_dir.display()
+                ))
+            })?;
         let store = Store::open(&settings.data_dir.join("db"), settings.agency.as_str())?;
         Ok(Arc::new(Node {
             trust: LocalTrust {
@@ -298,7 +307,9 @@ impl Node {
         out
     }
 
-    /// Retracts one of this agency's records.
+    /// Retracts one of this agency's records with every version of it
+    /// (older and newer), in one durable batch. Returns the id of the
+    /// retraction of the record named.
     pub async fn retract(
         &self,
         id_text: &str,
@@ -306,37 +317,52 @@ impl Node {
         actor: &str,
     ) -> Result<Published, NodeError> {
         let target = self.store.resolve(id_text)?;
-        let draft = pb::RecordBody {
-            handling: Some(self.retraction_handling(&target)?),
-            payload: Some(pb::record_body::Payload::Retraction(pb::Retraction {
-                target: target.to_hex(),
-                reason: reason.to_string(),
-            })),
-            ..Default::default()
-        };
-        let p = self.publish(draft, actor).await?;
-        self.store
-            .audit(
-                AuditDraft {
-                    actor: actor.to_string(),
-                    action: "retract".into(),
-                    detail: format!("{target} by {}", p.id),
-                },
-                true,
-            )
-            .await?;
-        Ok(p)
-    }
-
-    /// A retraction reaches everyone the target reached: same handling.
-    fn retraction_handling(&self, target: &RecordId) -> Result<pb::Handling, NodeError> {
-        match self.store.get(target)? {
-            Some(s) => Ok(s.record.body().handling.clone().unwrap_or_default()),
-            None => Err(NodeError::Invalid(format!(
-                "no record {} to retract",
-                target.short()
-            ))),
+        if let Some(t) = self.store.tombstone(&target)? {
+            return Err(NodeError::Refused(format!(
+                "{} is already retracted ({})",
+                target.short(),
+                t.reason
+            )));
         }
+        let mut versions = self.store.history(&target)?;
+        versions.reverse();
+        let mut items = Vec::new();
+        let mut audit = Vec::new();
+        let mut named = None;
+        for v in versions {
+            let vid = v.record.id();
+            let draft = pb::RecordBody {
+                handling: v.record.body().handling.clone(),
+                payload: Some(pb::record_body::Payload::Retraction(pb::Retraction {
+                    target: vid.to_hex(),
+                    reason: reason.to_string(),
+                })),
+                ..Default::default()
+            };
+            let (record, digest) = self.prepare(draft)?;
+            if vid == target {
+                named = Some(record.id());
+            }
+            audit.push(AuditDraft {
+                actor: actor.to_string(),
+                action: "retract".into(),
+                detail: format!("{vid} by {}", record.id()),
+            });
+            items.push(InsertItem {
+                record,
+                draft_key: Some(digest),
+            });
+        }
+        let named = named.ok_or_else(|| {
+            NodeError::Invalid(format!("no record {} to retract", target.short()))
+        })?;
+        for r in self.store.insert(items, audit).await? {
+            r?;
+        }
+        Ok(Published {
+            id: named,
+            duplicate: false,
+        })
     }
 
     /// A record and its versions, or its tombstone.

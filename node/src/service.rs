@@ -167,6 +167,13 @@ impl Agency for AgencyService {
                 break;
             }
         }
+        tracing::info!(
+            accepted = summary.accepted,
+            duplicates = summary.duplicates,
+            rejected = summary.rejected,
+            actor = %who,
+            "import finished"
+        );
         self.audit(
             who,
             "import",
@@ -209,7 +216,9 @@ impl Agency for AgencyService {
         &self,
         req: Request<pb::StatsRequest>,
     ) -> Result<Response<pb::StatsResponse>, Status> {
+        let who = actor(&req);
         let by = req.into_inner().by;
+        self.audit(who, "stats", format!("by={by:?}")).await;
         let store = self.node.store();
         let buckets = if by.trim().is_empty() {
             Vec::new()

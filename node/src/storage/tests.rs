@@ -380,3 +380,39 @@ fn refuses_foreign_data_dir() {
     let e = Store::open(dir.path(), "ZA-DFFE").expect_err("opened foreign dir");
     assert!(e.to_string().contains("belongs to agency KE-KWS"), "{e}");
 }
+
+/// One batch holding a record, its duplicate, a new version and a
+/// retraction of that version is applied in order, as if sent one by one.
+#[tokio::test]
+async fn one_batch_in_order() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let store = Store::open(dir.path(), "KE-KWS").expect("open");
+    let v1 = rec(body(1, "Manis javanica", "KE"));
+    let mut b2 = body(2, "Manis javanica", "KE");
+    b2.supersedes = v1.id().to_hex();
+    let v2 = rec(b2);
+    let r = rec(retraction(&v2, "KE-KWS", 3));
+    let results = store
+        .insert(vec![item(&v1), item(&v1), item(&v2), item(&r)], Vec::new())
+        .await
+        .expect("insert");
+    assert!(matches!(results[0], Ok(Inserted::New(1))), "{results:?}");
+    assert!(
+        matches!(results[1], Ok(Inserted::Duplicate(id)) if id == v1.id()),
+        "{results:?}"
+    );
+    assert!(matches!(results[2], Ok(Inserted::New(2))), "{results:?}");
+    assert!(matches!(results[3], Ok(Inserted::New(3))), "{results:?}");
+    assert!(store.get(&v1.id()).expect("get").is_some());
+    assert!(
+        store.get(&v2.id()).expect("get").is_none(),
+        "retracted in the same batch"
+    );
+    assert!(store.tombstone(&v2.id()).expect("t").is_some());
+    let q = store
+        .query(&species_query("Manis javanica"))
+        .expect("q")
+        .records;
+    assert!(q.is_empty(), "v1 is superseded and v2 retracted: {q:?}");
+    assert_eq!(store.feed_head().expect("head"), 3);
+}

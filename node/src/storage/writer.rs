@@ -12,7 +12,10 @@
 //! 3. a retraction must come from the target's author; it deletes the
 //!    target's body and index entries and leaves a tombstone;
 //! 4. a new version must come from the author of the version it supersedes;
-//! 5. the record gets the next feed sequence number and its index entries.
+//! 5. the record gets the next feed sequence number and its index entries;
+//! 6. at the end of the batch, index entries, counters, feed entries and
+//!    records are written in that order (the record is the commit point),
+//!    then one flush, then every caller of the batch is answered.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -103,6 +106,10 @@ struct Writer {
     /// Index entries of the current batch, inserted in parallel (sorted,
     /// one key range per thread) before the flush.
     new_index: HashSet<Vec<u8>>,
+    /// Records of the current batch (id → encoded `StoredRecord`) and their
+    /// feed entries, written last: see [`Writer::write_batch`].
+    pending: HashMap<RecordId, Vec<u8>>,
+    pending_feed: Vec<(u64, RecordId)>,
 }
 
 fn now_ms() -> i64 {
@@ -119,6 +126,8 @@ impl Writer {
             chain,
             counts: HashMap::new(),
             new_index: HashSet::new(),
+            pending: HashMap::new(),
+            pending_feed: Vec::new(),
         })
     }
 
@@ -175,6 +184,12 @@ impl Writer {
             tracing::error!(cause = %e, "group commit failed");
             self.counts.clear();
             self.new_index.clear();
+            self.pending.clear();
+            self.pending_feed.clear();
+            // Sequence numbers handed out in the failed batch are reused.
+            if let Ok(last) = self.t.feed.last() {
+                self.next_seq = last.map(|(k, _)| keys::u64_from(&k)).unwrap_or(0) + 1;
+            }
             // The in-memory audit head may be ahead of disk: reload it.
             if let Ok(c) = AuditChain::load(&self.t.audit) {
                 self.chain = c;
@@ -185,13 +200,13 @@ impl Writer {
     fn insert(&mut self, item: InsertItem) -> Result<Inserted, StoreError> {
         let rec = item.record;
         let id = rec.id();
-        if self.t.records.contains_key(id.as_bytes())? {
+        if self.held(&id)? {
             return Ok(Inserted::Duplicate(id));
         }
         if let Some(key) = &item.draft_key
             && let Some(existing) = self.t.drafts.get(key)?
             && let Some(eid) = RecordId::from_slice(&existing)
-            && self.t.records.contains_key(eid.as_bytes())?
+            && self.held(&eid)?
         {
             return Ok(Inserted::Duplicate(eid));
         }
@@ -240,17 +255,24 @@ impl Writer {
             stored_at,
             ..Default::default()
         };
-        self.t
-            .records
-            .insert(id.as_bytes(), stored.encode_to_vec())?;
-        self.t.feed.insert(seq.to_be_bytes(), id.as_bytes())?;
+        self.pending.insert(id, stored.encode_to_vec());
+        self.pending_feed.push((seq, id));
         self.next_seq += 1;
         Ok(Inserted::New(seq))
     }
 
+    /// True when the record is stored or pending in this batch.
+    fn held(&self, id: &RecordId) -> Result<bool, StoreError> {
+        Ok(self.pending.contains_key(id) || self.t.records.contains_key(id.as_bytes())?)
+    }
+
     fn load(&self, id: &RecordId) -> Result<Option<Record>, StoreError> {
-        let Some(v) = self.t.records.get(id.as_bytes())? else {
-            return Ok(None);
+        let v = match self.pending.get(id) {
+            Some(v) => sled::IVec::from(v.as_slice()),
+            None => match self.t.records.get(id.as_bytes())? {
+                Some(v) => v,
+                None => return Ok(None),
+            },
         };
         let sr = pb::StoredRecord::decode(v.as_ref())
             .map_err(|e| StoreError::Corrupt(format!("record {id}: {e}")))?;
@@ -282,7 +304,11 @@ impl Writer {
         *self.counts.entry(key).or_insert(0) += delta;
     }
 
-    /// Writes the batch's index entries and counter changes.
+    /// Writes the batch's deferred parts in crash-safe order: index entries
+    /// and counters, then feed entries, then the records themselves. sled
+    /// recovers a prefix of its log, so a record that survives a crash has
+    /// all its index and feed entries; an index or feed entry whose record
+    /// did not survive is skipped by readers. The record is the commit point.
     fn write_batch(&mut self) -> Result<(), StoreError> {
         let mut keys: Vec<Vec<u8>> = self.new_index.drain().collect();
         keys.sort_unstable();
@@ -309,7 +335,14 @@ impl Writer {
             }
             Ok::<(), StoreError>(())
         })?;
-        self.write_counts()
+        self.write_counts()?;
+        for (seq, id) in std::mem::take(&mut self.pending_feed) {
+            self.t.feed.insert(seq.to_be_bytes(), id.as_bytes())?;
+        }
+        for (id, bytes) in std::mem::take(&mut self.pending) {
+            self.t.records.insert(id.as_bytes(), bytes)?;
+        }
+        Ok(())
     }
 
     /// Writes the batch's counter changes.
@@ -339,7 +372,9 @@ impl Writer {
     fn delete(&mut self, rec: &Record) -> Result<(), StoreError> {
         let id = rec.id();
         self.add_terms(rec, -1)?;
-        self.t.records.remove(id.as_bytes())?;
+        if self.pending.remove(&id).is_none() {
+            self.t.records.remove(id.as_bytes())?;
+        }
         if rec.body().expires_at != 0 {
             self.t
                 .expiry

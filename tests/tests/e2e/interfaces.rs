@@ -8,7 +8,7 @@ use tonic_health::pb::health_check_response::ServingStatus;
 use tonic_health::pb::health_client::HealthClient;
 use wildnet_tests::{TestNode, my_uid};
 
-/// The socket is 0600, and each call is audited with the caller's uid.
+/// The socket is 0600, the data dir 0700, and each call is audited with the caller's uid.
 #[test]
 fn socket_mode_and_caller_uid() {
     let mut node = TestNode::init("KE-KWS");
@@ -19,6 +19,15 @@ fn socket_mode_and_caller_uid() {
         .mode()
         & 0o777;
     assert_eq!(mode, 0o600);
+    let data = std::fs::metadata(node.dir.join("data"))
+        .expect("data dir")
+        .permissions()
+        .mode()
+        & 0o777;
+    assert_eq!(
+        data, 0o700,
+        "the data dir must be private to the node's user"
+    );
     node.cli_ok(&["publish", "note", "--text", "who am i"]);
     let entries = node.cli_json(&["audit", "list"]);
     let publish = entries

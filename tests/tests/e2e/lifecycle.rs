@@ -407,6 +407,17 @@ fn versions_and_history() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+    // Retracting a record withdraws every version of it.
+    node.cli_ok(&["retract", &v2, "--reason", "lead was wrong"]);
+    for v in [&v1, &v2] {
+        let out = node.cli(&["get", v]);
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains("retracted"),
+            "{v} still readable"
+        );
+    }
+    assert!(query(&node, &["--kind", "note", "--history"]).is_empty());
+    assert_eq!(node.cli_json(&["stats"])["tombstones"], 2);
     // The same draft twice is one record.
     let a = node.cli_json(&["publish", "note", "--text", "same words"]);
     let b = node.cli_json(&["publish", "note", "--text", "same words"]);
