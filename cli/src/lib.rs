@@ -96,11 +96,9 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
 
 /// Turns a gRPC status into an error that says what to do.
 pub fn explain(s: tonic::Status) -> anyhow::Error {
-    use tonic::Code;
-    let hint = match s.code() {
-        Code::Unavailable => " (is wildnet-node running? check --node)",
-        Code::PermissionDenied => "",
-        _ => "",
-    };
-    anyhow::anyhow!("{}{hint}", s.message())
+    if s.code() == tonic::Code::Unavailable {
+        anyhow::anyhow!("{} (is wildnet-node running? check --node)", s.message())
+    } else {
+        anyhow::anyhow!("{}", s.message())
+    }
 }

@@ -261,12 +261,7 @@ impl Store {
     }
 
     pub(crate) fn decode_stored(&self, id: &RecordId, v: &[u8]) -> Result<Stored, StoreError> {
-        let sr = pb::StoredRecord::decode(v)
-            .map_err(|e| StoreError::Corrupt(format!("record {id}: {e}")))?;
-        let signed = sr
-            .signed
-            .ok_or_else(|| StoreError::Corrupt(format!("record {id} has no signed bytes")))?;
-        let record = Record::from_stored(signed)?;
+        let (sr, record) = decode_record(id, v)?;
         let superseded_by = self
             .trees
             .superseded
@@ -439,6 +434,21 @@ impl Drop for Store {
     fn drop(&mut self) {
         self.close();
     }
+}
+
+/// Decodes an `id_record` value: its metadata and the record (the signed
+/// bytes are not re-verified: only verified records are ever stored).
+pub(crate) fn decode_record(
+    id: &RecordId,
+    v: &[u8],
+) -> Result<(pb::StoredRecord, Record), StoreError> {
+    let mut sr = pb::StoredRecord::decode(v)
+        .map_err(|e| StoreError::Corrupt(format!("record {id}: {e}")))?;
+    let signed = sr
+        .signed
+        .take()
+        .ok_or_else(|| StoreError::Corrupt(format!("record {id} has no signed bytes")))?;
+    Ok((sr, Record::from_stored(signed)?))
 }
 
 fn check_meta(meta: &sled::Tree, agency: &str) -> Result<(), StoreError> {

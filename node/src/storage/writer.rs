@@ -267,19 +267,14 @@ impl Writer {
     }
 
     fn load(&self, id: &RecordId) -> Result<Option<Record>, StoreError> {
-        let v = match self.pending.get(id) {
-            Some(v) => sled::IVec::from(v.as_slice()),
+        let decoded = match self.pending.get(id) {
+            Some(v) => super::decode_record(id, v)?,
             None => match self.t.records.get(id.as_bytes())? {
-                Some(v) => v,
+                Some(v) => super::decode_record(id, &v)?,
                 None => return Ok(None),
             },
         };
-        let sr = pb::StoredRecord::decode(v.as_ref())
-            .map_err(|e| StoreError::Corrupt(format!("record {id}: {e}")))?;
-        let signed = sr
-            .signed
-            .ok_or_else(|| StoreError::Corrupt(format!("record {id} has no body")))?;
-        Ok(Some(Record::from_stored(signed)?))
+        Ok(Some(decoded.1))
     }
 
     /// Adds (`delta` = 1) or removes (-1) a record's index entries and counts.
