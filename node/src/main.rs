@@ -42,21 +42,18 @@ fn main() -> ExitCode {
 fn run(args: Args) -> anyhow::Result<()> {
     let settings = wildnet_node::config::Settings::load(&args.config)?;
     let rt = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
-    rt.block_on(wildnet_node::server::run(settings, shutdown_signal()))
-}
-
-async fn shutdown_signal() {
-    use tokio::signal::unix::{SignalKind, signal};
-    let mut term = match signal(SignalKind::terminate()) {
-        Ok(s) => s,
-        Err(e) => {
-            tracing::error!(cause = %e, "cannot listen for SIGTERM; only Ctrl-C will stop the node");
-            let _ = tokio::signal::ctrl_c().await;
-            return;
-        }
-    };
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        _ = term.recv() => {}
-    }
+    rt.block_on(async {
+        // Install the handlers before anything is served, so a signal that
+        // arrives as soon as the socket is up still shuts down gracefully.
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut term = signal(SignalKind::terminate()).context("cannot handle SIGTERM")?;
+        let mut int = signal(SignalKind::interrupt()).context("cannot handle SIGINT")?;
+        let shutdown = async move {
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = int.recv() => {}
+            }
+        };
+        wildnet_node::server::run(settings, shutdown).await
+    })
 }

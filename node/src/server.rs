@@ -33,22 +33,8 @@ pub async fn run(settings: Settings, shutdown: impl Future<Output = ()>) -> anyh
         )
     })?;
     let (stop_tx, stop_rx) = watch::channel(false);
-
-    let uds = bind_socket(&settings.socket)?;
-    tracing::info!(agency = %settings.agency, socket = %settings.socket.display(), records = node.store().len(), "agency api listening");
     let mut servers = tokio::task::JoinSet::new();
-    {
-        let router = router(&node, &settings).await?;
-        let mut rx = stop_rx.clone();
-        servers.spawn(async move {
-            router
-                .serve_with_incoming_shutdown(UnixListenerStream::new(uds), async move {
-                    let _ = rx.wait_for(|s| *s).await;
-                })
-                .await
-                .context("unix socket server failed")
-        });
-    }
+
     let addr_file = settings.data_dir.join(TCP_ADDR_FILE);
     if let Some(addr) = settings.tcp {
         let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| {
@@ -68,6 +54,21 @@ pub async fn run(settings: Settings, shutdown: impl Future<Output = ()>) -> anyh
                 })
                 .await
                 .context("tcp server failed")
+        });
+    }
+    // The socket is bound last: once it accepts, the node is fully up.
+    let uds = bind_socket(&settings.socket)?;
+    tracing::info!(agency = %settings.agency, socket = %settings.socket.display(), records = node.store().len(), "agency api listening");
+    {
+        let router = router(&node, &settings).await?;
+        let mut rx = stop_rx.clone();
+        servers.spawn(async move {
+            router
+                .serve_with_incoming_shutdown(UnixListenerStream::new(uds), async move {
+                    let _ = rx.wait_for(|s| *s).await;
+                })
+                .await
+                .context("unix socket server failed")
         });
     }
     let purge = tokio::spawn(purge_loop(node.clone(), settings.purge_interval_secs));
