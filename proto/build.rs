@@ -7,7 +7,11 @@ use std::path::PathBuf;
 use prost::Message;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let files = ["wildnet/v1/record.proto", "wildnet/v1/agency.proto"];
+    let files = [
+        "wildnet/v1/record.proto",
+        "wildnet/v1/federation.proto",
+        "wildnet/v1/agency.proto",
+    ];
     for f in files {
         println!("cargo:rerun-if-changed=proto/{f}");
     }

@@ -63,6 +63,12 @@ pub enum Command {
     Info,
     /// Generate synthetic data (CSV listings) for demos and tests
     Generate(cmd::generate::GenerateArgs),
+    /// Federation set-up: CA, admitting agencies, groups, revocation, joining
+    Federation(cmd::federation::FederationArgs),
+    /// Show the manifest a node trusts, or install a newer one
+    Manifest(cmd::federation::ManifestArgs),
+    /// The state of every federation peer of the node
+    Peers,
 }
 
 /// Runs the CLI with already-parsed arguments.
@@ -72,6 +78,10 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Generate(args) => return cmd::generate::run(args),
         _ => {}
     }
+    let cli = match cli.command {
+        Command::Federation(args) => return cmd::federation::run(args, cli.format),
+        _ => cli,
+    };
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -81,7 +91,11 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         let mut client = target.connect().await?;
         let f = cli.format;
         match cli.command {
-            Command::Init(_) | Command::Generate(_) => unreachable!("handled above"),
+            Command::Init(_) | Command::Generate(_) | Command::Federation(_) => {
+                unreachable!("handled above")
+            }
+            Command::Manifest(a) => cmd::federation::manifest(&mut client, a, f).await,
+            Command::Peers => cmd::federation::peers(&mut client, f).await,
             Command::Publish(a) => cmd::publish::run(&mut client, *a, f).await,
             Command::Import(a) => cmd::import::run(&mut client, a, f).await,
             Command::Get(a) => cmd::read::get(&mut client, a, f).await,

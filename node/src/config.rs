@@ -24,6 +24,43 @@ pub struct Config {
     /// Size limits.
     #[serde(default)]
     pub limits: LimitsSection,
+    /// Federation membership (written by `wildnet federation join`).
+    pub federation: Option<FederationSection>,
+}
+
+/// `[federation]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FederationSection {
+    /// Where the Federation service listens (mutual TLS), HOST:PORT.
+    pub listen: String,
+    /// Federation CA certificate (PEM).
+    #[serde(default = "default_fed_ca")]
+    pub ca: PathBuf,
+    /// This agency's TLS certificate (PEM) from the secretariat.
+    #[serde(default = "default_fed_cert")]
+    pub cert: PathBuf,
+    /// The manifest the node was installed with.
+    #[serde(default = "default_fed_manifest")]
+    pub manifest: PathBuf,
+    /// Agencies to dial; absent: every other agency of the manifest.
+    pub peers: Option<Vec<String>>,
+    /// Seconds between manifest checks on an idle peer link.
+    #[serde(default = "default_hello")]
+    pub hello_interval_secs: u64,
+}
+
+fn default_fed_ca() -> PathBuf {
+    "federation/ca.cert.pem".into()
+}
+fn default_fed_cert() -> PathBuf {
+    "federation/tls.cert.pem".into()
+}
+fn default_fed_manifest() -> PathBuf {
+    "federation/manifest.pb".into()
+}
+fn default_hello() -> u64 {
+    30
 }
 
 /// `[agency]`.
@@ -119,6 +156,8 @@ pub struct Settings {
     pub max_message_bytes: usize,
     /// Purge period in seconds.
     pub purge_interval_secs: u64,
+    /// Federation membership, when the agency has joined one.
+    pub federation: Option<crate::federation::FederationSettings>,
 }
 
 /// Why a config is refused.
@@ -201,7 +240,24 @@ impl Settings {
             );
         }
         let data_dir = resolve(&cfg.storage.data_dir);
+        let federation = match &cfg.federation {
+            None => None,
+            Some(f) => Some(crate::federation::FederationSettings {
+                listen: f.listen.parse().map_err(|e| {
+                    format!(
+                        "[federation] listen = {:?} is not IP:PORT ({e}), e.g. \"127.0.0.1:7701\"",
+                        f.listen
+                    )
+                })?,
+                ca: resolve(&f.ca),
+                cert: resolve(&f.cert),
+                manifest: resolve(&f.manifest),
+                peers: f.peers.clone(),
+                hello_interval_secs: f.hello_interval_secs.max(1),
+            }),
+        };
         Ok(Settings {
+            federation,
             agency,
             name: cfg.agency.name,
             signing_key: resolve(&cfg.agency.signing_key),

@@ -12,11 +12,14 @@
 //! - [`node`] is the agency's domain operations (publish, import, query,
 //!   retract …) on top of storage; [`service`] maps them onto the gRPC
 //!   Agency service and does nothing else.
+//! - [`federation`] is membership: the CA-signed manifest, mutual TLS
+//!   between agency nodes, the Federation service and the peer links.
 //! - [`server`] runs the listeners (Unix socket, optional TCP) with health
 //!   and reflection until shutdown; [`client`] connects to a node.
 
 pub mod client;
 pub mod config;
+pub mod federation;
 pub mod identity;
 pub mod node;
 pub mod record;

@@ -65,6 +65,7 @@ pub struct Node {
     species: SpeciesTable,
     limits: Limits,
     store: Store,
+    federation: Option<crate::federation::Federation>,
 }
 
 impl std::fmt::Debug for Node {
@@ -74,6 +75,9 @@ impl std::fmt::Debug for Node {
             .finish_non_exhaustive()
     }
 }
+
+/// Key of the adopted manifest in the store's meta tree.
+const MANIFEST_KEY: &str = "manifest";
 
 /// Import results: per line, the outcome.
 pub type LineResult = (u64, Result<Published, NodeError>);
@@ -97,7 +101,25 @@ impl Node {
                 ))
             })?;
         let store = Store::open(&settings.data_dir.join("db"), settings.agency.as_str())?;
+        let federation = match &settings.federation {
+            None => None,
+            Some(f) => {
+                let stored = store
+                    .meta_get(MANIFEST_KEY)?
+                    .and_then(|b| pb::Manifest::decode(b.as_slice()).ok());
+                Some(
+                    crate::federation::Federation::load(
+                        settings.agency.as_str(),
+                        f,
+                        &settings.tls_key,
+                        stored,
+                    )
+                    .map_err(|e| NodeError::Invalid(format!("[federation]: {e}")))?,
+                )
+            }
+        };
         Ok(Arc::new(Node {
+            federation,
             trust: LocalTrust {
                 agency: settings.agency.clone(),
                 key: key.verifying_key(),
@@ -131,9 +153,99 @@ impl Node {
         &self.store
     }
 
-    /// Who may sign records this node accepts (for now: itself).
-    pub fn trust(&self) -> &LocalTrust {
-        &self.trust
+    /// The federation, when the node has joined one.
+    pub fn federation(&self) -> Option<&crate::federation::Federation> {
+        self.federation.as_ref()
+    }
+
+    /// The version of the manifest in force (0 outside a federation).
+    pub fn manifest_version(&self) -> u64 {
+        self.federation
+            .as_ref()
+            .map_or(0, |f| f.current().version())
+    }
+
+    /// Checks that `key` may sign for `author` at `at`: against the manifest
+    /// in force in a federation, else only this node's own key.
+    pub fn check_signer(
+        &self,
+        author: &str,
+        key: &ed25519_dalek::VerifyingKey,
+        at: i64,
+    ) -> Result<(), record::RecordError> {
+        use crate::record::KeyBinding;
+        match &self.federation {
+            Some(f) => f.current().check(author, key, at),
+            None => self.trust.check(author, key, at),
+        }
+    }
+
+    /// Appends an audit entry without waiting for its flush.
+    pub fn audit_nowait(&self, actor: &str, action: &str, detail: String) {
+        let entry = AuditDraft {
+            actor: actor.to_string(),
+            action: action.to_string(),
+            detail,
+        };
+        if let Err(e) = self.store.audit_queue(entry) {
+            tracing::error!(cause = %e, "audit append failed");
+        }
+    }
+
+    /// Verifies a manifest against the CA and adopts it when newer:
+    /// persisted first, then in force, then gossiped by the peer links.
+    pub async fn adopt_manifest(&self, m: pb::Manifest, source: &str) -> pb::OfferManifestResponse {
+        use crate::federation::manifest::Trusted;
+        let Some(fed) = &self.federation else {
+            return pb::OfferManifestResponse {
+                adopted: false,
+                version: 0,
+                reason: "this node has not joined a federation (wildnet federation join)".into(),
+            };
+        };
+        let current = fed.current();
+        let verdict = Trusted::verify(m, fed.ca())
+            .and_then(|t| Trusted::check_newer(Some(&current), &t).map(|n| (t, n)));
+        let (t, newer) = match verdict {
+            Ok(v) => v,
+            Err(e) => {
+                tracing::warn!(source, cause = %e, "manifest refused");
+                self.audit_nowait(source, "manifest-refused", e.to_string());
+                return pb::OfferManifestResponse {
+                    adopted: false,
+                    version: current.version(),
+                    reason: e.to_string(),
+                };
+            }
+        };
+        if !newer {
+            return pb::OfferManifestResponse {
+                adopted: false,
+                version: current.version(),
+                reason: format!("version {} is already in force", current.version()),
+            };
+        }
+        let version = t.version();
+        if let Err(e) = self
+            .store
+            .meta_put(MANIFEST_KEY, &t.manifest().encode_to_vec())
+            .await
+        {
+            tracing::error!(cause = %e, "cannot persist the manifest");
+            return pb::OfferManifestResponse {
+                adopted: false,
+                version: current.version(),
+                reason: format!("cannot persist the manifest: {e}"),
+            };
+        }
+        fed.put_in_force(t);
+        tracing::info!(source, version, "manifest adopted");
+        self.audit_nowait(source, "manifest-adopted", format!("version {version}"));
+        pb::OfferManifestResponse {
+            adopted: true,
+            version,
+            reason: String::new(),
+        }
     }
 
     /// Turns a draft into a signed record: defaults, normalisation, author
@@ -156,6 +268,17 @@ impl Node {
         let digest: [u8; 32] = Sha256::digest(draft.encode_to_vec()).into();
         draft.created_at = crate::now_ms();
         record::validate::validate_body(&draft, &self.limits)?;
+        self.check_signer(
+            self.agency.as_str(),
+            &self.key.verifying_key(),
+            draft.created_at,
+        )
+        .map_err(|e| {
+            NodeError::Refused(format!(
+                "this node's signing key cannot sign for {} under the manifest in force: {e}",
+                self.agency
+            ))
+        })?;
         let rec = Record::sign(draft, &self.key);
         if rec.signed().body.len() > self.limits.max_body_bytes {
             return Err(NodeError::Invalid(format!(

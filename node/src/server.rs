@@ -11,20 +11,41 @@ use std::time::Duration;
 
 use anyhow::Context;
 use tokio::sync::watch;
-use tokio_stream::wrappers::UnixListenerStream;
+use tokio_stream::wrappers::{ReceiverStream, UnixListenerStream};
 use tonic::transport::Server;
 use tonic::transport::server::TcpIncoming;
 use wildnet_proto::v1::agency_server::AgencyServer;
+use wildnet_proto::v1::federation_server::FederationServer;
 
 use crate::config::Settings;
+use crate::federation::service::FederationService;
 use crate::node::Node;
 use crate::service::AgencyService;
 
 /// File in the data dir holding the bound TCP address, when TCP is on.
 pub const TCP_ADDR_FILE: &str = "api.addr";
 
+/// File in the data dir holding the bound Federation address.
+pub const FEDERATION_ADDR_FILE: &str = "federation.addr";
+
+/// Listeners bound by the caller (tests bind port 0 and read it back).
+#[derive(Debug, Default)]
+pub struct Listeners {
+    /// The Federation listener; bound from `[federation] listen` when None.
+    pub federation: Option<tokio::net::TcpListener>,
+}
+
 /// Runs the node until `shutdown` resolves, then drains and flushes.
 pub async fn run(settings: Settings, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
+    run_with(settings, Listeners::default(), shutdown).await
+}
+
+/// [`run`] with listeners bound by the caller.
+pub async fn run_with(
+    settings: Settings,
+    listeners: Listeners,
+    shutdown: impl Future<Output = ()>,
+) -> anyhow::Result<()> {
     let node = Node::open(&settings).with_context(|| {
         format!(
             "cannot open the node of {} in {}",
@@ -55,6 +76,45 @@ pub async fn run(settings: Settings, shutdown: impl Future<Output = ()>) -> anyh
                 .await
                 .context("tcp server failed")
         });
+    }
+    let fed_addr_file = settings.data_dir.join(FEDERATION_ADDR_FILE);
+    let mut peer_links = None;
+    if let (Some(fed), Some(fs)) = (node.federation(), &settings.federation) {
+        let listener = match listeners.federation {
+            Some(l) => l,
+            None => tokio::net::TcpListener::bind(fs.listen)
+                .await
+                .with_context(|| {
+                    format!(
+                        "cannot listen on [federation] listen = {}: is another process using it?",
+                        fs.listen
+                    )
+                })?,
+        };
+        let local = listener.local_addr()?;
+        std::fs::write(&fed_addr_file, local.to_string())
+            .with_context(|| format!("cannot write {}", fed_addr_file.display()))?;
+        let tls = fed.server_config().map_err(anyhow::Error::msg)?;
+        let incoming = federation_incoming(listener, tls, node.clone());
+        let router = federation_router().await?.add_service(
+            FederationServer::new(FederationService::new(node.clone()))
+                .max_decoding_message_size(settings.max_message_bytes)
+                .max_encoding_message_size(settings.max_message_bytes),
+        );
+        tracing::info!(addr = %local, manifest = fed.current().version(), "federation listening (mutual TLS 1.3)");
+        let mut rx = stop_rx.clone();
+        servers.spawn(async move {
+            router
+                .serve_with_incoming_shutdown(incoming, async move {
+                    let _ = rx.wait_for(|s| *s).await;
+                })
+                .await
+                .context("federation server failed")
+        });
+        peer_links = Some(tokio::spawn(crate::federation::peers::run(
+            node.clone(),
+            stop_rx.clone(),
+        )));
     }
     // The socket is bound last: once it accepts, the node is fully up.
     let uds = bind_socket(&settings.socket)?;
@@ -87,6 +147,10 @@ pub async fn run(settings: Settings, shutdown: impl Future<Output = ()>) -> anyh
         }
     }
     purge.abort();
+    if let Some(p) = peer_links {
+        p.abort();
+    }
+    let _ = std::fs::remove_file(&fed_addr_file);
     let _ = std::fs::remove_file(&settings.socket);
     let _ = std::fs::remove_file(&addr_file);
     node.store().close();
@@ -118,6 +182,73 @@ async fn router(
         .add_service(v1)
         .add_service(v1alpha)
         .add_service(agency))
+}
+
+/// Health and reflection for the Federation listener.
+async fn federation_router() -> anyhow::Result<tonic::transport::server::Router> {
+    let (reporter, health) = tonic_health::server::health_reporter();
+    reporter
+        .set_serving::<FederationServer<FederationService>>()
+        .await;
+    let v1 = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(wildnet_proto::FILE_DESCRIPTOR_SET)
+        .build_v1()
+        .context("cannot build the reflection service")?;
+    let v1alpha = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(wildnet_proto::FILE_DESCRIPTOR_SET)
+        .build_v1alpha()
+        .context("cannot build the reflection service")?;
+    Ok(Server::builder()
+        .add_service(health)
+        .add_service(v1)
+        .add_service(v1alpha))
+}
+
+type TlsConn = tokio_rustls::server::TlsStream<tokio::net::TcpStream>;
+
+/// Accepts TCP connections and completes mutual-TLS handshakes off the
+/// accept loop (a slow or hostile client cannot stall others). A refused
+/// handshake is logged and audited with its reason, and never reaches the
+/// gRPC layer.
+fn federation_incoming(
+    listener: tokio::net::TcpListener,
+    tls: Arc<rustls::ServerConfig>,
+    node: Arc<Node>,
+) -> ReceiverStream<Result<TlsConn, std::io::Error>> {
+    let (tx, rx) = tokio::sync::mpsc::channel(64);
+    let acceptor = tokio_rustls::TlsAcceptor::from(tls);
+    tokio::spawn(async move {
+        loop {
+            let (tcp, addr) = tokio::select! {
+                r = listener.accept() => match r {
+                    Ok(c) => c,
+                    Err(e) => {
+                        tracing::warn!(cause = %e, "federation accept failed");
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        continue;
+                    }
+                },
+                () = tx.closed() => return,
+            };
+            let _ = tcp.set_nodelay(true);
+            let (acceptor, tx, node) = (acceptor.clone(), tx.clone(), node.clone());
+            tokio::spawn(async move {
+                match tokio::time::timeout(Duration::from_secs(10), acceptor.accept(tcp)).await {
+                    Ok(Ok(conn)) => {
+                        let _ = tx.send(Ok(conn)).await;
+                    }
+                    Ok(Err(e)) => {
+                        tracing::warn!(peer_addr = %addr, cause = %e, "federation connection refused at TLS handshake");
+                        node.audit_nowait(&format!("tcp:{addr}"), "tls-refused", e.to_string());
+                    }
+                    Err(_) => {
+                        tracing::warn!(peer_addr = %addr, "federation TLS handshake timed out")
+                    }
+                }
+            });
+        }
+    });
+    ReceiverStream::new(rx)
 }
 
 /// Binds the Unix socket with mode 0600, replacing a stale socket file but

@@ -304,6 +304,51 @@ impl Agency for AgencyService {
             reason,
         }))
     }
+
+    async fn get_manifest(
+        &self,
+        _req: Request<pb::GetManifestRequest>,
+    ) -> Result<Response<pb::Manifest>, Status> {
+        let fed = self.node.federation().ok_or_else(not_federated)?;
+        Ok(Response::new(fed.current().manifest().clone()))
+    }
+
+    async fn install_manifest(
+        &self,
+        req: Request<pb::Manifest>,
+    ) -> Result<Response<pb::OfferManifestResponse>, Status> {
+        let who = actor(&req);
+        self.node.federation().ok_or_else(not_federated)?;
+        let r = self.node.adopt_manifest(req.into_inner(), &who).await;
+        if !r.adopted && r.version == 0 {
+            return Err(Status::failed_precondition(r.reason));
+        }
+        Ok(Response::new(r))
+    }
+
+    async fn peers(
+        &self,
+        _req: Request<pb::PeersRequest>,
+    ) -> Result<Response<pb::PeersResponse>, Status> {
+        let fed = self.node.federation().ok_or_else(not_federated)?;
+        let m = fed.current();
+        let wanted = fed.wanted_peers();
+        let mut peers = fed.peer_states();
+        peers.retain(|p| {
+            wanted.iter().any(|(id, _)| id == &p.agency) || m.agency(&p.agency).is_some()
+        });
+        Ok(Response::new(pb::PeersResponse {
+            federation: m.body().federation.clone(),
+            manifest_version: m.version(),
+            peers,
+        }))
+    }
+}
+
+fn not_federated() -> Status {
+    Status::failed_precondition(
+        "this node has not joined a federation: run `wildnet federation join` and restart it",
+    )
 }
 
 fn reject(summary: &mut pb::ImportSummary, line: u64, reason: String) {

@@ -5,6 +5,8 @@
 //! test executable (`target/<profile>/`): the node and CLI crates have
 //! integration tests of their own, which makes cargo build their binaries.
 
+pub mod fed;
+
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Output, Stdio};
 use std::time::{Duration, Instant};

@@ -1,6 +1,7 @@
 //! One module per group of subcommands.
 
 pub mod admin;
+pub mod federation;
 pub mod generate;
 pub mod import;
 pub mod init;

@@ -215,10 +215,15 @@ impl Store {
         rx.await.map_err(|_| StoreError::Closed)?
     }
 
+    /// Queues an audit entry for the next group flush, without waiting.
+    pub fn audit_queue(&self, entry: AuditDraft) -> Result<(), StoreError> {
+        self.send(writer::Op::Audit { entry, reply: None })
+    }
+
     /// Appends an audit entry; `durable` waits for the flush.
     pub async fn audit(&self, entry: AuditDraft, durable: bool) -> Result<(), StoreError> {
         if !durable {
-            return self.send(writer::Op::Audit { entry, reply: None });
+            return self.audit_queue(entry);
         }
         let (reply, rx) = oneshot::channel();
         self.send(writer::Op::Audit {
@@ -366,6 +371,18 @@ impl Store {
             .drafts
             .get(key)?
             .and_then(|v| RecordId::from_slice(&v)))
+    }
+
+    /// A value of the `meta` tree.
+    pub fn meta_get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self.trees.meta.get(key)?.map(|v| v.to_vec()))
+    }
+
+    /// Sets a value of the `meta` tree durably.
+    pub async fn meta_put(&self, key: &str, value: &[u8]) -> Result<(), StoreError> {
+        self.trees.meta.insert(key, value)?;
+        self.trees.db.flush_async().await?;
+        Ok(())
     }
 
     /// Number of records held.

@@ -2,6 +2,7 @@
 //! the real `wildnet` CLI and by gRPC over the node's Unix socket.
 
 mod durability;
+mod federation;
 mod interfaces;
 mod lifecycle;
 mod refusals;

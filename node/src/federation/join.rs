@@ -1,0 +1,92 @@
+//! The agency side of admission: install what the secretariat returned
+//! (CA certificate, the agency's TLS certificate, the manifest) into the
+//! agency dir and add a `[federation]` section to its `node.toml`.
+
+use std::fs;
+use std::path::Path;
+
+use super::manifest::CaKey;
+use super::secretariat::{read_cert_pem, read_manifest};
+
+/// Files installed in the agency dir, relative to it.
+pub const FED_DIR: &str = "federation";
+
+/// Installs the federation files into `dir` after checking that they fit
+/// together: the certificate names this agency and carries this agency's
+/// TLS key, the manifest verifies against the CA and lists the
+/// certificate. Returns the listen address written to node.toml.
+pub fn join(
+    dir: &Path,
+    cert: &Path,
+    ca: &Path,
+    manifest: &Path,
+    listen: Option<&str>,
+) -> Result<String, String> {
+    let cfg_path = dir.join(crate::identity::CONFIG_FILE);
+    let settings = crate::config::Settings::load(&cfg_path).map_err(|e| e.to_string())?;
+    let agency = settings.agency.to_string();
+    let ca_der = read_cert_pem(ca).map_err(|e| e.to_string())?;
+    let ca_key = CaKey::from_cert_der(&ca_der)?;
+    let trusted = read_manifest(manifest, &ca_key).map_err(|e| e.to_string())?;
+    let cert_der = read_cert_pem(cert).map_err(|e| e.to_string())?;
+    let named = super::tls::agency_of(&cert_der)?;
+    if named != agency {
+        return Err(format!(
+            "{} is the certificate of {named}, not of {agency}",
+            cert.display()
+        ));
+    }
+    let key_pem = fs::read_to_string(&settings.tls_key)
+        .map_err(|e| format!("{}: {e}", settings.tls_key.display()))?;
+    let key = rcgen::KeyPair::from_pem(&key_pem)
+        .map_err(|e| format!("{}: {e}", settings.tls_key.display()))?;
+    let (_, parsed) = x509_parser::parse_x509_certificate(&cert_der).map_err(|e| e.to_string())?;
+    if parsed.public_key().subject_public_key.data.as_ref() != key.public_key_raw() {
+        return Err(format!(
+            "{} was not issued for this agency's TLS key {}: was it made from this dir's admission request?",
+            cert.display(),
+            settings.tls_key.display()
+        ));
+    }
+    trusted
+        .check_cert(&agency, &cert_der, crate::now_ms())
+        .map_err(|e| format!("{}: {e}", manifest.display()))?;
+    let entry = trusted
+        .agency(&agency)
+        .ok_or_else(|| format!("{agency} is not in the manifest"))?;
+    let listen = match listen {
+        Some(l) => l.to_string(),
+        None => entry.address.clone(),
+    };
+    listen
+        .parse::<std::net::SocketAddr>()
+        .map_err(|e| format!("listen address {listen:?} must be IP:PORT ({e}); pass --listen"))?;
+
+    let fed = dir.join(FED_DIR);
+    fs::create_dir_all(&fed).map_err(|e| format!("{}: {e}", fed.display()))?;
+    for (from, to) in [
+        (ca, "ca.cert.pem"),
+        (cert, "tls.cert.pem"),
+        (manifest, "manifest.pb"),
+    ] {
+        let target = fed.join(to);
+        if from.canonicalize().ok() != target.canonicalize().ok() {
+            fs::copy(from, &target).map_err(|e| {
+                format!(
+                    "cannot copy {} to {}: {e}",
+                    from.display(),
+                    target.display()
+                )
+            })?;
+        }
+    }
+    let text = fs::read_to_string(&cfg_path).map_err(|e| format!("{}: {e}", cfg_path.display()))?;
+    if !text.lines().any(|l| l.trim() == "[federation]") {
+        let section = format!(
+            "\n[federation]\n# Federation service (mutual TLS 1.3), the address the manifest lists.\nlisten = \"{listen}\"\nca = \"federation/ca.cert.pem\"\ncert = \"federation/tls.cert.pem\"\nmanifest = \"federation/manifest.pb\"\n# Agencies to dial; absent: every other agency of the manifest.\n# peers = [\"ZA-DFFE\"]\n# Seconds between manifest checks on an idle peer link.\nhello_interval_secs = 30\n"
+        );
+        fs::write(&cfg_path, text + &section)
+            .map_err(|e| format!("{}: {e}", cfg_path.display()))?;
+    }
+    Ok(listen)
+}

@@ -1,0 +1,267 @@
+//! The federation: the manifest in force, this node's TLS identity, the
+//! mutual-TLS Federation listener and the peers it dials.
+//!
+//! - [`manifest`] verifies manifests and answers who is who (pure).
+//! - [`secretariat`] is the offline CA and manifest editing (files).
+//! - [`tls`] builds the rustls configurations and their verifiers.
+//! - [`service`] is the Federation gRPC service; [`peers`] dials peers,
+//!   exchanges manifests and keeps each peer's state.
+
+pub mod join;
+pub mod manifest;
+pub mod peers;
+pub mod secretariat;
+pub mod service;
+pub mod tls;
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Duration;
+
+use hyper_util::rt::TokioIo;
+use tokio::sync::watch;
+use tonic::transport::{Channel, Endpoint, Uri};
+use wildnet_proto::v1 as pb;
+use wildnet_proto::v1::federation_client::FederationClient;
+
+use self::manifest::{CaKey, Trusted};
+use self::tls::{ManifestCell, TlsIdentity};
+
+/// `[federation]` settings, paths resolved.
+#[derive(Debug, Clone)]
+pub struct FederationSettings {
+    /// Where the Federation service listens.
+    pub listen: SocketAddr,
+    /// The federation CA certificate (PEM).
+    pub ca: PathBuf,
+    /// This agency's TLS certificate (PEM), issued by the CA.
+    pub cert: PathBuf,
+    /// The manifest the node was installed with.
+    pub manifest: PathBuf,
+    /// Which agencies to dial; None: every other agency of the manifest.
+    pub peers: Option<Vec<String>>,
+    /// How often an idle peer link re-checks (manifest versions), seconds.
+    pub hello_interval_secs: u64,
+}
+
+/// The federation state of a running node.
+pub struct Federation {
+    agency: String,
+    ca: CaKey,
+    identity: TlsIdentity,
+    manifest: ManifestCell,
+    changed: watch::Sender<u64>,
+    peers: Mutex<BTreeMap<String, pb::PeerState>>,
+    settings: FederationSettings,
+}
+
+impl std::fmt::Debug for Federation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Federation")
+            .field("agency", &self.agency)
+            .finish_non_exhaustive()
+    }
+}
+
+fn load_identity(
+    settings: &FederationSettings,
+    tls_key: &std::path::Path,
+) -> Result<TlsIdentity, String> {
+    use rustls::pki_types::pem::PemObject;
+    let cert = rustls::pki_types::CertificateDer::from_pem_file(&settings.cert).map_err(|e| {
+        format!(
+            "{}: not a PEM certificate ({e}); run `wildnet federation join`",
+            settings.cert.display()
+        )
+    })?;
+    let key = rustls::pki_types::PrivateKeyDer::from_pem_file(tls_key)
+        .map_err(|e| format!("{}: not a PEM private key ({e})", tls_key.display()))?;
+    Ok(TlsIdentity { cert, key })
+}
+
+impl Federation {
+    /// Loads the CA, this node's certificate and key, and the higher of the
+    /// installed manifest file and the manifest last adopted (`stored`).
+    pub fn load(
+        agency: &str,
+        settings: &FederationSettings,
+        tls_key: &std::path::Path,
+        stored: Option<pb::Manifest>,
+    ) -> Result<Federation, String> {
+        let ca_der = secretariat::read_cert_pem(&settings.ca).map_err(|e| e.to_string())?;
+        let ca = CaKey::from_cert_der(&ca_der)?;
+        let from_file =
+            secretariat::read_manifest(&settings.manifest, &ca).map_err(|e| e.to_string())?;
+        let mut trusted = from_file;
+        if let Some(m) = stored {
+            match Trusted::verify(m, &ca) {
+                Ok(s) if s.version() > trusted.version() => trusted = s,
+                Ok(_) => {}
+                Err(e) => {
+                    tracing::warn!(cause = %e, "stored manifest refused; using the installed file")
+                }
+            }
+        }
+        let identity = load_identity(settings, tls_key)?;
+        let named = tls::agency_of(&identity.cert)?;
+        if named != agency {
+            return Err(format!(
+                "{} names agency {named}, but this node is {agency}",
+                settings.cert.display()
+            ));
+        }
+        // The certificate must belong to our TLS key.
+        tls::server_config(
+            &identity,
+            &ca.cert_der,
+            Arc::new(RwLock::new(Arc::new(trusted.clone()))),
+        )?;
+        if let Err(e) = trusted.check_cert(agency, &identity.cert, crate::now_ms()) {
+            tracing::warn!(cause = %e, "this node's certificate is not in force in the manifest; peers will refuse it");
+        }
+        let (changed, _) = watch::channel(trusted.version());
+        Ok(Federation {
+            agency: agency.to_string(),
+            ca,
+            identity,
+            manifest: Arc::new(RwLock::new(Arc::new(trusted))),
+            changed,
+            peers: Mutex::new(BTreeMap::new()),
+            settings: settings.clone(),
+        })
+    }
+
+    /// The settings.
+    pub fn settings(&self) -> &FederationSettings {
+        &self.settings
+    }
+
+    /// The CA.
+    pub fn ca(&self) -> &CaKey {
+        &self.ca
+    }
+
+    /// The manifest in force.
+    pub fn current(&self) -> Arc<Trusted> {
+        match self.manifest.read() {
+            Ok(m) => m.clone(),
+            Err(p) => p.into_inner().clone(),
+        }
+    }
+
+    /// Notified with the version whenever a new manifest is in force.
+    pub fn subscribe(&self) -> watch::Receiver<u64> {
+        self.changed.subscribe()
+    }
+
+    /// Puts a verified, newer manifest in force (the caller persisted it).
+    pub(crate) fn put_in_force(&self, t: Trusted) {
+        let v = t.version();
+        match self.manifest.write() {
+            Ok(mut m) => *m = Arc::new(t),
+            Err(p) => *p.into_inner() = Arc::new(t),
+        }
+        self.changed.send_replace(v);
+    }
+
+    /// The TLS configuration of the Federation listener.
+    pub fn server_config(&self) -> Result<Arc<rustls::ServerConfig>, String> {
+        tls::server_config(&self.identity, &self.ca.cert_der, self.manifest.clone())
+    }
+
+    /// Dials `agency` at `address` with mutual TLS.
+    pub async fn dial(
+        &self,
+        agency: &str,
+        address: &str,
+    ) -> Result<FederationClient<Channel>, String> {
+        let cfg = tls::client_config(
+            &self.identity,
+            &self.ca.cert_der,
+            self.manifest.clone(),
+            agency,
+        )?;
+        let addr = tokio::net::lookup_host(address)
+            .await
+            .map_err(|e| format!("cannot resolve {address}: {e}"))?
+            .next()
+            .ok_or_else(|| format!("{address} resolves to nothing"))?;
+        let host = address.rsplit_once(':').map(|(h, _)| h).unwrap_or(address);
+        let host = host
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .to_string();
+        let name = rustls::pki_types::ServerName::try_from(host)
+            .map_err(|e| format!("bad server name in {address}: {e}"))?;
+        let connector = tokio_rustls::TlsConnector::from(cfg);
+        let channel = Endpoint::from_shared(format!("http://{address}"))
+            .map_err(|e| e.to_string())?
+            .connect_timeout(Duration::from_secs(5))
+            .timeout(Duration::from_secs(15))
+            .connect_with_connector(tower::service_fn(move |_: Uri| {
+                let (connector, name) = (connector.clone(), name.clone());
+                async move {
+                    let tcp = tokio::net::TcpStream::connect(addr).await?;
+                    tcp.set_nodelay(true)?;
+                    let tls = connector.connect(name, tcp).await?;
+                    Ok::<_, std::io::Error>(TokioIo::new(tls))
+                }
+            }))
+            .await
+            .map_err(|e| {
+                let mut msg = e.to_string();
+                let mut src = std::error::Error::source(&e);
+                while let Some(s) = src {
+                    let text = s.to_string();
+                    if !msg.contains(&text) {
+                        msg = format!("{msg}: {text}");
+                    }
+                    src = s.source();
+                }
+                msg
+            })?;
+        Ok(FederationClient::new(channel))
+    }
+
+    /// Updates a peer's visible state.
+    pub fn peer_update(&self, agency: &str, f: impl FnOnce(&mut pb::PeerState)) {
+        if let Ok(mut peers) = self.peers.lock() {
+            let p = peers
+                .entry(agency.to_string())
+                .or_insert_with(|| pb::PeerState {
+                    agency: agency.to_string(),
+                    ..Default::default()
+                });
+            f(p);
+        }
+    }
+
+    /// Every peer's state.
+    pub fn peer_states(&self) -> Vec<pb::PeerState> {
+        self.peers
+            .lock()
+            .map(|p| p.values().cloned().collect())
+            .unwrap_or_default()
+    }
+
+    /// The agencies this node dials under the manifest in force.
+    pub fn wanted_peers(&self) -> Vec<(String, String)> {
+        let m = self.current();
+        let now = crate::now_ms();
+        m.body()
+            .agencies
+            .iter()
+            .filter(|a| a.id != self.agency)
+            .filter(|a| a.revoked_at == 0 || a.revoked_at > now)
+            .filter(|a| {
+                self.settings
+                    .peers
+                    .as_ref()
+                    .is_none_or(|p| p.contains(&a.id))
+            })
+            .map(|a| (a.id.clone(), a.address.clone()))
+            .collect()
+    }
+}

@@ -1,0 +1,187 @@
+//! Dialling peers: one task per peer agency of the manifest, reconnecting
+//! with exponential backoff and jitter. Each link says Hello (manifest
+//! versions), then fetches the peer's manifest when it is newer or offers
+//! ours when it is older, and repeats on a timer or as soon as a new
+//! manifest is in force (gossip). A dead peer never delays the others.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+use wildnet_proto::v1 as pb;
+
+use crate::node::Node;
+
+/// Backoff state of one link.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Link {
+    /// Not tried yet.
+    Starting,
+    /// Working; the next check is on the timer.
+    Up,
+    /// Failed `n` times in a row.
+    Failing(u32),
+}
+
+fn backoff(n: u32) -> Duration {
+    let base = 100u64.saturating_mul(1 << n.min(9)).min(30_000);
+    // Jitter without a crate: the low bits of the clock.
+    let jitter = (crate::now_ms().unsigned_abs() % 1000) * base / 4000;
+    Duration::from_millis(base + jitter)
+}
+
+/// Runs the peer links until `stop` turns true; follows manifest changes.
+pub async fn run(node: Arc<Node>, mut stop: watch::Receiver<bool>) {
+    let Some(fed) = node.federation() else { return };
+    let mut changes = fed.subscribe();
+    let mut tasks: HashMap<String, (String, JoinHandle<()>)> = HashMap::new();
+    loop {
+        let wanted = fed.wanted_peers();
+        let manifest = fed.current();
+        tasks.retain(|id, (addr, h)| {
+            let keep = wanted.iter().any(|(w, a)| w == id && a == addr);
+            if !keep {
+                h.abort();
+                let why = match manifest.agency(id) {
+                    None => format!("not in manifest version {}", manifest.version()),
+                    Some(a) if a.revoked_at != 0 => {
+                        format!("revoked in manifest version {}", manifest.version())
+                    }
+                    Some(_) => "no longer dialled (address or peers list changed)".to_string(),
+                };
+                fed.peer_update(id, |p| {
+                    p.state = "dropped".into();
+                    p.last_error = why;
+                });
+            }
+            keep
+        });
+        for (id, addr) in wanted {
+            if let std::collections::hash_map::Entry::Vacant(slot) = tasks.entry(id.clone()) {
+                fed.peer_update(&id, |p| {
+                    p.address = addr.clone();
+                    p.state = "connecting".into();
+                });
+                let h = tokio::spawn(link(node.clone(), id.clone(), addr.clone(), stop.clone()));
+                slot.insert((addr, h));
+            }
+        }
+        tokio::select! {
+            r = changes.changed() => if r.is_err() { break },
+            _ = stop.wait_for(|s| *s) => break,
+        }
+    }
+    for (_, (_, h)) in tasks {
+        h.abort();
+    }
+}
+
+#[tracing::instrument(skip(node, stop), fields(peer = %peer))]
+async fn link(node: Arc<Node>, peer: String, address: String, mut stop: watch::Receiver<bool>) {
+    let Some(fed) = node.federation() else { return };
+    let mut changes = fed.subscribe();
+    let every = Duration::from_secs(fed.settings().hello_interval_secs.max(1));
+    let mut state = Link::Starting;
+    let mut client = None;
+    loop {
+        let result = exchange(&node, &peer, &address, &mut client).await;
+        state = match result {
+            Ok(version) => {
+                if state != Link::Up {
+                    tracing::info!(version, "peer authenticated");
+                }
+                fed.peer_update(&peer, |p| {
+                    p.state = "authenticated".into();
+                    p.last_error.clear();
+                    p.last_success = crate::now_ms();
+                    p.manifest_version = version;
+                });
+                Link::Up
+            }
+            Err(e) => {
+                client = None;
+                let n = match state {
+                    Link::Starting | Link::Up => 0,
+                    Link::Failing(n) => n + 1,
+                };
+                if n == 0 || n.is_power_of_two() {
+                    tracing::warn!(cause = %e, attempt = n + 1, "peer link failed");
+                }
+                fed.peer_update(&peer, |p| {
+                    p.state = "failing".into();
+                    p.last_error = e.clone();
+                });
+                Link::Failing(n)
+            }
+        };
+        let wait = match state {
+            Link::Starting | Link::Up => every,
+            Link::Failing(n) => backoff(n),
+        };
+        tokio::select! {
+            _ = tokio::time::sleep(wait) => {}
+            r = changes.changed() => if r.is_err() { return },
+            _ = stop.wait_for(|s| *s) => return,
+        }
+    }
+}
+
+/// One Hello round: returns the peer's manifest version after syncing.
+async fn exchange(
+    node: &Arc<Node>,
+    peer: &str,
+    address: &str,
+    client: &mut Option<
+        wildnet_proto::v1::federation_client::FederationClient<tonic::transport::Channel>,
+    >,
+) -> Result<u64, String> {
+    let Some(fed) = node.federation() else {
+        return Err("no federation".into());
+    };
+    if client.is_none() {
+        *client = Some(fed.dial(peer, address).await?);
+    }
+    let Some(c) = client.as_mut() else {
+        return Err("no connection".into());
+    };
+    let status = |e: tonic::Status| format!("{}: {}", e.code(), e.message());
+    let ours = node.manifest_version();
+    let hello = c
+        .hello(pb::HelloRequest {
+            manifest_version: ours,
+        })
+        .await
+        .map_err(status)?
+        .into_inner();
+    if hello.agency != peer {
+        return Err(format!(
+            "peer answered as {}, expected {peer}",
+            hello.agency
+        ));
+    }
+    let mut theirs = hello.manifest_version;
+    if theirs > ours {
+        let m = c
+            .get_manifest(pb::GetManifestRequest {})
+            .await
+            .map_err(status)?
+            .into_inner();
+        let r = node.adopt_manifest(m, &format!("peer:{peer}")).await;
+        if !r.adopted && r.version < theirs {
+            return Err(format!(
+                "peer's manifest version {theirs} refused: {}",
+                r.reason
+            ));
+        }
+    } else if theirs < ours {
+        let r = c
+            .offer_manifest(fed.current().manifest().clone())
+            .await
+            .map_err(status)?
+            .into_inner();
+        theirs = r.version;
+    }
+    Ok(theirs)
+}

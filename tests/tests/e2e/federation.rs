@@ -1,0 +1,335 @@
+//! Federation trust: mutual TLS between real nodes on loopback, the
+//! refusal of every bad certificate with its reason, manifest gossip, and
+//! revocation taking effect on running nodes.
+
+use std::path::Path;
+
+use prost::Message;
+use wildnet_proto::v1 as pb;
+use wildnet_tests::fed::{TestFederation, foreign_cert, hello_with, issue_cert};
+
+fn tls_key(dir: &Path) -> rcgen::KeyPair {
+    rcgen::KeyPair::from_pem(&std::fs::read_to_string(dir.join("keys/tls.key.pem")).expect("key"))
+        .expect("key")
+}
+
+fn tls_cert(dir: &Path) -> Vec<u8> {
+    wildnet_node::federation::secretariat::read_cert_pem(&dir.join("federation/tls.cert.pem"))
+        .expect("cert")
+}
+
+fn now() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}
+
+/// The audit detail of the node's latest TLS refusal.
+async fn last_refusal(fed: &TestFederation, node: &str, before: usize) -> String {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let entries = fed.node(node).audit().await;
+        if let Some(e) = entries
+            .iter()
+            .skip(before)
+            .find(|e| e.action == "tls-refused" || e.action == "refuse")
+        {
+            return e.detail.clone();
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no refusal audited on {node}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
+
+/// Three nodes authenticate each other over mutual TLS; each lists the
+/// others as authenticated peers.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_nodes_authenticate_each_other() {
+    let fed = TestFederation::start(
+        &["KE-KWS", "ZA-DFFE", "GB-NWCU"],
+        &[("SADC", &["KE-KWS", "ZA-DFFE"])],
+    )
+    .await;
+    fed.wait_peer_state("KE-KWS", &["ZA-DFFE", "GB-NWCU"], "authenticated")
+        .await;
+    fed.wait_peer_state("ZA-DFFE", &["KE-KWS", "GB-NWCU"], "authenticated")
+        .await;
+    fed.wait_peer_state("GB-NWCU", &["KE-KWS", "ZA-DFFE"], "authenticated")
+        .await;
+    let p = fed.node("KE-KWS").peers().await;
+    assert_eq!(p.manifest_version, 5, "version 1 + 3 admissions + 1 group");
+    assert!(
+        p.peers
+            .iter()
+            .all(|s| s.last_success > 0 && s.manifest_version == 5),
+        "{:?}",
+        p.peers
+    );
+    fed.stop().await;
+}
+
+/// Every bad certificate is refused at the handshake, with its reason
+/// audited; the valid one is accepted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refusal_matrix() {
+    let fed = TestFederation::start(&["KE-KWS", "ZA-DFFE", "GB-NWCU"], &[]).await;
+    let ke = fed.node("KE-KWS");
+    let za_dir = fed.node("ZA-DFFE").dir.clone();
+    let za_key = tls_key(&za_dir);
+
+    // The valid certificate works.
+    let ok = hello_with(&fed.fed_dir, ke.addr, Some((tls_cert(&za_dir), &za_key)))
+        .await
+        .expect("valid cert refused");
+    assert_eq!(ok.agency, "KE-KWS");
+
+    let other_key = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).expect("key");
+    let day = 86_400_000;
+    type Case<'a> = (&'a str, Option<(Vec<u8>, &'a rcgen::KeyPair)>, &'a str);
+    let cases: Vec<Case> = vec![
+        ("no client certificate", None, "no certificates"),
+        (
+            "another CA",
+            Some((foreign_cert("ZA-DFFE", &za_key), &za_key)),
+            "UnknownIssuer",
+        ),
+        (
+            "expired",
+            Some((
+                issue_cert(
+                    &fed.fed_dir,
+                    "ZA-DFFE",
+                    &za_key,
+                    now() - 10 * day,
+                    now() - day,
+                ),
+                &za_key,
+            )),
+            "expired",
+        ),
+        (
+            "not yet valid",
+            Some((
+                issue_cert(
+                    &fed.fed_dir,
+                    "ZA-DFFE",
+                    &za_key,
+                    now() + day,
+                    now() + 10 * day,
+                ),
+                &za_key,
+            )),
+            "not valid yet",
+        ),
+        (
+            "agency not in the manifest",
+            Some((
+                issue_cert(&fed.fed_dir, "TH-DNP", &other_key, now() - day, now() + day),
+                &other_key,
+            )),
+            "not in manifest",
+        ),
+        (
+            "key differs from the manifest's",
+            Some((
+                issue_cert(
+                    &fed.fed_dir,
+                    "ZA-DFFE",
+                    &other_key,
+                    now() - day,
+                    now() + day,
+                ),
+                &other_key,
+            )),
+            "is not the one manifest",
+        ),
+    ];
+    for (what, cert, reason) in cases {
+        let before = ke.audit().await.len();
+        let r = hello_with(&fed.fed_dir, ke.addr, cert).await;
+        assert!(r.is_err(), "{what}: accepted");
+        let detail = last_refusal(&fed, "KE-KWS", before).await;
+        assert!(
+            detail.to_lowercase().contains(&reason.to_lowercase()),
+            "{what}: refusal reason {detail:?} lacks {reason:?}"
+        );
+    }
+
+    // Revocation on a running node: revoke GB-NWCU, install at KE only.
+    let gb_dir = fed.node("GB-NWCU").dir.clone();
+    let gb_key = tls_key(&gb_dir);
+    hello_with(&fed.fed_dir, ke.addr, Some((tls_cert(&gb_dir), &gb_key)))
+        .await
+        .expect("GB valid before");
+    let mut s = fed.secretariat();
+    s.revoke("GB-NWCU", None, now()).expect("revoke");
+    let r = ke
+        .client()
+        .await
+        .install_manifest(s.manifest().manifest().clone())
+        .await
+        .expect("install")
+        .into_inner();
+    assert!(r.adopted, "{r:?}");
+    let before = ke.audit().await.len();
+    assert!(
+        hello_with(&fed.fed_dir, ke.addr, Some((tls_cert(&gb_dir), &gb_key)))
+            .await
+            .is_err(),
+        "revoked agency accepted"
+    );
+    let detail = last_refusal(&fed, "KE-KWS", before).await;
+    assert!(detail.contains("revoked"), "{detail}");
+    fed.wait_peer_state("KE-KWS", &["GB-NWCU"], "dropped").await;
+    let p = ke.peers().await;
+    let gb = p
+        .peers
+        .iter()
+        .find(|s| s.agency == "GB-NWCU")
+        .expect("GB listed");
+    assert!(gb.last_error.contains("revoked"), "{gb:?}");
+
+    // A dialler requires the certificate to name the agency it meant.
+    let za_settings =
+        wildnet_node::config::Settings::load(&za_dir.join("node.toml")).expect("settings");
+    let za_fed = wildnet_node::federation::Federation::load(
+        "ZA-DFFE",
+        za_settings.federation.as_ref().expect("federated"),
+        &za_settings.tls_key,
+        None,
+    )
+    .expect("load");
+    let e = za_fed.dial("ZA-DFFE", &ke.addr.to_string()).await;
+    let e = match e {
+        Ok(mut c) => c
+            .hello(pb::HelloRequest::default())
+            .await
+            .map(|_| ())
+            .map_err(|e| e.to_string()),
+        Err(e) => Err(e),
+    }
+    .expect_err("a node answering under another agency's name was accepted");
+    assert!(e.contains("was dialled") || e.contains("KE-KWS"), "{e}");
+    fed.stop().await;
+}
+
+/// A new manifest installed at one node reaches all three; forged, older
+/// and conflicting manifests are refused with their reason.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn manifest_gossip_and_forgeries() {
+    let fed = TestFederation::start(&["KE-KWS", "ZA-DFFE", "GB-NWCU"], &[]).await;
+    fed.wait_peer_state("KE-KWS", &["ZA-DFFE", "GB-NWCU"], "authenticated")
+        .await;
+    let old = fed.secretariat().manifest().manifest().clone();
+    let mut s = fed.secretariat();
+    s.group_set("SADC", &["KE-KWS".into(), "ZA-DFFE".into()])
+        .expect("group");
+    let v = s.manifest().version();
+    let mut ke = fed.node("KE-KWS").client().await;
+    let r = ke
+        .install_manifest(s.manifest().manifest().clone())
+        .await
+        .expect("install")
+        .into_inner();
+    assert!(r.adopted && r.version == v, "{r:?}");
+    fed.wait_manifest(&["KE-KWS", "ZA-DFFE", "GB-NWCU"], v)
+        .await;
+
+    let gb = fed.node("GB-NWCU");
+    let mut c = gb.client().await;
+    // Edited bytes.
+    let mut forged = s.manifest().manifest().clone();
+    let last = forged.body.len() - 1;
+    forged.body[last] ^= 1;
+    let r = c.install_manifest(forged).await.expect("call").into_inner();
+    assert!(!r.adopted && r.reason.contains("does not verify"), "{r:?}");
+    // Signed by another key.
+    let rogue = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).expect("key");
+    let mut body = s.manifest().body().clone();
+    body.version += 1;
+    let r = c
+        .install_manifest(
+            wildnet_node::federation::manifest::sign(&body, &rogue.serialize_der()).expect("sign"),
+        )
+        .await
+        .expect("call")
+        .into_inner();
+    assert!(!r.adopted && r.reason.contains("does not verify"), "{r:?}");
+    // Lower version.
+    let r = c.install_manifest(old).await.expect("call").into_inner();
+    assert!(!r.adopted && r.reason.contains("not newer"), "{r:?}");
+    // Same version, other content, properly signed by the CA.
+    let ca_key = std::fs::read_to_string(fed.fed_dir.join("ca.key.pem")).expect("ca key");
+    let ca_key = rcgen::KeyPair::from_pem(&ca_key).expect("ca key");
+    let mut body = s.manifest().body().clone();
+    body.federation = "a different federation".into();
+    let same =
+        wildnet_node::federation::manifest::sign(&body, &ca_key.serialize_der()).expect("sign");
+    let r = c.install_manifest(same).await.expect("call").into_inner();
+    assert!(!r.adopted && r.reason.contains("differs"), "{r:?}");
+    assert_eq!(
+        gb.peers().await.manifest_version,
+        v,
+        "a refused manifest replaced the good one"
+    );
+    let audit = gb.audit().await;
+    assert_eq!(
+        audit
+            .iter()
+            .filter(|e| e.action == "manifest-refused")
+            .count(),
+        4,
+        "{audit:?}"
+    );
+
+    // A restarted node keeps the adopted manifest (persisted).
+    let adopted =
+        pb::Manifest::decode(s.manifest().manifest().encode_to_vec().as_slice()).expect("m");
+    assert_eq!(
+        c.get_manifest(pb::GetManifestRequest {})
+            .await
+            .expect("get")
+            .into_inner(),
+        adopted
+    );
+    fed.stop().await;
+}
+
+/// A stock gRPC client built on BoringSSL (Python grpcio) completes a
+/// mutual-TLS call with a valid agency certificate, and is refused
+/// without one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn python_grpcio_interoperates() {
+    let fed = TestFederation::start(&["KE-KWS", "ZA-DFFE"], &[]).await;
+    let addr = fed.node("KE-KWS").addr.to_string();
+    let ca = fed.fed_dir.join("ca.cert.pem");
+    let za = fed.node("ZA-DFFE").dir.clone();
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/python/hello.py");
+    let run = move |with_cert: bool| {
+        let mut cmd = std::process::Command::new("python3");
+        cmd.arg(script).arg(&addr).arg(&ca);
+        if with_cert {
+            cmd.arg(za.join("federation/tls.cert.pem"))
+                .arg(za.join("keys/tls.key.pem"));
+        }
+        cmd.output().expect("run python3 (CI installs grpcio)")
+    };
+    let out = tokio::task::spawn_blocking(move || (run(true), run(false)))
+        .await
+        .expect("python");
+    let (good, bad) = out;
+    let stdout = String::from_utf8_lossy(&good.stdout);
+    assert!(
+        good.status.success(),
+        "grpcio call failed: {}{}",
+        stdout,
+        String::from_utf8_lossy(&good.stderr)
+    );
+    assert!(stdout.contains("agency=KE-KWS"), "{stdout}");
+    assert!(
+        !bad.status.success(),
+        "grpcio without a client certificate was served"
+    );
+    fed.stop().await;
+}
