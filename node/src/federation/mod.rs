@@ -265,3 +265,6 @@ impl Federation {
             .collect()
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# Runs the whole test suite. The interoperability test drives a node's
+# Federation port with Python grpcio (a stock BoringSSL gRPC stack), so it
+# is installed first when missing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+python3 -c 'import grpc' 2>/dev/null \
+  || python3 -m pip install --quiet --disable-pip-version-check 'grpcio==1.85.3'
+exec cargo test --workspace --locked "$@"
