@@ -65,6 +65,8 @@ pub enum Command {
     Generate(cmd::generate::GenerateArgs),
     /// Federation set-up: CA, admitting agencies, groups, revocation, joining
     Federation(cmd::federation::FederationArgs),
+    /// Agency key management (rotation)
+    Keys(cmd::init::KeysArgs),
     /// Show the manifest a node trusts, or install a newer one
     Manifest(cmd::federation::ManifestArgs),
     /// The state of every federation peer of the node
@@ -76,6 +78,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match &cli.command {
         Command::Init(args) => return cmd::init::run(args, cli.format),
         Command::Generate(args) => return cmd::generate::run(args),
+        Command::Keys(args) => return cmd::init::keys(args, cli.format),
         _ => {}
     }
     let cli = match cli.command {

@@ -119,29 +119,7 @@ pub fn init(
             return Err(IdentityError::Exists(p));
         }
     }
-    fs::create_dir_all(dir.join("keys")).map_err(io(dir))?;
-    fs::set_permissions(dir.join("keys"), fs::Permissions::from_mode(0o700))
-        .map_err(io(&dir.join("keys")))?;
-
-    let signing = SigningKey::generate(&mut rand_core::OsRng);
-    let signing_pem = signing
-        .to_pkcs8_pem(ed25519_dalek::pkcs8::spki::der::pem::LineEnding::LF)
-        .map_err(|e| IdentityError::Csr(e.to_string()))?;
-    let tls = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256)
-        .map_err(|e| IdentityError::Csr(e.to_string()))?;
-    let req = admission_request(&id, name, &signing, &tls)?;
-    let csr_pem = csr(&id, name, &tls)?
-        .pem()
-        .map_err(|e| IdentityError::Csr(e.to_string()))?;
-
-    write_new(&dir.join(SIGNING_KEY_FILE), signing_pem.as_bytes(), 0o600)?;
-    write_new(
-        &dir.join(TLS_KEY_FILE),
-        tls.serialize_pem().as_bytes(),
-        0o600,
-    )?;
-    write_new(&dir.join(ADMISSION_FILE), &req.encode_to_vec(), 0o644)?;
-    write_new(&dir.join(CSR_FILE), csr_pem.as_bytes(), 0o644)?;
+    let signing_public_key = generate_keys(dir, &id, name)?;
     write_new(
         &dir.join(CONFIG_FILE),
         crate::config::default_toml(&id, name).as_bytes(),
@@ -150,7 +128,61 @@ pub fn init(
     Ok(InitReport {
         dir: dir.to_path_buf(),
         files: files.to_vec(),
-        signing_public_key: hex::encode(signing.verifying_key().as_bytes()),
+        signing_public_key,
+    })
+}
+
+/// Writes fresh keys, the admission request and the CSR into `dir`
+/// (refusing to overwrite); returns the hex Ed25519 public key.
+fn generate_keys(dir: &Path, id: &AgencyId, name: &str) -> Result<String, IdentityError> {
+    fs::create_dir_all(dir.join("keys")).map_err(io(dir))?;
+    fs::set_permissions(dir.join("keys"), fs::Permissions::from_mode(0o700))
+        .map_err(io(&dir.join("keys")))?;
+    let signing = SigningKey::generate(&mut rand_core::OsRng);
+    let signing_pem = signing
+        .to_pkcs8_pem(ed25519_dalek::pkcs8::spki::der::pem::LineEnding::LF)
+        .map_err(|e| IdentityError::Csr(e.to_string()))?;
+    let tls = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256)
+        .map_err(|e| IdentityError::Csr(e.to_string()))?;
+    let req = admission_request(id, name, &signing, &tls)?;
+    let csr_pem = csr(id, name, &tls)?
+        .pem()
+        .map_err(|e| IdentityError::Csr(e.to_string()))?;
+    write_new(&dir.join(SIGNING_KEY_FILE), signing_pem.as_bytes(), 0o600)?;
+    write_new(
+        &dir.join(TLS_KEY_FILE),
+        tls.serialize_pem().as_bytes(),
+        0o600,
+    )?;
+    write_new(&dir.join(ADMISSION_FILE), &req.encode_to_vec(), 0o644)?;
+    write_new(&dir.join(CSR_FILE), csr_pem.as_bytes(), 0o644)?;
+    Ok(hex::encode(signing.verifying_key().as_bytes()))
+}
+
+/// Key rotation, agency side: moves the current keys, admission request
+/// and CSR to `keys/retired-<unix ms>/` and writes new ones. The
+/// secretariat then admits the new request with `--rotate`; the agency
+/// joins with the new certificate and restarts its node.
+pub fn rotate(dir: &Path) -> Result<InitReport, IdentityError> {
+    let settings = crate::config::Settings::load(&dir.join(CONFIG_FILE))
+        .map_err(|e| IdentityError::BadInput(e.to_string()))?;
+    let retired = dir
+        .join("keys")
+        .join(format!("retired-{}", crate::now_ms()));
+    fs::create_dir_all(&retired).map_err(io(&retired))?;
+    fs::set_permissions(&retired, fs::Permissions::from_mode(0o700)).map_err(io(&retired))?;
+    for f in [SIGNING_KEY_FILE, TLS_KEY_FILE, ADMISSION_FILE, CSR_FILE] {
+        let from = dir.join(f);
+        if from.exists() {
+            let name = Path::new(f).file_name().unwrap_or_default();
+            fs::rename(&from, retired.join(name)).map_err(io(&from))?;
+        }
+    }
+    let signing_public_key = generate_keys(dir, &settings.agency, &settings.name)?;
+    Ok(InitReport {
+        dir: dir.to_path_buf(),
+        files: vec![SIGNING_KEY_FILE, TLS_KEY_FILE, ADMISSION_FILE, CSR_FILE],
+        signing_public_key,
     })
 }
 

@@ -54,3 +54,46 @@ pub fn run(a: &InitArgs, format: Format) -> anyhow::Result<ExitCode> {
     }
     Ok(ExitCode::SUCCESS)
 }
+
+/// Flags of `wildnet keys`.
+#[derive(Debug, Args)]
+pub struct KeysArgs {
+    /// What to do
+    #[command(subcommand)]
+    pub action: KeysAction,
+}
+
+/// Key subcommands.
+#[derive(Debug, clap::Subcommand)]
+pub enum KeysAction {
+    /// Retire this agency's keys and make new ones with a new admission request
+    Rotate {
+        /// Agency dir (with node.toml)
+        #[arg(long)]
+        dir: PathBuf,
+    },
+}
+
+/// Runs `keys`.
+pub fn keys(a: &KeysArgs, format: Format) -> anyhow::Result<ExitCode> {
+    let KeysAction::Rotate { dir } = &a.action;
+    let r = wildnet_node::identity::rotate(dir)
+        .with_context(|| format!("cannot rotate the keys of {}", dir.display()))?;
+    match format {
+        Format::Json => output::json(&serde_json::json!({
+            "dir": r.dir, "files": r.files, "signing_public_key": r.signing_public_key,
+        }))?,
+        Format::Table => {
+            output::line(&format!(
+                "new keys in {} (old ones kept under keys/retired-*)",
+                dir.display()
+            ))?;
+            output::line(&format!("signing key: {}", r.signing_public_key))?;
+            output::line(&format!(
+                "next: the secretariat runs `wildnet federation admit --rotate --request {}`, you run `wildnet federation join`, then restart the node",
+                dir.join(wildnet_node::identity::ADMISSION_FILE).display()
+            ))?;
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -298,27 +298,31 @@ async fn manifest_gossip_and_forgeries() {
 
 /// A stock gRPC client built on BoringSSL (Python grpcio) completes a
 /// mutual-TLS call with a valid agency certificate, and is refused
-/// without one.
+/// without one or with a foreign CA's.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn python_grpcio_interoperates() {
     let fed = TestFederation::start(&["KE-KWS", "ZA-DFFE"], &[]).await;
     let addr = fed.node("KE-KWS").addr.to_string();
     let ca = fed.fed_dir.join("ca.cert.pem");
     let za = fed.node("ZA-DFFE").dir.clone();
+    // A certificate for ZA-DFFE's own key from a foreign CA.
+    let rogue = fed.tmp.path().join("rogue.cert.pem");
+    wildnet_tests::fed::write_cert_pem(&rogue, &foreign_cert("ZA-DFFE", &tls_key(&za)));
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/python/hello.py");
-    let run = move |with_cert: bool| {
+    let run = move |cert: Option<&Path>| {
         let mut cmd = std::process::Command::new("python3");
         cmd.arg(script).arg(&addr).arg(&ca);
-        if with_cert {
-            cmd.arg(za.join("federation/tls.cert.pem"))
-                .arg(za.join("keys/tls.key.pem"));
+        if let Some(cert) = cert {
+            cmd.arg(cert).arg(za.join("keys/tls.key.pem"));
         }
-        cmd.output().expect("run python3 (CI installs grpcio)")
+        cmd.output()
+            .expect("run python3 (scripts/test.sh installs grpcio)")
     };
-    let out = tokio::task::spawn_blocking(move || (run(true), run(false)))
-        .await
-        .expect("python");
-    let (good, bad) = out;
+    let good_cert = fed.node("ZA-DFFE").dir.join("federation/tls.cert.pem");
+    let (good, none, foreign) =
+        tokio::task::spawn_blocking(move || (run(Some(&good_cert)), run(None), run(Some(&rogue))))
+            .await
+            .expect("python");
     let stdout = String::from_utf8_lossy(&good.stdout);
     assert!(
         good.status.success(),
@@ -328,8 +332,154 @@ async fn python_grpcio_interoperates() {
     );
     assert!(stdout.contains("agency=KE-KWS"), "{stdout}");
     assert!(
-        !bad.status.success(),
+        !none.status.success(),
         "grpcio without a client certificate was served"
     );
+    assert!(
+        !foreign.status.success(),
+        "grpcio with a foreign CA's certificate was served"
+    );
+    let audit = fed.node("KE-KWS").audit().await;
+    let refused: Vec<&str> = audit
+        .iter()
+        .filter(|e| e.action == "tls-refused")
+        .map(|e| e.detail.as_str())
+        .collect();
+    assert!(
+        refused.iter().any(|d| d.contains("no certificates")),
+        "{refused:?}"
+    );
+    assert!(
+        refused.iter().any(|d| d.contains("UnknownIssuer")),
+        "{refused:?}"
+    );
     fed.stop().await;
+}
+
+/// Key rotation: ZA-DFFE retires its keys; after admission with --rotate,
+/// join and a restart, peers accept its new certificate and refuse the
+/// old one, and its node signs with the new key.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn key_rotation() {
+    let mut fed = TestFederation::start(&["KE-KWS", "ZA-DFFE"], &[]).await;
+    fed.wait_peer_state("KE-KWS", &["ZA-DFFE"], "authenticated")
+        .await;
+    let za_dir = fed.node("ZA-DFFE").dir.clone();
+    let za_addr = fed.node("ZA-DFFE").addr;
+    let (old_cert, old_key) = (tls_cert(&za_dir), tls_key(&za_dir));
+    let old_signing = fed
+        .node("ZA-DFFE")
+        .client()
+        .await
+        .info(pb::InfoRequest {})
+        .await
+        .expect("info")
+        .into_inner()
+        .signing_public_key;
+    let idx = fed
+        .nodes
+        .iter()
+        .position(|n| n.agency == "ZA-DFFE")
+        .expect("za");
+    fed.nodes[idx].stop().await;
+
+    wildnet_node::identity::rotate(&za_dir).expect("rotate");
+    let mut s = fed.secretariat();
+    let req = std::fs::read(za_dir.join("admission-request.pb")).expect("request");
+    s.admit(&req, &za_addr.to_string(), "", true, 30)
+        .expect("admit --rotate");
+    let fed_dir = fed.fed_dir.clone();
+    wildnet_node::federation::join::join(
+        &za_dir,
+        &fed_dir.join("issued/za-dffe.cert.pem"),
+        &fed_dir.join("ca.cert.pem"),
+        &fed_dir.join("manifest.pb"),
+        Some(&za_addr.to_string()),
+    )
+    .expect("join");
+    let ke = fed.node("KE-KWS");
+    let r = ke
+        .client()
+        .await
+        .install_manifest(s.manifest().manifest().clone())
+        .await
+        .expect("install")
+        .into_inner();
+    assert!(r.adopted, "{r:?}");
+
+    // The restarted node links up with its new certificate…
+    let listener = tokio::net::TcpListener::bind(za_addr)
+        .await
+        .expect("rebind the same port");
+    fed.nodes[idx] = wildnet_tests::fed::start_node("ZA-DFFE", &za_dir, listener).await;
+    fed.wait_peer_state("ZA-DFFE", &["KE-KWS"], "authenticated")
+        .await;
+    let ke = fed.node("KE-KWS");
+    hello_with(
+        &fed.fed_dir,
+        ke.addr,
+        Some((tls_cert(&za_dir), &tls_key(&za_dir))),
+    )
+    .await
+    .expect("new cert accepted");
+    // …the old one is refused…
+    let before = ke.audit().await.len();
+    assert!(
+        hello_with(&fed.fed_dir, ke.addr, Some((old_cert, &old_key)))
+            .await
+            .is_err(),
+        "old cert accepted"
+    );
+    assert!(
+        last_refusal(&fed, "KE-KWS", before)
+            .await
+            .contains("revoked")
+    );
+    // …and records are signed with the new key.
+    let za = fed.node("ZA-DFFE");
+    let info = za
+        .client()
+        .await
+        .info(pb::InfoRequest {})
+        .await
+        .expect("info")
+        .into_inner();
+    assert_ne!(info.signing_public_key, old_signing);
+    let p = za
+        .client()
+        .await
+        .publish(pb::PublishRequest {
+            draft: Some(pb::RecordBody {
+                payload: Some(pb::record_body::Payload::Note(pb::Note {
+                    title: String::new(),
+                    text: "after rotation".into(),
+                })),
+                ..Default::default()
+            }),
+        })
+        .await
+        .expect("publish with the new key")
+        .into_inner();
+    let g = za
+        .client()
+        .await
+        .get(pb::GetRequest { id: p.id })
+        .await
+        .expect("get")
+        .into_inner();
+    assert_eq!(
+        hex_of(
+            &g.record
+                .expect("record")
+                .signed
+                .expect("signed")
+                .signer_public_key
+        ),
+        info.signing_public_key
+    );
+    fed.stop().await;
+}
+
+fn hex_of(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
 }
