@@ -94,7 +94,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         let mut client = target.connect().await?;
         let f = cli.format;
         match cli.command {
-            Command::Init(_) | Command::Generate(_) | Command::Federation(_) => {
+            Command::Init(_) | Command::Generate(_) | Command::Federation(_) | Command::Keys(_) => {
                 unreachable!("handled above")
             }
             Command::Manifest(a) => cmd::federation::manifest(&mut client, a, f).await,

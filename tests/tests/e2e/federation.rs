@@ -339,20 +339,27 @@ async fn python_grpcio_interoperates() {
         !foreign.status.success(),
         "grpcio with a foreign CA's certificate was served"
     );
-    let audit = fed.node("KE-KWS").audit().await;
-    let refused: Vec<&str> = audit
-        .iter()
-        .filter(|e| e.action == "tls-refused")
-        .map(|e| e.detail.as_str())
-        .collect();
-    assert!(
-        refused.iter().any(|d| d.contains("no certificates")),
-        "{refused:?}"
-    );
-    assert!(
-        refused.iter().any(|d| d.contains("UnknownIssuer")),
-        "{refused:?}"
-    );
+    // Both refusals are audited with their reasons (the audit is written
+    // just after the handshake fails, so poll for it).
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let audit = fed.node("KE-KWS").audit().await;
+        let refused: Vec<&str> = audit
+            .iter()
+            .filter(|e| e.action == "tls-refused")
+            .map(|e| e.detail.as_str())
+            .collect();
+        if refused.iter().any(|d| d.contains("no certificates"))
+            && refused.iter().any(|d| d.contains("UnknownIssuer"))
+        {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "refusals not audited: {refused:?}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
     fed.stop().await;
 }
 
