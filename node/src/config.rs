@@ -338,6 +338,8 @@ mod tests {
                 .filter(|l| !l.starts_with('#'))
                 .collect::<Vec<_>>()
                 .join("\n")
+                .trim()
+                .to_string()
         };
         assert_eq!(
             strip(text),
