@@ -14,6 +14,8 @@
 //!   Agency service and does nothing else.
 //! - [`federation`] is membership: the CA-signed manifest, mutual TLS
 //!   between agency nodes, the Federation service and the peer links.
+//! - [`policy`] decides, as pure functions, who may hold a record and
+//!   whether this node may send it to a peer.
 //! - [`server`] runs the listeners (Unix socket, optional TCP) with health
 //!   and reflection until shutdown; [`client`] connects to a node.
 
@@ -22,6 +24,7 @@ pub mod config;
 pub mod federation;
 pub mod identity;
 pub mod node;
+pub mod policy;
 pub mod record;
 pub mod server;
 pub mod service;

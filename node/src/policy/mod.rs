@@ -1,0 +1,162 @@
+//! Sharing decisions, as pure functions of a record's handling, the
+//! manifest in force and this node's per-peer policy. No I/O.
+//!
+//! - The **audience** of a record is who may ever hold it: `LOCAL` the
+//!   author only; `AGENCIES` the listed agencies; `GROUPS` the members of
+//!   the listed manifest groups (an unknown or empty group adds nobody:
+//!   fail closed); `FEDERATION` every agency of the manifest. The author is
+//!   always in it; revoked agencies never are.
+//! - A node **sends** a record to a peer only if the peer is in the
+//!   audience, the peer's policy here allows its TLP and kind, and either
+//!   this node is the author or the record may be relayed (not `H2`, and
+//!   the policy relays third-party records).
+
+use wildnet_proto::v1 as pb;
+
+use crate::federation::manifest::Trusted;
+
+/// This node's sharing policy towards one peer (`node.toml`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PeerPolicy {
+    /// Highest TLP sent to the peer.
+    pub max_tlp: pb::Tlp,
+    /// Kinds sent (`None`: all).
+    pub kinds: Option<Vec<String>>,
+    /// Whether records authored by other agencies are relayed.
+    pub relay: bool,
+}
+
+impl Default for PeerPolicy {
+    fn default() -> Self {
+        PeerPolicy {
+            max_tlp: pb::Tlp::Red,
+            kinds: None,
+            relay: true,
+        }
+    }
+}
+
+/// Why a record is not sent or not accepted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Deny {
+    /// The agency is not in the record's audience.
+    NotInAudience,
+    /// Above the TLP the policy allows for that peer.
+    TlpAbovePolicy,
+    /// A kind the policy does not send to that peer.
+    KindNotShared,
+    /// H2: only the author's node may send it.
+    NoOnwardDissemination,
+    /// The policy does not relay third-party records to that peer.
+    RelayNotAllowed,
+}
+
+impl std::fmt::Display for Deny {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Deny::NotInAudience => "the agency is not in the record's audience",
+            Deny::TlpAbovePolicy => "the record's TLP is above the sharing policy for that peer",
+            Deny::KindNotShared => "the sharing policy does not share this kind with that peer",
+            Deny::NoOnwardDissemination => "handling code H2: only the author's node may send it",
+            Deny::RelayNotAllowed => {
+                "the sharing policy does not relay third-party records to that peer"
+            }
+        })
+    }
+}
+
+fn active(m: &Trusted, id: &str, now_ms: i64) -> bool {
+    m.agency(id)
+        .is_some_and(|a| a.revoked_at == 0 || a.revoked_at > now_ms)
+}
+
+/// Whether `agency` is in the audience of a record with this body.
+pub fn in_audience(body: &pb::RecordBody, agency: &str, m: &Trusted, now_ms: i64) -> bool {
+    if agency == body.author {
+        return true;
+    }
+    if !active(m, agency, now_ms) {
+        return false;
+    }
+    let Some(h) = &body.handling else {
+        return false;
+    };
+    match pb::Scope::try_from(h.scope).unwrap_or(pb::Scope::Unspecified) {
+        pb::Scope::Unspecified | pb::Scope::Local => false,
+        pb::Scope::Agencies => h.agencies.iter().any(|a| a == agency),
+        pb::Scope::Groups => h
+            .groups
+            .iter()
+            .any(|g| m.group(g).iter().any(|a| a == agency)),
+        pb::Scope::Federation => true,
+    }
+}
+
+/// The whole audience under a manifest (author first, then sorted).
+pub fn audience(body: &pb::RecordBody, m: &Trusted, now_ms: i64) -> Vec<String> {
+    let mut out = vec![body.author.clone()];
+    let mut others: Vec<String> = m
+        .body()
+        .agencies
+        .iter()
+        .map(|a| a.id.clone())
+        .filter(|a| a != &body.author && in_audience(body, a, m, now_ms))
+        .collect();
+    others.sort();
+    out.extend(others);
+    out
+}
+
+/// Whether this node (`me`) may send the record to `peer`.
+pub fn may_send(
+    body: &pb::RecordBody,
+    me: &str,
+    peer: &str,
+    m: &Trusted,
+    policy: &PeerPolicy,
+    now_ms: i64,
+) -> Result<(), Deny> {
+    if !in_audience(body, peer, m, now_ms) || peer == me {
+        return Err(Deny::NotInAudience);
+    }
+    let h = body.handling.clone().unwrap_or_default();
+    if h.tlp > policy.max_tlp as i32 {
+        return Err(Deny::TlpAbovePolicy);
+    }
+    if let Some(kinds) = &policy.kinds {
+        if !kinds.iter().any(|k| k == crate::record::kind_of(body)) {
+            return Err(Deny::KindNotShared);
+        }
+    }
+    if body.author != me {
+        if h.code == pb::HandlingCode::H2 as i32 {
+            return Err(Deny::NoOnwardDissemination);
+        }
+        if !policy.relay {
+            return Err(Deny::RelayNotAllowed);
+        }
+    }
+    Ok(())
+}
+
+/// Whether this node (`me`) may accept the record from `from`: it must be
+/// in the audience, and an H2 record only comes from its author.
+pub fn may_receive(
+    body: &pb::RecordBody,
+    me: &str,
+    from: &str,
+    m: &Trusted,
+    now_ms: i64,
+) -> Result<(), Deny> {
+    if !in_audience(body, me, m, now_ms) {
+        return Err(Deny::NotInAudience);
+    }
+    let code = body.handling.as_ref().map_or(0, |h| h.code);
+    if code == pb::HandlingCode::H2 as i32 && from != body.author {
+        return Err(Deny::NoOnwardDissemination);
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests;
