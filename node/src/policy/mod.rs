@@ -123,10 +123,10 @@ pub fn may_send(
     if h.tlp > policy.max_tlp as i32 {
         return Err(Deny::TlpAbovePolicy);
     }
-    if let Some(kinds) = &policy.kinds {
-        if !kinds.iter().any(|k| k == crate::record::kind_of(body)) {
-            return Err(Deny::KindNotShared);
-        }
+    if let Some(kinds) = &policy.kinds
+        && !kinds.iter().any(|k| k == crate::record::kind_of(body))
+    {
+        return Err(Deny::KindNotShared);
     }
     if body.author != me {
         if h.code == pb::HandlingCode::H2 as i32 {
