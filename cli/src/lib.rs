@@ -71,6 +71,8 @@ pub enum Command {
     Manifest(cmd::federation::ManifestArgs),
     /// The state of every federation peer of the node
     Peers,
+    /// Pull from peers now; --wait returns once caught up
+    Sync(cmd::federation::SyncArgs),
 }
 
 /// Runs the CLI with already-parsed arguments.
@@ -99,6 +101,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
             Command::Manifest(a) => cmd::federation::manifest(&mut client, a, f).await,
             Command::Peers => cmd::federation::peers(&mut client, f).await,
+            Command::Sync(a) => cmd::federation::sync(&mut client, a, f).await,
             Command::Publish(a) => cmd::publish::run(&mut client, *a, f).await,
             Command::Import(a) => cmd::import::run(&mut client, a, f).await,
             Command::Get(a) => cmd::read::get(&mut client, a, f).await,

@@ -48,6 +48,64 @@ pub struct FederationSection {
     /// Seconds between manifest checks on an idle peer link.
     #[serde(default = "default_hello")]
     pub hello_interval_secs: u64,
+    /// Sharing policy per peer agency id; the key `default` applies to
+    /// peers not listed.
+    #[serde(default)]
+    pub share: std::collections::BTreeMap<String, ShareSection>,
+}
+
+/// `[federation.share.<ID>]`: what this node sends to one peer.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ShareSection {
+    /// Highest TLP sent: clear, green, amber, amber-strict or red.
+    pub max_tlp: Option<String>,
+    /// Kinds sent; absent: all.
+    pub kinds: Option<Vec<String>>,
+    /// Relay records authored by other agencies.
+    pub relay: Option<bool>,
+}
+
+fn parse_tlp(s: &str) -> Option<wildnet_proto::v1::Tlp> {
+    use wildnet_proto::v1::Tlp;
+    Some(match s.trim().to_lowercase().replace('_', "-").as_str() {
+        "clear" | "white" => Tlp::Clear,
+        "green" => Tlp::Green,
+        "amber" => Tlp::Amber,
+        "amber-strict" | "amber+strict" => Tlp::AmberStrict,
+        "red" => Tlp::Red,
+        _ => return None,
+    })
+}
+
+impl ShareSection {
+    fn policy(
+        &self,
+        base: &crate::policy::PeerPolicy,
+        key: &str,
+    ) -> Result<crate::policy::PeerPolicy, String> {
+        let mut p = base.clone();
+        if let Some(t) = &self.max_tlp {
+            p.max_tlp = parse_tlp(t).ok_or_else(|| {
+                format!("[federation.share.{key}] max_tlp = {t:?} must be clear, green, amber, amber-strict or red")
+            })?;
+        }
+        if let Some(k) = &self.kinds {
+            for kind in k {
+                if !crate::record::KINDS.contains(&kind.as_str()) {
+                    return Err(format!(
+                        "[federation.share.{key}] kinds: unknown kind {kind:?} (use {})",
+                        crate::record::KINDS.join(", ")
+                    ));
+                }
+            }
+            p.kinds = Some(k.clone());
+        }
+        if let Some(r) = self.relay {
+            p.relay = r;
+        }
+        Ok(p)
+    }
 }
 
 fn default_fed_ca() -> PathBuf {
@@ -242,7 +300,20 @@ impl Settings {
         let data_dir = resolve(&cfg.storage.data_dir);
         let federation = match &cfg.federation {
             None => None,
-            Some(f) => Some(crate::federation::FederationSettings {
+            Some(f) => Some({
+                let default_share = match f.share.get("default") {
+                    Some(d) => d.policy(&crate::policy::PeerPolicy::default(), "default")?,
+                    None => crate::policy::PeerPolicy::default(),
+                };
+                let mut share = std::collections::HashMap::new();
+                for (id, sec) in f.share.iter().filter(|(k, _)| k.as_str() != "default") {
+                    id.parse::<AgencyId>()
+                        .map_err(|e| format!("[federation.share.{id}]: {e}"))?;
+                    share.insert(id.clone(), sec.policy(&default_share, id)?);
+                }
+                crate::federation::FederationSettings {
+                share,
+                default_share,
                 listen: f.listen.parse().map_err(|e| {
                     format!(
                         "[federation] listen = {:?} is not IP:PORT ({e}), e.g. \"127.0.0.1:7701\"",
@@ -254,6 +325,7 @@ impl Settings {
                 manifest: resolve(&f.manifest),
                 peers: f.peers.clone(),
                 hello_interval_secs: f.hello_interval_secs.max(1),
+            }
             }),
         };
         Ok(Settings {

@@ -140,6 +140,9 @@ pub async fn run_with(
             r.context("listener task panicked")??;
         }
     }
+    if let Some(f) = node.federation() {
+        f.close();
+    }
     let _ = stop_tx.send(true);
     while let Some(r) = servers.join_next().await {
         if let Err(e) = r.context("listener task panicked").and_then(|r| r) {

@@ -326,6 +326,72 @@ impl Agency for AgencyService {
         Ok(Response::new(r))
     }
 
+    async fn sync(
+        &self,
+        req: Request<pb::SyncRequest>,
+    ) -> Result<Response<pb::PeersResponse>, Status> {
+        let r = req.into_inner();
+        let fed = self.node.federation().ok_or_else(not_federated)?;
+        let wanted: Vec<String> = fed
+            .wanted_peers()
+            .into_iter()
+            .map(|(id, _)| id)
+            .filter(|id| r.peer.is_empty() || *id == r.peer)
+            .collect();
+        if !r.peer.is_empty() && wanted.is_empty() {
+            return Err(Status::not_found(format!(
+                "{} is not a peer of this node",
+                r.peer
+            )));
+        }
+        let asked = crate::now_ms();
+        fed.sync_now();
+        if r.wait {
+            let limit = std::time::Duration::from_secs(if r.timeout_secs == 0 {
+                30
+            } else {
+                u64::from(r.timeout_secs)
+            });
+            let deadline = tokio::time::Instant::now() + limit;
+            loop {
+                let states = fed.peer_states();
+                let caught_up = |id: &String| {
+                    states
+                        .iter()
+                        .any(|p| &p.agency == id && p.caught_up_at >= asked)
+                };
+                if wanted.iter().all(caught_up) {
+                    break;
+                }
+                if tokio::time::Instant::now() >= deadline {
+                    let behind: Vec<String> = wanted
+                        .iter()
+                        .filter(|id| !caught_up(id))
+                        .map(|id| {
+                            let why = states
+                                .iter()
+                                .find(|p| &p.agency == id)
+                                .map(|p| p.last_error.clone())
+                                .unwrap_or_default();
+                            if why.is_empty() {
+                                id.clone()
+                            } else {
+                                format!("{id} ({why})")
+                            }
+                        })
+                        .collect();
+                    return Err(Status::deadline_exceeded(format!(
+                        "not caught up after {}s with: {} (see `wildnet peers`)",
+                        limit.as_secs(),
+                        behind.join(", ")
+                    )));
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+            }
+        }
+        self.peers(Request::new(pb::PeersRequest {})).await
+    }
+
     async fn peers(
         &self,
         _req: Request<pb::PeersRequest>,

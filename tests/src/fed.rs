@@ -71,6 +71,15 @@ impl FedNode {
     }
 }
 
+impl Drop for FedNode {
+    /// A test that fails half-way still stops its nodes.
+    fn drop(&mut self) {
+        if let Some(s) = self.stop.take() {
+            let _ = s.send(());
+        }
+    }
+}
+
 /// A federation of in-process nodes.
 pub struct TestFederation {
     /// Keeps everything on disk alive.
@@ -115,6 +124,23 @@ impl TestFederation {
     /// Creates a federation of `agencies` (with `groups`) and starts a node
     /// for each; returns once every node is up (not yet necessarily linked).
     pub async fn start(agencies: &[&str], groups: &[(&str, &[&str])]) -> TestFederation {
+        TestFederation::start_with(agencies, groups, None).await
+    }
+
+    /// Like [`TestFederation::start`], with only the given links (each
+    /// pair dials, and pulls from, the other) instead of a full mesh.
+    pub async fn start_with(
+        agencies: &[&str],
+        groups: &[(&str, &[&str])],
+        links: Option<&[(&str, &str)]>,
+    ) -> TestFederation {
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(
+                tracing_subscriber::EnvFilter::try_from_env("WILDNET_TEST_LOG")
+                    .unwrap_or_else(|_| "off".into()),
+            )
+            .with_writer(std::io::stderr)
+            .try_init();
         let tmp = tempfile::Builder::new()
             .prefix("wnfed")
             .tempdir()
@@ -154,9 +180,27 @@ impl TestFederation {
             .expect("join");
             // Quick re-checks keep the tests short.
             let cfg = dir.join("node.toml");
-            let text = std::fs::read_to_string(&cfg)
+            let mut text = std::fs::read_to_string(&cfg)
                 .expect("cfg")
                 .replace("hello_interval_secs = 30", "hello_interval_secs = 1");
+            if let Some(links) = links {
+                let peers: Vec<String> = links
+                    .iter()
+                    .filter_map(|(a, b)| {
+                        if a == id {
+                            Some(format!("{b:?}"))
+                        } else if b == id {
+                            Some(format!("{a:?}"))
+                        } else {
+                            None
+                        }
+                    })
+                    .collect();
+                text = text.replace(
+                    "# peers = [\"ZA-DFFE\"]",
+                    &format!("peers = [{}]", peers.join(", ")),
+                );
+            }
             std::fs::write(&cfg, text).expect("cfg");
         }
         let mut nodes = Vec::new();

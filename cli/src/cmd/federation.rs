@@ -488,6 +488,38 @@ fn unverified(m: pb::Manifest, body: pb::ManifestBody) -> Trusted {
     Trusted::for_display(m, body)
 }
 
+/// Flags of `wildnet sync`.
+#[derive(Debug, Args)]
+pub struct SyncArgs {
+    /// Only this peer
+    #[arg(long)]
+    pub peer: Option<String>,
+    /// Return once caught up with the peers
+    #[arg(long)]
+    pub wait: bool,
+    /// Seconds to wait at most
+    #[arg(long, default_value_t = 30)]
+    pub timeout: u32,
+}
+
+/// Runs `sync`.
+pub async fn sync(
+    client: &mut AgencyClient<Channel>,
+    a: SyncArgs,
+    format: Format,
+) -> anyhow::Result<ExitCode> {
+    let r = client
+        .sync(pb::SyncRequest {
+            peer: a.peer.unwrap_or_default().to_uppercase(),
+            wait: a.wait,
+            timeout_secs: a.timeout,
+        })
+        .await
+        .map_err(explain)?
+        .into_inner();
+    print_peers(r, format)
+}
+
 /// Runs `peers`.
 pub async fn peers(client: &mut AgencyClient<Channel>, format: Format) -> anyhow::Result<ExitCode> {
     let r = client
@@ -495,6 +527,10 @@ pub async fn peers(client: &mut AgencyClient<Channel>, format: Format) -> anyhow
         .await
         .map_err(explain)?
         .into_inner();
+    print_peers(r, format)
+}
+
+fn print_peers(r: pb::PeersResponse, format: Format) -> anyhow::Result<ExitCode> {
     let ago = |ms: i64| {
         if ms == 0 {
             "never".to_string()
@@ -511,6 +547,9 @@ pub async fn peers(client: &mut AgencyClient<Channel>, format: Format) -> anyhow
                 "last_success": (p.last_success != 0).then(|| time::rfc3339(p.last_success)),
                 "last_inbound": (p.last_inbound != 0).then(|| time::rfc3339(p.last_inbound)),
                 "manifest_version": p.manifest_version,
+                "cursor": p.cursor, "received": p.received, "duplicates": p.duplicates,
+                "rejected": p.rejected, "sent": p.sent, "last_rejection": p.last_rejection,
+                "caught_up_at": (p.caught_up_at != 0).then(|| time::rfc3339(p.caught_up_at)),
             })).collect::<Vec<_>>(),
         }))?,
         Format::Table => {
@@ -523,22 +562,35 @@ pub async fn peers(client: &mut AgencyClient<Channel>, format: Format) -> anyhow
                     "peer",
                     "address",
                     "state",
+                    "cursor",
+                    "received",
+                    "dup",
+                    "rejected",
+                    "sent",
                     "their manifest",
                     "last success",
-                    "last inbound",
-                    "last error",
+                    "problem",
                 ],
                 r.peers
                     .iter()
                     .map(|p| {
+                        let problem = match (p.last_error.is_empty(), p.last_rejection.is_empty()) {
+                            (false, _) => p.last_error.clone(),
+                            (true, false) => format!("last rejected: {}", p.last_rejection),
+                            (true, true) => String::new(),
+                        };
                         vec![
                             p.agency.clone(),
                             p.address.clone(),
                             p.state.clone(),
+                            p.cursor.to_string(),
+                            p.received.to_string(),
+                            p.duplicates.to_string(),
+                            p.rejected.to_string(),
+                            p.sent.to_string(),
                             p.manifest_version.to_string(),
                             ago(p.last_success),
-                            ago(p.last_inbound),
-                            p.last_error.clone(),
+                            problem,
                         ]
                     })
                     .collect(),

@@ -12,6 +12,7 @@ pub mod manifest;
 pub mod peers;
 pub mod secretariat;
 pub mod service;
+pub mod sync;
 pub mod tls;
 
 use std::collections::BTreeMap;
@@ -44,6 +45,10 @@ pub struct FederationSettings {
     pub peers: Option<Vec<String>>,
     /// How often an idle peer link re-checks (manifest versions), seconds.
     pub hello_interval_secs: u64,
+    /// Sharing policy per peer.
+    pub share: std::collections::HashMap<String, crate::policy::PeerPolicy>,
+    /// Sharing policy for peers not listed in `share`.
+    pub default_share: crate::policy::PeerPolicy,
 }
 
 /// The federation state of a running node.
@@ -55,6 +60,8 @@ pub struct Federation {
     changed: watch::Sender<u64>,
     peers: Mutex<BTreeMap<String, pb::PeerState>>,
     settings: FederationSettings,
+    sync: Arc<tokio::sync::Notify>,
+    closing: watch::Sender<bool>,
 }
 
 impl std::fmt::Debug for Federation {
@@ -130,6 +137,8 @@ impl Federation {
             changed,
             peers: Mutex::new(BTreeMap::new()),
             settings: settings.clone(),
+            sync: Arc::new(tokio::sync::Notify::new()),
+            closing: watch::channel(false).0,
         })
     }
 
@@ -236,6 +245,34 @@ impl Federation {
                 });
             f(p);
         }
+    }
+
+    /// This node's sharing policy towards `peer`.
+    pub fn policy_for(&self, peer: &str) -> &crate::policy::PeerPolicy {
+        self.settings
+            .share
+            .get(peer)
+            .unwrap_or(&self.settings.default_share)
+    }
+
+    /// Ends every open Pull stream: the node is shutting down.
+    pub fn close(&self) {
+        self.closing.send_replace(true);
+    }
+
+    /// Turns true when the node shuts down.
+    pub fn closing(&self) -> watch::Receiver<bool> {
+        self.closing.subscribe()
+    }
+
+    /// Wakes every peer link to pull now.
+    pub fn sync_now(&self) {
+        self.sync.notify_waiters();
+    }
+
+    /// Notified when a sync is requested.
+    pub fn sync_requested(&self) -> Arc<tokio::sync::Notify> {
+        self.sync.clone()
     }
 
     /// Every peer's state.

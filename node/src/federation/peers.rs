@@ -25,6 +25,11 @@ enum Link {
     Failing(u32),
 }
 
+/// Resolves once `stop` turns true (or its sender is gone).
+pub(super) async fn stopped(stop: &mut watch::Receiver<bool>) {
+    let _ = stop.wait_for(|s| *s).await;
+}
+
 fn backoff(n: u32) -> Duration {
     let base = 100u64.saturating_mul(1 << n.min(9)).min(30_000);
     // Jitter without a crate: the low bits of the clock.
@@ -70,7 +75,7 @@ pub async fn run(node: Arc<Node>, mut stop: watch::Receiver<bool>) {
         }
         tokio::select! {
             r = changes.changed() => if r.is_err() { break },
-            _ = stop.wait_for(|s| *s) => break,
+            () = stopped(&mut stop) => break,
         }
     }
     for (_, (_, h)) in tasks {
@@ -86,7 +91,31 @@ async fn link(node: Arc<Node>, peer: String, address: String, mut stop: watch::R
     let mut state = Link::Starting;
     let mut client = None;
     loop {
-        let result = exchange(&node, &peer, &address, &mut client).await;
+        let mut result = exchange(&node, &peer, &address, &mut client).await;
+        if let Ok(version) = result {
+            if state != Link::Up {
+                tracing::info!(version, "peer authenticated");
+            }
+            fed.peer_update(&peer, |p| {
+                p.state = "authenticated".into();
+                p.last_error.clear();
+                p.last_success = crate::now_ms();
+                p.manifest_version = version;
+            });
+            state = Link::Up;
+            if let Some(c) = client.as_mut() {
+                // Pull (then subscribe) until the stream fails or we must
+                // re-handshake (new manifest, sync requested).
+                if let Err(e) = super::sync::pull(&node, &peer, c, &mut stop).await {
+                    result = Err(e);
+                } else {
+                    if *stop.borrow() {
+                        return;
+                    }
+                    continue;
+                }
+            }
+        }
         state = match result {
             Ok(version) => {
                 if state != Link::Up {
@@ -123,7 +152,7 @@ async fn link(node: Arc<Node>, peer: String, address: String, mut stop: watch::R
         tokio::select! {
             _ = tokio::time::sleep(wait) => {}
             r = changes.changed() => if r.is_err() { return },
-            _ = stop.wait_for(|s| *s) => return,
+            () = stopped(&mut stop) => return,
         }
     }
 }

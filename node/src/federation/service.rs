@@ -48,6 +48,22 @@ impl FederationService {
 
 #[tonic::async_trait]
 impl FederationApi for FederationService {
+    type PullStream = tokio_stream::wrappers::ReceiverStream<Result<pb::PullItem, Status>>;
+
+    async fn pull(
+        &self,
+        req: Request<pb::PullRequest>,
+    ) -> Result<Response<Self::PullStream>, Status> {
+        let peer = self.caller(&req)?;
+        let r = req.into_inner();
+        tracing::debug!(peer = %peer, since = r.since, follow = r.follow, "pull");
+        Ok(Response::new(super::sync::serve_pull(
+            self.node.clone(),
+            peer,
+            r,
+        )))
+    }
+
     async fn hello(
         &self,
         req: Request<pb::HelloRequest>,

@@ -147,6 +147,7 @@ pub struct Store {
     tx: Mutex<Option<mpsc::Sender<writer::Op>>>,
     thread: Mutex<Option<std::thread::JoinHandle<()>>>,
     flushes: Arc<AtomicU64>,
+    head: tokio::sync::watch::Receiver<u64>,
 }
 
 impl std::fmt::Debug for Store {
@@ -181,12 +182,14 @@ impl Store {
         check_meta(&trees.meta, agency)?;
         trees.db.flush()?;
         let flushes = Arc::new(AtomicU64::new(0));
-        let (tx, handle) = writer::spawn(trees.clone(), flushes.clone())?;
+        let (head_tx, head) = tokio::sync::watch::channel(0);
+        let (tx, handle) = writer::spawn(trees.clone(), flushes.clone(), head_tx)?;
         Ok(Store {
             trees,
             tx: Mutex::new(Some(tx)),
             thread: Mutex::new(Some(handle)),
             flushes,
+            head,
         })
     }
 
@@ -380,9 +383,13 @@ impl Store {
 
     /// Sets a value of the `meta` tree durably.
     pub async fn meta_put(&self, key: &str, value: &[u8]) -> Result<(), StoreError> {
-        self.trees.meta.insert(key, value)?;
-        self.trees.db.flush_async().await?;
-        Ok(())
+        let (reply, rx) = oneshot::channel();
+        self.send(writer::Op::Meta {
+            key: key.to_string(),
+            value: value.to_vec(),
+            reply,
+        })?;
+        rx.await.map_err(|_| StoreError::Closed)?
     }
 
     /// Number of records held.
@@ -403,6 +410,28 @@ impl Store {
             .last()?
             .map(|(k, _)| keys::u64_from(&k))
             .unwrap_or(0))
+    }
+
+    /// Watches the durable feed head (last sequence number flushed).
+    pub fn head_watch(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.head.clone()
+    }
+
+    /// Up to `limit` feed entries after position `after`, in order.
+    pub fn feed_after(&self, after: u64, limit: usize) -> Result<Vec<(u64, RecordId)>, StoreError> {
+        let mut out = Vec::new();
+        for kv in self
+            .trees
+            .feed
+            .range((after + 1).to_be_bytes()..)
+            .take(limit)
+        {
+            let (k, v) = kv?;
+            if let Some(id) = RecordId::from_slice(&v) {
+                out.push((keys::u64_from(&k), id));
+            }
+        }
+        Ok(out)
     }
 
     /// Number of tombstones.

@@ -49,6 +49,11 @@ pub(super) enum Op {
         now: i64,
         reply: Reply<u64>,
     },
+    Meta {
+        key: String,
+        value: Vec<u8>,
+        reply: Reply<()>,
+    },
 }
 
 enum Done {
@@ -58,13 +63,16 @@ enum Done {
     ),
     Audit(Option<Reply<()>>),
     Purge(Reply<u64>, u64),
+    Meta(Reply<()>),
 }
 
 pub(super) fn spawn(
     trees: Trees,
     flushes: Arc<AtomicU64>,
+    head: tokio::sync::watch::Sender<u64>,
 ) -> Result<(mpsc::Sender<Op>, std::thread::JoinHandle<()>), StoreError> {
     let mut w = Writer::new(trees)?;
+    head.send_replace(w.next_seq - 1);
     let (tx, rx) = mpsc::channel::<Op>();
     let handle = std::thread::Builder::new()
         .name("wildnet-writer".into())
@@ -86,7 +94,17 @@ pub(super) fn spawn(
                     .and_then(|()| w.write_batch())
                     .and_then(|()| w.t.db.flush().map(|_| ()).map_err(StoreError::from));
                 flushes.fetch_add(1, Ordering::Relaxed);
+                let ok = flushed.is_ok();
                 w.finish(done, flushed);
+                if ok {
+                    // Readers of the feed (Pull streams) wake on a new head.
+                    head.send_if_modified(|h| {
+                        let new = w.next_seq - 1;
+                        let changed = *h != new;
+                        *h = new;
+                        changed
+                    });
+                }
             }
             if let Err(e) = w.t.db.flush() {
                 tracing::error!(cause = %e, "final flush failed");
@@ -159,6 +177,10 @@ impl Writer {
                 self.chain.append(&self.t.audit, entry)?;
                 done.push(Done::Audit(reply));
             }
+            Op::Meta { key, value, reply } => {
+                self.t.meta.insert(key.as_bytes(), value)?;
+                done.push(Done::Meta(reply));
+            }
             Op::Purge { now, reply } => {
                 let n = self.purge(now)?;
                 done.push(Done::Purge(reply, n));
@@ -178,6 +200,8 @@ impl Writer {
                 (Done::Audit(None), _) => {}
                 (Done::Purge(r, n), Ok(())) => drop(r.send(Ok(n))),
                 (Done::Purge(r, _), Err(e)) => drop(r.send(Err(fail(e)))),
+                (Done::Meta(r), Ok(())) => drop(r.send(Ok(()))),
+                (Done::Meta(r), Err(e)) => drop(r.send(Err(fail(e)))),
             }
         }
         if let Err(e) = flushed {

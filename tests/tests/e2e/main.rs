@@ -6,3 +6,4 @@ mod federation;
 mod interfaces;
 mod lifecycle;
 mod refusals;
+mod sync;

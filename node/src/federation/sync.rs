@@ -1,0 +1,264 @@
+//! Record exchange between peers: the source side of `Pull` (authorisation
+//! at the source: only what the caller may hold is put on the wire) and the
+//! puller's ingest loop.
+//!
+//! Ingest of a pulled batch, in order:
+//! 1. every record is verified exactly like a local one, against the
+//!    manifest in force: signature over the verbatim bytes, signer key bound
+//!    to the author and not revoked before `created_at`, body well formed,
+//!    clock skew — whoever relayed it;
+//! 2. this node must be in its audience, and an `H2` record must come from
+//!    its author's node;
+//! 3. the good ones are stored in one durable batch (idempotent by id;
+//!    retractions, versions and tombstones apply as for local records) and
+//!    join this node's feed, so they relay onward;
+//! 4. each rejection is counted, logged and audited with its id and reason,
+//!    and the stream goes on;
+//! 5. only then does the durable cursor move past the batch.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::mpsc;
+use tokio_stream::wrappers::ReceiverStream;
+use tonic::Status;
+use wildnet_proto::v1 as pb;
+use wildnet_proto::v1::federation_client::FederationClient;
+
+use super::peers::stopped;
+use crate::node::Node;
+use crate::policy;
+
+/// Feed entries read per step of a Pull stream.
+const PULL_BATCH: usize = 512;
+/// Records stored per ingest batch.
+const INGEST_BATCH: usize = 512;
+
+/// The source side of Pull/Subscribe for an authenticated `peer`.
+pub fn serve_pull(
+    node: Arc<Node>,
+    peer: String,
+    req: pb::PullRequest,
+) -> ReceiverStream<Result<pb::PullItem, Status>> {
+    let (tx, rx) = mpsc::channel(1024);
+    tokio::spawn(async move {
+        let Some(fed) = node.federation() else { return };
+        let me = node.agency().to_string();
+        let mut head = node.store().head_watch();
+        let mut closing = fed.closing();
+        let mut pos = req.since;
+        let mut at_end_sent = false;
+        loop {
+            let batch = match node.store().feed_after(pos, PULL_BATCH) {
+                Ok(b) => b,
+                Err(e) => {
+                    tracing::error!(cause = %e, "feed read failed");
+                    let _ = tx
+                        .send(Err(Status::internal(
+                            "the source node cannot read its feed",
+                        )))
+                        .await;
+                    return;
+                }
+            };
+            if batch.is_empty() {
+                if !at_end_sent {
+                    let mark = pb::PullItem {
+                        seq: pos,
+                        record: None,
+                        caught_up: true,
+                    };
+                    if tx.send(Ok(mark)).await.is_err() {
+                        return;
+                    }
+                    at_end_sent = true;
+                }
+                if !req.follow {
+                    return;
+                }
+                tokio::select! {
+                    r = head.changed() => if r.is_err() { return },
+                    () = tx.closed() => return,
+                    () = stopped(&mut closing) => return,
+                }
+                continue;
+            }
+            at_end_sent = false;
+            let m = fed.current();
+            let policy = fed.policy_for(&peer).clone();
+            let now = crate::now_ms();
+            let mut sent = 0u64;
+            let mut quiet_until = None;
+            for (seq, id) in batch {
+                pos = seq;
+                let stored = match node.store().get(&id) {
+                    Ok(s) => s,
+                    Err(e) => {
+                        tracing::error!(cause = %e, %id, "record read failed");
+                        let _ = tx
+                            .send(Err(Status::internal(
+                                "the source node cannot read a record",
+                            )))
+                            .await;
+                        return;
+                    }
+                };
+                let send = stored.filter(|s| {
+                    let b = s.record.body();
+                    (b.expires_at == 0 || b.expires_at > now)
+                        && policy::may_send(b, &me, &peer, &m, &policy, now).is_ok()
+                });
+                match send {
+                    Some(s) => {
+                        let item = pb::PullItem {
+                            seq,
+                            record: Some(s.record.signed().clone()),
+                            caught_up: false,
+                        };
+                        if tx.send(Ok(item)).await.is_err() {
+                            return;
+                        }
+                        sent += 1;
+                        quiet_until = None;
+                    }
+                    None => quiet_until = Some(seq),
+                }
+            }
+            // Positions with nothing for the caller still move its cursor.
+            if let Some(seq) = quiet_until
+                && tx
+                    .send(Ok(pb::PullItem {
+                        seq,
+                        record: None,
+                        caught_up: false,
+                    }))
+                    .await
+                    .is_err()
+            {
+                return;
+            }
+            if sent > 0 {
+                fed.peer_update(&peer, |p| p.sent += sent);
+            }
+        }
+    });
+    ReceiverStream::new(rx)
+}
+
+/// What one ingest batch did.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Ingested {
+    /// Newly stored.
+    pub received: u64,
+    /// Already held.
+    pub duplicates: u64,
+    /// Refused, with id and reason.
+    pub rejected: Vec<(String, String)>,
+}
+
+/// Pulls from `peer` until the stream fails, the manifest changes, a sync
+/// is requested or the node stops. Returns Ok to re-handshake, Err to back off.
+pub(super) async fn pull(
+    node: &Arc<Node>,
+    peer: &str,
+    client: &mut FederationClient<tonic::transport::Channel>,
+    stop: &mut tokio::sync::watch::Receiver<bool>,
+) -> Result<(), String> {
+    let Some(fed) = node.federation() else {
+        return Ok(());
+    };
+    let mut changes = fed.subscribe();
+    changes.mark_unchanged();
+    let sync = fed.sync_requested();
+    let cursor = node.cursor(peer).map_err(|e| e.to_string())?;
+    let mut stream = client
+        .pull(pb::PullRequest {
+            since: cursor,
+            follow: true,
+        })
+        .await
+        .map_err(|e| format!("{}: {}", e.code(), e.message()))?
+        .into_inner();
+    let mut batch: Vec<(u64, pb::SignedRecord)> = Vec::new();
+    let mut upto = cursor;
+    loop {
+        let wait = if batch.is_empty() {
+            Duration::from_secs(3600)
+        } else {
+            Duration::from_millis(2)
+        };
+        let item = tokio::select! {
+            r = stream.message() => r,
+            () = tokio::time::sleep(wait) => {
+                flush(node, peer, &mut batch, upto).await?;
+                continue;
+            }
+            r = changes.changed() => {
+                flush(node, peer, &mut batch, upto).await?;
+                return if r.is_ok() { Ok(()) } else { Err("stopping".into()) };
+            }
+            () = sync.notified() => {
+                flush(node, peer, &mut batch, upto).await?;
+                return Ok(());
+            }
+            () = stopped(stop) => return Ok(()),
+        };
+        let item = match item {
+            Ok(Some(i)) => i,
+            Ok(None) => {
+                flush(node, peer, &mut batch, upto).await?;
+                return Err("the peer closed the stream".into());
+            }
+            Err(e) => {
+                flush(node, peer, &mut batch, upto).await?;
+                return Err(format!("{}: {}", e.code(), e.message()));
+            }
+        };
+        upto = upto.max(item.seq);
+        let position_only = item.record.is_none();
+        if let Some(r) = item.record {
+            batch.push((item.seq, r));
+        }
+        if item.caught_up || position_only || batch.len() >= INGEST_BATCH {
+            flush(node, peer, &mut batch, upto).await?;
+            if item.caught_up {
+                fed.peer_update(peer, |p| p.caught_up_at = crate::now_ms());
+            }
+        }
+    }
+}
+
+/// Stores a batch and moves the durable cursor to `upto`.
+async fn flush(
+    node: &Arc<Node>,
+    peer: &str,
+    batch: &mut Vec<(u64, pb::SignedRecord)>,
+    upto: u64,
+) -> Result<(), String> {
+    let items = std::mem::take(batch);
+    if !items.is_empty() {
+        let r = node
+            .ingest(peer, items)
+            .await
+            .map_err(|e| format!("storing pulled records failed: {e}"))?;
+        if let Some(fed) = node.federation() {
+            fed.peer_update(peer, |p| {
+                p.received += r.received;
+                p.duplicates += r.duplicates;
+                p.rejected += r.rejected.len() as u64;
+                if let Some((id, why)) = r.rejected.last() {
+                    p.last_rejection = format!("{id}: {why}");
+                }
+            });
+        }
+    }
+    if upto > node.cursor(peer).map_err(|e| e.to_string())? {
+        node.set_cursor(peer, upto)
+            .await
+            .map_err(|e| e.to_string())?;
+        if let Some(fed) = node.federation() {
+            fed.peer_update(peer, |p| p.cursor = upto);
+        }
+    }
+    Ok(())
+}
