@@ -49,6 +49,8 @@ pub enum Deny {
     NoOnwardDissemination,
     /// The policy does not relay third-party records to that peer.
     RelayNotAllowed,
+    /// The peer is the record's author: it has it already.
+    IsAuthor,
 }
 
 impl std::fmt::Display for Deny {
@@ -61,6 +63,7 @@ impl std::fmt::Display for Deny {
             Deny::RelayNotAllowed => {
                 "the sharing policy does not relay third-party records to that peer"
             }
+            Deny::IsAuthor => "the peer is the record's author",
         })
     }
 }
@@ -118,6 +121,9 @@ pub fn may_send(
 ) -> Result<(), Deny> {
     if !in_audience(body, peer, m, now_ms) || peer == me {
         return Err(Deny::NotInAudience);
+    }
+    if peer == body.author {
+        return Err(Deny::IsAuthor);
     }
     let h = body.handling.clone().unwrap_or_default();
     if h.tlp > policy.max_tlp as i32 {

@@ -177,6 +177,8 @@ fn may_send_exhaustive() {
                             let relaying = me != "KE-KWS";
                             let expect = if !in_aud || peer == me {
                                 Err(Deny::NotInAudience)
+                            } else if peer == "KE-KWS" {
+                                Err(Deny::IsAuthor)
                             } else if tlp as i32 > p.max_tlp as i32 {
                                 Err(Deny::TlpAbovePolicy)
                             } else if p.kinds.is_some() {
