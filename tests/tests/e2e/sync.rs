@@ -334,3 +334,108 @@ async fn live_propagation_and_relay() {
     }
     fed.stop().await;
 }
+
+async fn wait_until<F, Fut>(what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !check().await {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// A retraction reaches a node two hops away, which deletes the target and
+/// keeps a tombstone; a node that was offline catches up from its cursor.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retraction_two_hops_and_offline_catch_up() {
+    let mut fed = TestFederation::start_with(
+        &["KE-KWS", "ZA-DFFE", "GB-NWCU"],
+        &[],
+        Some(&[("KE-KWS", "ZA-DFFE"), ("ZA-DFFE", "GB-NWCU")]),
+    )
+    .await;
+    let mut ke = fed.node("KE-KWS").client().await;
+    let id = ke
+        .publish(draft(
+            1,
+            pb::Tlp::Green,
+            pb::Scope::Federation,
+            &[],
+            pb::HandlingCode::H0,
+        ))
+        .await
+        .expect("publish")
+        .into_inner()
+        .id;
+    let gb = fed.node("GB-NWCU").client().await;
+    wait_until("the record at GB-NWCU", || {
+        let (mut c, id) = (gb.clone(), id.clone());
+        async move { c.get(pb::GetRequest { id }).await.is_ok() }
+    })
+    .await;
+    ke.retract(pb::RetractRequest {
+        id: id.clone(),
+        reason: "wrong seller".into(),
+    })
+    .await
+    .expect("retract");
+    wait_until("the retraction at GB-NWCU", || {
+        let (mut c, id) = (gb.clone(), id.clone());
+        async move {
+            matches!(c.get(pb::GetRequest { id }).await, Err(e) if e.message().contains("retracted"))
+        }
+    })
+    .await;
+    let mut g = gb.clone();
+    assert_eq!(
+        g.stats(pb::StatsRequest::default())
+            .await
+            .expect("stats")
+            .into_inner()
+            .tombstones,
+        1
+    );
+
+    // GB goes offline; KE publishes; GB comes back and catches up.
+    let idx = fed
+        .nodes
+        .iter()
+        .position(|n| n.agency == "GB-NWCU")
+        .expect("gb");
+    let (gb_dir, gb_addr) = (fed.nodes[idx].dir.clone(), fed.nodes[idx].addr);
+    fed.nodes[idx].stop().await;
+    for n in 0..50 {
+        ke.publish(draft(
+            100 + n,
+            pb::Tlp::Amber,
+            pb::Scope::Federation,
+            &[],
+            pb::HandlingCode::H1,
+        ))
+        .await
+        .expect("publish while GB is offline");
+    }
+    let listener = tokio::net::TcpListener::bind(gb_addr)
+        .await
+        .expect("rebind");
+    fed.nodes[idx] = wildnet_tests::fed::start_node("GB-NWCU", &gb_dir, listener).await;
+    let mut gb = fed.node("GB-NWCU").client().await;
+    gb.sync(pb::SyncRequest {
+        peer: String::new(),
+        wait: true,
+        timeout_secs: 30,
+    })
+    .await
+    .expect("sync --wait");
+    let held = gb
+        .stats(pb::StatsRequest::default())
+        .await
+        .expect("stats")
+        .into_inner();
+    // 50 new records plus the retraction record itself; the retracted one is gone.
+    assert_eq!(held.records, 51, "{held:?}");
+    fed.stop().await;
+}
