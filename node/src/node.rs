@@ -651,6 +651,16 @@ pub fn build_query(req: &pb::QueryRequest, species: &SpeciesTable) -> Result<Que
             .map_err(|e: record::IdError| NodeError::Invalid(e.to_string()))?;
         t.push((Field::Author, a.to_string()));
     }
+    if !req.code.trim().is_empty() {
+        let c = s(&req.code).to_uppercase();
+        if !matches!(c.as_str(), "H0" | "H1" | "H2" | "H3") {
+            return Err(NodeError::Invalid(format!(
+                "handling code {:?} must be H0, H1, H2 or H3",
+                req.code
+            )));
+        }
+        t.push((Field::Code, c));
+    }
     if !req.tag.trim().is_empty() {
         t.push((Field::Tag, s(&req.tag).to_lowercase()));
     }

@@ -440,6 +440,7 @@ fn describe_query(q: &pb::QueryRequest, n: usize) -> String {
         ("author", &q.author),
         ("tag", &q.tag),
         ("text", &q.text),
+        ("code", &q.code),
     ] {
         if !v.is_empty() {
             parts.push(format!("{k}={v:?}"));

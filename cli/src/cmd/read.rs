@@ -118,6 +118,9 @@ pub struct QueryArgs {
     /// Tag
     #[arg(long)]
     pub tag: Option<String>,
+    /// Handling code: h0, h1, h2 or h3
+    #[arg(long)]
+    pub code: Option<String>,
     /// Words that must all appear in the text fields
     #[arg(long)]
     pub text: Option<String>,
@@ -161,6 +164,7 @@ impl QueryArgs {
             limit: 0,
             page_token: String::new(),
             history: self.history,
+            code: o(&self.code),
         })
     }
 }

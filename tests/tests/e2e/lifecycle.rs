@@ -170,6 +170,10 @@ fn analyst_workflow_end_to_end() {
             "Courier route",
             "--text",
             "Scales move via Addis courier hub",
+            "--code",
+            "h3",
+            "--restrictions",
+            "no court use",
         ],
     );
 
@@ -243,6 +247,8 @@ fn analyst_workflow_end_to_end() {
     assert_eq!(query(&node, &["--author", "KE-KWS"]), all);
     assert!(query(&node, &["--author", "ZA-DFFE"]).is_empty());
     assert_eq!(query(&node, &["--tag", "timber"]), vec![rosewood.clone()]);
+    assert_eq!(query(&node, &["--code", "h3"]), vec![note.clone()]);
+    assert_eq!(query(&node, &["--code", "H1"]), Vec::<String>::new());
     assert_eq!(
         query(&node, &["--text", "scales"]),
         vec![note.clone(), seizure.clone(), pangolin.clone()]
