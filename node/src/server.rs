@@ -96,11 +96,13 @@ pub async fn run_with(
             .with_context(|| format!("cannot write {}", fed_addr_file.display()))?;
         let tls = fed.server_config().map_err(anyhow::Error::msg)?;
         let incoming = federation_incoming(listener, tls, node.clone());
-        let router = federation_router().await?.add_service(
-            FederationServer::new(FederationService::new(node.clone()))
-                .max_decoding_message_size(settings.max_message_bytes)
-                .max_encoding_message_size(settings.max_message_bytes),
-        );
+        let router = base_router::<FederationServer<FederationService>>()
+            .await?
+            .add_service(
+                FederationServer::new(FederationService::new(node.clone()))
+                    .max_decoding_message_size(settings.max_message_bytes)
+                    .max_encoding_message_size(settings.max_message_bytes),
+            );
         tracing::info!(addr = %local, manifest = fed.current().version(), "federation listening (mutual TLS 1.3)");
         let mut rx = stop_rx.clone();
         servers.spawn(async move {
@@ -161,50 +163,41 @@ pub async fn run_with(
     Ok(())
 }
 
-async fn router(
-    node: &Arc<Node>,
-    settings: &Settings,
-) -> anyhow::Result<tonic::transport::server::Router> {
+/// A router serving gRPC health (reporting `S` as serving) and reflection
+/// v1 and v1alpha over every wildnet and health descriptor: what every
+/// listener offers besides its own service.
+async fn base_router<S: tonic::server::NamedService>()
+-> anyhow::Result<tonic::transport::server::Router> {
     let (reporter, health) = tonic_health::server::health_reporter();
-    reporter.set_serving::<AgencyServer<AgencyService>>().await;
-    let reflection = |b: tonic_reflection::server::Builder<'static>| {
-        b.register_encoded_file_descriptor_set(wildnet_proto::FILE_DESCRIPTOR_SET)
+    reporter.set_serving::<S>().await;
+    let reflection = || {
+        tonic_reflection::server::Builder::configure()
+            .register_encoded_file_descriptor_set(wildnet_proto::FILE_DESCRIPTOR_SET)
             .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
     };
-    let v1 = reflection(tonic_reflection::server::Builder::configure())
+    let v1 = reflection()
         .build_v1()
         .context("cannot build the reflection service")?;
-    let v1alpha = reflection(tonic_reflection::server::Builder::configure())
-        .build_v1alpha()
-        .context("cannot build the reflection service")?;
-    let agency = AgencyServer::new(AgencyService::new(node.clone()))
-        .max_decoding_message_size(settings.max_message_bytes)
-        .max_encoding_message_size(settings.max_message_bytes);
-    Ok(Server::builder()
-        .add_service(health)
-        .add_service(v1)
-        .add_service(v1alpha)
-        .add_service(agency))
-}
-
-/// Health and reflection for the Federation listener.
-async fn federation_router() -> anyhow::Result<tonic::transport::server::Router> {
-    let (reporter, health) = tonic_health::server::health_reporter();
-    reporter
-        .set_serving::<FederationServer<FederationService>>()
-        .await;
-    let v1 = tonic_reflection::server::Builder::configure()
-        .register_encoded_file_descriptor_set(wildnet_proto::FILE_DESCRIPTOR_SET)
-        .build_v1()
-        .context("cannot build the reflection service")?;
-    let v1alpha = tonic_reflection::server::Builder::configure()
-        .register_encoded_file_descriptor_set(wildnet_proto::FILE_DESCRIPTOR_SET)
+    let v1alpha = reflection()
         .build_v1alpha()
         .context("cannot build the reflection service")?;
     Ok(Server::builder()
         .add_service(health)
         .add_service(v1)
         .add_service(v1alpha))
+}
+
+/// The Agency service with health and reflection.
+async fn router(
+    node: &Arc<Node>,
+    settings: &Settings,
+) -> anyhow::Result<tonic::transport::server::Router> {
+    let agency = AgencyServer::new(AgencyService::new(node.clone()))
+        .max_decoding_message_size(settings.max_message_bytes)
+        .max_encoding_message_size(settings.max_message_bytes);
+    Ok(base_router::<AgencyServer<AgencyService>>()
+        .await?
+        .add_service(agency))
 }
 
 type TlsConn = tokio_rustls::server::TlsStream<tokio::net::TcpStream>;
