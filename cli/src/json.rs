@@ -119,7 +119,9 @@ pub fn draft_from_json(text: &str) -> anyhow::Result<pb::RecordBody> {
         "seq",
         "stored_at",
         "superseded_by",
+        "received_from",
         "history",
+        "holders",
         "schema_version",
     ] {
         m.remove(k);
@@ -186,6 +188,9 @@ pub fn record_view(s: &pb::StoredRecord) -> anyhow::Result<Value> {
     out.insert("stored_at".into(), Value::from(time::rfc3339(s.stored_at)));
     if !s.superseded_by.is_empty() {
         out.insert("superseded_by".into(), Value::from(s.superseded_by.clone()));
+    }
+    if !s.received_from.is_empty() {
+        out.insert("received_from".into(), Value::from(s.received_from.clone()));
     }
     Ok(Value::Object(out))
 }

@@ -48,6 +48,10 @@ pub struct FederationSection {
     /// Seconds between manifest checks on an idle peer link.
     #[serde(default = "default_hello")]
     pub hello_interval_secs: u64,
+    /// Seconds between completeness checks (reconciliation) with each
+    /// peer; 0 for on demand only.
+    #[serde(default = "default_verify")]
+    pub verify_interval_secs: u64,
     /// Sharing policy per peer agency id; the key `default` applies to
     /// peers not listed.
     #[serde(default)]
@@ -119,6 +123,10 @@ fn default_fed_manifest() -> PathBuf {
 }
 fn default_hello() -> u64 {
     30
+}
+
+fn default_verify() -> u64 {
+    3600
 }
 
 /// `[agency]`.
@@ -325,6 +333,7 @@ impl Settings {
                 manifest: resolve(&f.manifest),
                 peers: f.peers.clone(),
                 hello_interval_secs: f.hello_interval_secs.max(1),
+                verify_interval_secs: f.verify_interval_secs,
             }
             }),
         };

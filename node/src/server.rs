@@ -79,7 +79,13 @@ pub async fn run_with(
     }
     let fed_addr_file = settings.data_dir.join(FEDERATION_ADDR_FILE);
     let mut peer_links = None;
+    let mut accept_task = None;
     if let (Some(fed), Some(fs)) = (node.federation(), &settings.federation) {
+        // Before any peer pulls: a widened [federation.share] policy bumps
+        // that peer's epoch so it re-pulls.
+        node.refresh_policy_epochs()
+            .await
+            .context("cannot record the sharing policy epochs")?;
         let listener = match listeners.federation {
             Some(l) => l,
             None => tokio::net::TcpListener::bind(fs.listen)
@@ -95,7 +101,8 @@ pub async fn run_with(
         std::fs::write(&fed_addr_file, local.to_string())
             .with_context(|| format!("cannot write {}", fed_addr_file.display()))?;
         let tls = fed.server_config().map_err(anyhow::Error::msg)?;
-        let incoming = federation_incoming(listener, tls, node.clone());
+        let (incoming, acceptor) = federation_incoming(listener, tls, node.clone());
+        accept_task = Some(acceptor);
         let router = base_router::<FederationServer<FederationService>>()
             .await?
             .add_service(
@@ -152,13 +159,28 @@ pub async fn run_with(
         }
     }
     purge.abort();
+    let _ = purge.await;
     if let Some(p) = peer_links {
         p.abort();
+        let _ = p.await;
+    }
+    // The federation port is free once this returns (a restart rebinds it).
+    if let Some(a) = accept_task {
+        a.abort();
+        let _ = a.await;
     }
     let _ = std::fs::remove_file(&fed_addr_file);
     let _ = std::fs::remove_file(&settings.socket);
     let _ = std::fs::remove_file(&addr_file);
     node.store().close();
+    // Peer links and closed streams finish on their own; wait for them to
+    // let go of the node so the database is released when this returns
+    // (an in-process restart opens it again at once).
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    while Arc::strong_count(&node) > 1 && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    drop(node);
     tracing::info!("stopped");
     Ok(())
 }
@@ -210,10 +232,13 @@ fn federation_incoming(
     listener: tokio::net::TcpListener,
     tls: Arc<rustls::ServerConfig>,
     node: Arc<Node>,
-) -> ReceiverStream<Result<TlsConn, std::io::Error>> {
+) -> (
+    ReceiverStream<Result<TlsConn, std::io::Error>>,
+    tokio::task::JoinHandle<()>,
+) {
     let (tx, rx) = tokio::sync::mpsc::channel(64);
     let acceptor = tokio_rustls::TlsAcceptor::from(tls);
-    tokio::spawn(async move {
+    let task = tokio::spawn(async move {
         loop {
             let (tcp, addr) = tokio::select! {
                 r = listener.accept() => match r {
@@ -244,7 +269,7 @@ fn federation_incoming(
             });
         }
     });
-    ReceiverStream::new(rx)
+    (ReceiverStream::new(rx), task)
 }
 
 /// Binds the Unix socket with mode 0600, replacing a stale socket file but

@@ -82,6 +82,7 @@ pub fn stored_pb(s: &Stored) -> pb::StoredRecord {
             Err(e) => e.to_string(),
         },
         superseded_by: s.superseded_by.map(|i| i.to_hex()).unwrap_or_default(),
+        received_from: s.received_from.clone(),
     }
 }
 
@@ -191,9 +192,17 @@ impl Agency for AgencyService {
         let id = req.into_inner().id;
         let (s, history) = self.node.get(&id).map_err(status)?;
         self.audit(who, "get", s.record.id().to_hex()).await;
+        let holders = self
+            .node
+            .holders(&s.record.id())
+            .map_err(status)?
+            .into_iter()
+            .map(|(agency, at)| pb::Holding { agency, at })
+            .collect();
         Ok(Response::new(pb::GetResponse {
             record: Some(stored_pb(&s)),
             history: history.iter().map(stored_pb).collect(),
+            holders,
         }))
     }
 
@@ -345,6 +354,9 @@ impl Agency for AgencyService {
             )));
         }
         let asked = crate::now_ms();
+        if r.verify {
+            fed.verify_now();
+        }
         fed.sync_now();
         if r.wait {
             let limit = std::time::Duration::from_secs(if r.timeout_secs == 0 {
@@ -356,9 +368,15 @@ impl Agency for AgencyService {
             loop {
                 let states = fed.peer_states();
                 let caught_up = |id: &String| {
-                    states
-                        .iter()
-                        .any(|p| &p.agency == id && p.caught_up_at >= asked)
+                    // A Hello after the request, and the cursor at the
+                    // feed head that Hello reported (a mark sent before the
+                    // request but read after it does not count).
+                    states.iter().any(|p| {
+                        &p.agency == id
+                            && p.last_success >= asked
+                            && p.cursor >= p.peer_head
+                            && (!r.verify || p.verified_at >= asked)
+                    })
                 };
                 if wanted.iter().all(caught_up) {
                     break;
@@ -403,6 +421,9 @@ impl Agency for AgencyService {
         peers.retain(|p| {
             wanted.iter().any(|(id, _)| id == &p.agency) || m.agency(&p.agency).is_some()
         });
+        for p in &mut peers {
+            p.receipts_queued = self.node.outbox_len(&p.agency) as u64;
+        }
         Ok(Response::new(pb::PeersResponse {
             federation: m.body().federation.clone(),
             manifest_version: m.version(),

@@ -263,6 +263,23 @@ impl TestFederation {
         }
     }
 
+    /// Stops a node gracefully, lets `edit` change its agency dir (config,
+    /// store), and starts it again on the same federation address.
+    pub async fn restart_with(&mut self, agency: &str, edit: impl FnOnce(&Path)) {
+        let idx = self
+            .nodes
+            .iter()
+            .position(|n| n.agency == agency)
+            .expect("node");
+        let (dir, addr) = (self.nodes[idx].dir.clone(), self.nodes[idx].addr);
+        self.nodes[idx].stop().await;
+        edit(&dir);
+        let listener = tokio::net::TcpListener::bind(addr)
+            .await
+            .expect("rebind the node's own address");
+        self.nodes[idx] = start_node(agency, &dir, listener).await;
+    }
+
     /// Stops every node.
     pub async fn stop(mut self) {
         for n in &mut self.nodes {

@@ -500,6 +500,10 @@ pub struct SyncArgs {
     /// Seconds to wait at most
     #[arg(long, default_value_t = 30)]
     pub timeout: u32,
+    /// Also run the completeness check: reconcile the ids each peer should
+    /// have sent with those held here, and fetch what is missing
+    #[arg(long)]
+    pub verify: bool,
 }
 
 /// Runs `sync`.
@@ -513,6 +517,7 @@ pub async fn sync(
             peer: a.peer.unwrap_or_default().to_uppercase(),
             wait: a.wait,
             timeout_secs: a.timeout,
+            verify: a.verify,
         })
         .await
         .map_err(explain)?
@@ -550,6 +555,12 @@ fn print_peers(r: pb::PeersResponse, format: Format) -> anyhow::Result<ExitCode>
                 "cursor": p.cursor, "received": p.received, "duplicates": p.duplicates,
                 "rejected": p.rejected, "sent": p.sent, "last_rejection": p.last_rejection,
                 "caught_up_at": (p.caught_up_at != 0).then(|| time::rfc3339(p.caught_up_at)),
+                "peer_head": p.peer_head, "lag": p.peer_head.saturating_sub(p.cursor),
+                "policy_epoch": p.policy_epoch,
+                "verified_at": (p.verified_at != 0).then(|| time::rfc3339(p.verified_at)),
+                "verify_missing": p.verify_missing, "verify_repaired": p.verify_repaired,
+                "verify_peer_lacks": p.verify_peer_lacks, "verify_ranges": p.verify_ranges,
+                "verify_error": p.verify_error, "receipts_queued": p.receipts_queued,
             })).collect::<Vec<_>>(),
         }))?,
         Format::Table => {
@@ -563,33 +574,57 @@ fn print_peers(r: pb::PeersResponse, format: Format) -> anyhow::Result<ExitCode>
                     "address",
                     "state",
                     "cursor",
+                    "lag",
                     "received",
                     "dup",
                     "rejected",
                     "sent",
                     "their manifest",
                     "last success",
+                    "last check",
                     "problem",
                 ],
                 r.peers
                     .iter()
                     .map(|p| {
-                        let problem = match (p.last_error.is_empty(), p.last_rejection.is_empty()) {
-                            (false, _) => p.last_error.clone(),
-                            (true, false) => format!("last rejected: {}", p.last_rejection),
-                            (true, true) => String::new(),
+                        let mut problems = Vec::new();
+                        if !p.last_error.is_empty() {
+                            problems.push(p.last_error.clone());
+                        }
+                        if !p.last_rejection.is_empty() {
+                            problems.push(format!("last rejected: {}", p.last_rejection));
+                        }
+                        if !p.verify_error.is_empty() {
+                            problems.push(format!("check failed: {}", p.verify_error));
+                        }
+                        if p.receipts_queued > 0 {
+                            problems.push(format!("{} receipts queued", p.receipts_queued));
+                        }
+                        let problem = problems.join("; ");
+                        let check = if p.verified_at == 0 {
+                            "never".to_string()
+                        } else {
+                            format!(
+                                "{}: {} missing, {} fetched, {} they lack",
+                                time::rfc3339(p.verified_at),
+                                p.verify_missing,
+                                p.verify_repaired,
+                                p.verify_peer_lacks
+                            )
                         };
                         vec![
                             p.agency.clone(),
                             p.address.clone(),
                             p.state.clone(),
                             p.cursor.to_string(),
+                            p.peer_head.saturating_sub(p.cursor).to_string(),
                             p.received.to_string(),
                             p.duplicates.to_string(),
                             p.rejected.to_string(),
                             p.sent.to_string(),
                             p.manifest_version.to_string(),
                             ago(p.last_success),
+                            check,
                             problem,
                         ]
                     })

@@ -44,8 +44,17 @@ pub async fn get(
             serde_json::json!({ "id": h.id, "created_at": created, "current": h.id == rec.id })
         })
         .collect();
+    // On the author's node: who holds it, by signed receipt. For a
+    // retraction, who applied it (deleted the target).
+    let holders: Vec<Value> = r
+        .holders
+        .iter()
+        .map(|h| serde_json::json!({ "agency": h.agency, "at": time::rfc3339(h.at) }))
+        .collect();
+    let is_retraction = view.get("kind").and_then(Value::as_str) == Some("retraction");
     if let Value::Object(m) = &mut view {
         m.insert("versions".into(), Value::Array(versions.clone()));
+        m.insert("holders".into(), Value::Array(holders.clone()));
     }
     match format {
         Format::Json => output::json(&view)?,
@@ -55,7 +64,7 @@ pub async fn get(
             };
             let mut rows = Vec::new();
             for (k, v) in m {
-                if k == "versions" {
+                if k == "versions" || k == "holders" {
                     continue;
                 }
                 let shown = if k == "handling" {
@@ -80,6 +89,20 @@ pub async fn get(
                         " {mark} {} {}",
                         output::cell(v.get("id")),
                         output::cell(v.get("created_at"))
+                    ))?;
+                }
+            }
+            if !holders.is_empty() {
+                output::line(if is_retraction {
+                    "deletion confirmed by (signed receipts):"
+                } else {
+                    "held by (signed receipts):"
+                })?;
+                for h in &holders {
+                    output::line(&format!(
+                        "   {} since {}",
+                        output::cell(h.get("agency")),
+                        output::cell(h.get("at"))
                     ))?;
                 }
             }

@@ -10,6 +10,8 @@
 pub mod join;
 pub mod manifest;
 pub mod peers;
+pub mod receipts;
+pub mod reconcile;
 pub mod secretariat;
 pub mod service;
 pub mod sync;
@@ -49,6 +51,9 @@ pub struct FederationSettings {
     pub share: std::collections::HashMap<String, crate::policy::PeerPolicy>,
     /// Sharing policy for peers not listed in `share`.
     pub default_share: crate::policy::PeerPolicy,
+    /// How often each peer link runs the completeness check, seconds
+    /// (0: only on demand, `wildnet sync --verify`).
+    pub verify_interval_secs: u64,
 }
 
 /// The federation state of a running node.
@@ -60,7 +65,9 @@ pub struct Federation {
     changed: watch::Sender<u64>,
     peers: Mutex<BTreeMap<String, pb::PeerState>>,
     settings: FederationSettings,
-    sync: Arc<tokio::sync::Notify>,
+    sync: watch::Sender<u64>,
+    verify: watch::Sender<u64>,
+    outbox: Mutex<BTreeMap<String, Arc<tokio::sync::Notify>>>,
     closing: watch::Sender<bool>,
 }
 
@@ -137,7 +144,9 @@ impl Federation {
             changed,
             peers: Mutex::new(BTreeMap::new()),
             settings: settings.clone(),
-            sync: Arc::new(tokio::sync::Notify::new()),
+            sync: watch::channel(0).0,
+            verify: watch::channel(0).0,
+            outbox: Mutex::new(BTreeMap::new()),
             closing: watch::channel(false).0,
         })
     }
@@ -267,12 +276,30 @@ impl Federation {
 
     /// Wakes every peer link to pull now.
     pub fn sync_now(&self) {
-        self.sync.notify_waiters();
+        self.sync.send_modify(|g| *g += 1);
     }
 
-    /// Notified when a sync is requested.
-    pub fn sync_requested(&self) -> Arc<tokio::sync::Notify> {
-        self.sync.clone()
+    /// Asks every peer link to run the completeness check now.
+    pub fn verify_now(&self) {
+        self.verify.send_modify(|g| *g += 1);
+    }
+
+    /// Changes when a completeness check is requested.
+    pub fn verify_requested(&self) -> watch::Receiver<u64> {
+        self.verify.subscribe()
+    }
+
+    /// Notified when receipts are queued for `peer`.
+    pub fn outbox_signal(&self, peer: &str) -> Arc<tokio::sync::Notify> {
+        match self.outbox.lock() {
+            Ok(mut m) => m.entry(peer.to_string()).or_default().clone(),
+            Err(_) => Arc::new(tokio::sync::Notify::new()),
+        }
+    }
+
+    /// Changes when a sync is requested (never missed: a generation).
+    pub fn sync_requested(&self) -> watch::Receiver<u64> {
+        self.sync.subscribe()
     }
 
     /// Every peer's state.

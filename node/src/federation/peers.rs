@@ -87,12 +87,21 @@ pub async fn run(node: Arc<Node>, mut stop: watch::Receiver<bool>) {
 async fn link(node: Arc<Node>, peer: String, address: String, mut stop: watch::Receiver<bool>) {
     let Some(fed) = node.federation() else { return };
     let mut changes = fed.subscribe();
+    let mut sync = fed.sync_requested();
+    let mut verify = fed.verify_requested();
+    let mut seen = *verify.borrow_and_update();
     let every = Duration::from_secs(fed.settings().hello_interval_secs.max(1));
+    let interval = fed.settings().verify_interval_secs;
+    let next_check =
+        || (interval > 0).then(|| tokio::time::Instant::now() + Duration::from_secs(interval));
+    let mut verify_at = next_check();
     let mut state = Link::Starting;
     let mut client = None;
     loop {
+        // A sync asked before this Hello is answered by it.
+        sync.borrow_and_update();
         let mut result = exchange(&node, &peer, &address, &mut client).await;
-        if let Ok(version) = result {
+        if let Ok((version, _)) = &result {
             if state != Link::Up {
                 tracing::info!(version, "peer authenticated");
             }
@@ -100,15 +109,45 @@ async fn link(node: Arc<Node>, peer: String, address: String, mut stop: watch::R
                 p.state = "authenticated".into();
                 p.last_error.clear();
                 p.last_success = crate::now_ms();
-                p.manifest_version = version;
+                p.manifest_version = *version;
             });
             state = Link::Up;
-            if let Some(c) = client.as_mut() {
-                // Pull (then subscribe) until the stream fails or we must
-                // re-handshake (new manifest, sync requested).
-                if let Err(e) = super::sync::pull(&node, &peer, c, &mut stop).await {
-                    result = Err(e);
-                } else {
+        }
+        if let (Ok((_, announced)), Some(c)) = (&result, client.as_mut()) {
+            // Receipts queued while the link was down go first; those that
+            // cannot go stay queued and never hold up the pull.
+            if let Err(e) = super::sync::deliver_receipts(&node, &peer, c).await {
+                tracing::warn!(cause = %e, "receipts not delivered; kept for later");
+            }
+            let mut step = Ok(());
+            let asked = *verify.borrow_and_update();
+            let due = asked != seen || verify_at.is_some_and(|t| t <= tokio::time::Instant::now());
+            if step.is_ok() && due {
+                seen = asked;
+                verify_at = next_check();
+                if let Err(e) = super::sync::verify(&node, &peer, c, announced).await {
+                    tracing::warn!(cause = %e, "completeness check failed");
+                    fed.peer_update(&peer, |p| p.verify_error = e.clone());
+                    step = Err(e);
+                }
+            }
+            // Pull (then subscribe) until the stream fails or we must
+            // re-handshake (new manifest, sync or check requested).
+            if step.is_ok() {
+                step = super::sync::pull(
+                    &node,
+                    &peer,
+                    c,
+                    &mut stop,
+                    &mut sync,
+                    &mut verify,
+                    verify_at,
+                )
+                .await;
+            }
+            match step {
+                Err(e) => result = Err(e),
+                Ok(()) => {
                     if *stop.borrow() {
                         return;
                     }
@@ -117,18 +156,7 @@ async fn link(node: Arc<Node>, peer: String, address: String, mut stop: watch::R
             }
         }
         state = match result {
-            Ok(version) => {
-                if state != Link::Up {
-                    tracing::info!(version, "peer authenticated");
-                }
-                fed.peer_update(&peer, |p| {
-                    p.state = "authenticated".into();
-                    p.last_error.clear();
-                    p.last_success = crate::now_ms();
-                    p.manifest_version = version;
-                });
-                Link::Up
-            }
+            Ok(_) => Link::Up,
             Err(e) => {
                 client = None;
                 let n = match state {
@@ -152,12 +180,15 @@ async fn link(node: Arc<Node>, peer: String, address: String, mut stop: watch::R
         tokio::select! {
             _ = tokio::time::sleep(wait) => {}
             r = changes.changed() => if r.is_err() { return },
+            r = verify.changed() => if r.is_err() { return },
+            r = sync.changed() => if r.is_err() { return },
             () = stopped(&mut stop) => return,
         }
     }
 }
 
-/// One Hello round: returns the peer's manifest version after syncing.
+/// One Hello round: returns the peer's manifest version after syncing
+/// manifests, and the sharing policy it announced towards this node.
 async fn exchange(
     node: &Arc<Node>,
     peer: &str,
@@ -165,7 +196,7 @@ async fn exchange(
     client: &mut Option<
         wildnet_proto::v1::federation_client::FederationClient<tonic::transport::Channel>,
     >,
-) -> Result<u64, String> {
+) -> Result<(u64, crate::policy::PeerPolicy), String> {
     let Some(fed) = node.federation() else {
         return Err("no federation".into());
     };
@@ -212,5 +243,15 @@ async fn exchange(
             .into_inner();
         theirs = r.version;
     }
-    Ok(theirs)
+    let policy = hello.policy.unwrap_or_default();
+    node.check_peer_epoch(peer, policy.epoch, hello.feed_head)
+        .await
+        .map_err(|e| e.to_string())?;
+    let cursor = node.cursor(peer).map_err(|e| e.to_string())?;
+    fed.peer_update(peer, |p| {
+        p.policy_epoch = policy.epoch;
+        p.peer_head = hello.feed_head;
+        p.cursor = cursor;
+    });
+    Ok((theirs, crate::policy::from_pb(&policy)))
 }

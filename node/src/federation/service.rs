@@ -10,6 +10,9 @@ use wildnet_proto::v1::federation_server::Federation as FederationApi;
 
 use crate::node::Node;
 
+/// Most ids in one Fetch.
+pub const FETCH_MAX: usize = 1024;
+
 /// The Federation service over a node.
 #[derive(Debug, Clone)]
 pub struct FederationService {
@@ -49,6 +52,118 @@ impl FederationService {
 #[tonic::async_trait]
 impl FederationApi for FederationService {
     type PullStream = tokio_stream::wrappers::ReceiverStream<Result<pb::PullItem, Status>>;
+    type ReconcileStream =
+        tokio_stream::wrappers::ReceiverStream<Result<pb::ReconcileResponse, Status>>;
+
+    async fn reconcile(
+        &self,
+        req: Request<tonic::Streaming<pb::ReconcileRequest>>,
+    ) -> Result<Response<Self::ReconcileStream>, Status> {
+        let peer = self.caller(&req)?;
+        let mut inbound = req.into_inner();
+        let node = self.node.clone();
+        let (tx, rx) = tokio::sync::mpsc::channel(4);
+        tokio::spawn(async move {
+            let Some(fed) = node.federation() else { return };
+            let policy = fed.policy_for(&peer).clone();
+            let me = node.agency().to_string();
+            let (n, p) = (node.clone(), peer.clone());
+            // The set the caller should hold from us, computed once per call.
+            let ours =
+                match tokio::task::spawn_blocking(move || n.sendable_ids(&me, &p, &policy)).await {
+                    Ok(Ok(ids)) => ids,
+                    Ok(Err(e)) => {
+                        tracing::error!(cause = %e, "reconcile: cannot list records");
+                        let _ = tx
+                            .send(Err(Status::internal("the source cannot list its records")))
+                            .await;
+                        return;
+                    }
+                    Err(_) => return,
+                };
+            tracing::debug!(peer = %peer, ids = ours.len(), "reconcile");
+            // Rounds are bounded: each one at least halves the ranges' sizes.
+            for _ in 0..64 {
+                let msg = match inbound.message().await {
+                    Ok(Some(m)) => m,
+                    _ => return,
+                };
+                let reply =
+                    super::reconcile::respond(&ours, &msg).map_err(Status::invalid_argument);
+                let stop = reply.is_err();
+                if tx.send(reply).await.is_err() || stop {
+                    return;
+                }
+            }
+            let _ = tx
+                .send(Err(Status::resource_exhausted(
+                    "reconciliation took more than 64 rounds",
+                )))
+                .await;
+        });
+        Ok(Response::new(tokio_stream::wrappers::ReceiverStream::new(
+            rx,
+        )))
+    }
+
+    async fn fetch(
+        &self,
+        req: Request<pb::FetchRequest>,
+    ) -> Result<Response<pb::FetchResponse>, Status> {
+        let peer = self.caller(&req)?;
+        let ids = req.into_inner().ids;
+        if ids.len() > FETCH_MAX {
+            return Err(Status::invalid_argument(format!(
+                "{} ids in one Fetch; at most {FETCH_MAX}",
+                ids.len()
+            )));
+        }
+        let fed = self
+            .node
+            .federation()
+            .ok_or_else(|| Status::unavailable("this node is not in a federation"))?;
+        let m = fed.current();
+        let policy = fed.policy_for(&peer);
+        let me = self.node.agency().to_string();
+        let now = crate::now_ms();
+        let mut records = Vec::new();
+        for id in ids {
+            let Some(id) = crate::record::RecordId::from_slice(&id) else {
+                continue;
+            };
+            let stored = self.node.store().get(&id).map_err(|e| {
+                tracing::error!(cause = %e, "record read failed");
+                Status::internal("the source cannot read a record")
+            })?;
+            // The same rule as Pull: only what the caller may hold.
+            if let Some(s) = stored
+                && super::sync::may_serve(s.record.body(), &me, &peer, &m, policy, now)
+            {
+                records.push(s.record.signed().clone());
+            }
+        }
+        fed.peer_update(&peer, |p| p.sent += records.len() as u64);
+        Ok(Response::new(pb::FetchResponse { records }))
+    }
+
+    async fn acknowledge(
+        &self,
+        req: Request<pb::ReceiptBatch>,
+    ) -> Result<Response<pb::AcknowledgeResponse>, Status> {
+        let peer = self.caller(&req)?;
+        let batch = req.into_inner();
+        if batch.receipts.len() > 1024 {
+            return Err(Status::invalid_argument(
+                "more than 1024 receipts in one Acknowledge",
+            ));
+        }
+        let accepted = self
+            .node
+            .accept_receipts(&peer, batch)
+            .await
+            .map_err(|e| Status::internal(e.to_string()))?;
+        Ok(Response::new(pb::AcknowledgeResponse { accepted }))
+    }
 
     async fn pull(
         &self,
@@ -72,9 +187,15 @@ impl FederationApi for FederationService {
         let theirs = req.into_inner().manifest_version;
         let ours = self.node.manifest_version();
         tracing::debug!(peer = %peer, theirs, ours, "hello");
+        let policy = self
+            .node
+            .federation()
+            .map(|f| crate::policy::to_pb(f.policy_for(&peer), self.node.policy_epoch(&peer)));
         Ok(Response::new(pb::HelloResponse {
             agency: self.node.agency().to_string(),
             manifest_version: ours,
+            policy,
+            feed_head: *self.node.store().head_watch().borrow(),
         }))
     }
 

@@ -34,6 +34,20 @@ const PULL_BATCH: usize = 512;
 /// Records stored per ingest batch.
 const INGEST_BATCH: usize = 512;
 
+/// Whether `me` puts a record on the wire to `peer` (Pull, Fetch, and the
+/// set the completeness check compares): not expired, and [`policy::may_send`].
+pub(crate) fn may_serve(
+    b: &pb::RecordBody,
+    me: &str,
+    peer: &str,
+    m: &super::manifest::Trusted,
+    policy: &policy::PeerPolicy,
+    now: i64,
+) -> bool {
+    (b.expires_at == 0 || b.expires_at > now)
+        && policy::may_send(b, me, peer, m, policy, now).is_ok()
+}
+
 /// The source side of Pull/Subscribe for an authenticated `peer`.
 pub fn serve_pull(
     node: Arc<Node>,
@@ -49,8 +63,14 @@ pub fn serve_pull(
         let mut pos = req.since;
         let mut at_end_sent = false;
         loop {
+            // Only up to the durable head: a batch being written has its
+            // feed entries before its records, and is not acknowledged yet.
+            let durable = *head.borrow_and_update();
             let batch = match node.store().feed_after(pos, PULL_BATCH) {
-                Ok(b) => b,
+                Ok(mut b) => {
+                    b.retain(|(seq, _)| *seq <= durable);
+                    b
+                }
                 Err(e) => {
                     tracing::error!(cause = %e, "feed read failed");
                     let _ = tx
@@ -103,11 +123,8 @@ pub fn serve_pull(
                         return;
                     }
                 };
-                let send = stored.filter(|s| {
-                    let b = s.record.body();
-                    (b.expires_at == 0 || b.expires_at > now)
-                        && policy::may_send(b, &me, &peer, &m, &policy, now).is_ok()
-                });
+                let send =
+                    stored.filter(|s| may_serve(s.record.body(), &me, &peer, &m, &policy, now));
                 match send {
                     Some(s) => {
                         let item = pb::PullItem {
@@ -157,19 +174,27 @@ pub struct Ingested {
 }
 
 /// Pulls from `peer` until the stream fails, the manifest changes, a sync
-/// is requested or the node stops. Returns Ok to re-handshake, Err to back off.
+/// or completeness check is requested or due (`verify_at`), or the node
+/// stops; delivers queued receipts to the peer on the way. Returns Ok to
+/// re-handshake, Err to back off.
 pub(super) async fn pull(
     node: &Arc<Node>,
     peer: &str,
     client: &mut FederationClient<tonic::transport::Channel>,
     stop: &mut tokio::sync::watch::Receiver<bool>,
+    sync: &mut tokio::sync::watch::Receiver<u64>,
+    verify: &mut tokio::sync::watch::Receiver<u64>,
+    verify_at: Option<tokio::time::Instant>,
 ) -> Result<(), String> {
     let Some(fed) = node.federation() else {
         return Ok(());
     };
     let mut changes = fed.subscribe();
     changes.mark_unchanged();
-    let sync = fed.sync_requested();
+    let outbox = fed.outbox_signal(peer);
+    let mut acks = client.clone();
+    let far = tokio::time::Instant::now() + Duration::from_secs(365 * 86_400);
+    let verify_at = verify_at.unwrap_or(far);
     let cursor = node.cursor(peer).map_err(|e| e.to_string())?;
     let mut stream = client
         .pull(pb::PullRequest {
@@ -197,9 +222,25 @@ pub(super) async fn pull(
                 flush(node, peer, &mut batch, upto).await?;
                 return if r.is_ok() { Ok(()) } else { Err("stopping".into()) };
             }
-            () = sync.notified() => {
+            r = sync.changed() => {
+                flush(node, peer, &mut batch, upto).await?;
+                return if r.is_ok() { Ok(()) } else { Err("stopping".into()) };
+            }
+            r = verify.changed() => {
+                flush(node, peer, &mut batch, upto).await?;
+                return if r.is_ok() { Ok(()) } else { Err("stopping".into()) };
+            }
+            () = tokio::time::sleep_until(verify_at) => {
                 flush(node, peer, &mut batch, upto).await?;
                 return Ok(());
+            }
+            () = outbox.notified() => {
+                // Receipts that cannot go now stay queued for the next try;
+                // the pull goes on either way.
+                if let Err(e) = deliver_receipts(node, peer, &mut acks).await {
+                    tracing::warn!(peer, cause = %e, "receipts not delivered; kept for later");
+                }
+                continue;
             }
             () = stopped(stop) => return Ok(()),
         };
@@ -241,16 +282,7 @@ async fn flush(
             .ingest(peer, items)
             .await
             .map_err(|e| format!("storing pulled records failed: {e}"))?;
-        if let Some(fed) = node.federation() {
-            fed.peer_update(peer, |p| {
-                p.received += r.received;
-                p.duplicates += r.duplicates;
-                p.rejected += r.rejected.len() as u64;
-                if let Some((id, why)) = r.rejected.last() {
-                    p.last_rejection = format!("{id}: {why}");
-                }
-            });
-        }
+        account(node, peer, &r);
     }
     if upto > node.cursor(peer).map_err(|e| e.to_string())? {
         node.set_cursor(peer, upto)
@@ -259,6 +291,160 @@ async fn flush(
         if let Some(fed) = node.federation() {
             fed.peer_update(peer, |p| p.cursor = upto);
         }
+    }
+    Ok(())
+}
+
+/// Adds an ingest's outcome to the peer's visible counts.
+fn account(node: &Node, peer: &str, r: &Ingested) {
+    if let Some(fed) = node.federation() {
+        fed.peer_update(peer, |p| {
+            p.received += r.received;
+            p.duplicates += r.duplicates;
+            p.rejected += r.rejected.len() as u64;
+            if let Some((id, why)) = r.rejected.last() {
+                p.last_rejection = format!("{id}: {why}");
+            }
+        });
+    }
+}
+
+fn status(e: Status) -> String {
+    format!("{}: {}", e.code(), e.message())
+}
+
+/// Sends every receipt queued for `peer`, oldest first, and unqueues
+/// those the peer acknowledged.
+pub(super) async fn deliver_receipts(
+    node: &Arc<Node>,
+    peer: &str,
+    client: &mut FederationClient<tonic::transport::Channel>,
+) -> Result<(), String> {
+    loop {
+        let queued = node.outbox(peer, 256).map_err(|e| e.to_string())?;
+        if queued.is_empty() {
+            return Ok(());
+        }
+        let (keys, receipts): (Vec<_>, Vec<_>) = queued.into_iter().unzip();
+        let receipts = receipts
+            .into_iter()
+            .filter(|r| !r.body.is_empty())
+            .collect();
+        client
+            .acknowledge(pb::ReceiptBatch { receipts })
+            .await
+            .map_err(|e| format!("delivering receipts: {}", status(e)))?;
+        node.outbox_done(keys).await.map_err(|e| e.to_string())?;
+    }
+}
+
+/// The completeness check with `peer`: reconciles the ids the peer may send
+/// this node (under the policy it `announced`) with those held here, then
+/// fetches and stores what is missing. The outcome shows in `wildnet peers`.
+pub(super) async fn verify(
+    node: &Arc<Node>,
+    peer: &str,
+    client: &mut FederationClient<tonic::transport::Channel>,
+    announced: &policy::PeerPolicy,
+) -> Result<(), String> {
+    use super::reconcile::Initiator;
+    let started = std::time::Instant::now();
+    let (n, p, me, pol) = (
+        node.clone(),
+        peer.to_string(),
+        node.agency().to_string(),
+        announced.clone(),
+    );
+    let ours = tokio::task::spawn_blocking(move || n.sendable_ids(&p, &me, &pol))
+        .await
+        .map_err(|e| e.to_string())?
+        .map_err(|e| e.to_string())?;
+    let held = ours.len();
+    let mut init = Initiator::new(ours);
+    let (tx, rx) = mpsc::channel(4);
+    tx.send(init.first())
+        .await
+        .map_err(|_| "reconcile: channel closed".to_string())?;
+    let mut inbound = client
+        .reconcile(ReceiverStream::new(rx))
+        .await
+        .map_err(status)?
+        .into_inner();
+    loop {
+        let resp = inbound
+            .message()
+            .await
+            .map_err(status)?
+            .ok_or("the peer ended the reconciliation early")?;
+        match init.step(&resp)? {
+            Some(next) => tx
+                .send(next)
+                .await
+                .map_err(|_| "reconcile: channel closed".to_string())?,
+            None => break,
+        }
+    }
+    drop(tx);
+    let mut missing = Vec::new();
+    for id in &init.missing {
+        let rid = crate::record::RecordId::from_bytes(*id);
+        if !node.knows(&rid).map_err(|e| e.to_string())? {
+            missing.push(id.to_vec());
+        }
+    }
+    let mut repaired = 0;
+    for chunk in missing.chunks(super::service::FETCH_MAX) {
+        let records = client
+            .fetch(pb::FetchRequest {
+                ids: chunk.to_vec(),
+            })
+            .await
+            .map_err(status)?
+            .into_inner()
+            .records;
+        let r = node
+            .ingest(peer, records.into_iter().map(|r| (0, r)).collect())
+            .await
+            .map_err(|e| format!("storing fetched records failed: {e}"))?;
+        repaired += r.received;
+        account(node, peer, &r);
+    }
+    let found = missing.len() as u64;
+    if found > 0 {
+        tracing::warn!(
+            peer,
+            missing = found,
+            repaired,
+            "completeness check: records the peer should have sent were missing; fetched"
+        );
+        node.audit_nowait(
+            &format!("peer:{peer}"),
+            "verify",
+            format!(
+                "missing={found} repaired={repaired} peer_lacks={}",
+                init.they_lack
+            ),
+        );
+    }
+    tracing::info!(
+        peer,
+        held,
+        missing = found,
+        repaired,
+        peer_lacks = init.they_lack,
+        ranges = init.ranges_sent,
+        ms = started.elapsed().as_millis() as u64,
+        "completeness check done"
+    );
+    if let Some(fed) = node.federation() {
+        fed.peer_update(peer, |p| {
+            p.verified_at = crate::now_ms();
+            p.verify_missing = found;
+            p.verify_repaired = repaired;
+            p.verify_peer_lacks = init.they_lack;
+            p.verify_ranges = init.ranges_sent;
+            p.verify_error.clear();
+        });
     }
     Ok(())
 }

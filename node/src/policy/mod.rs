@@ -164,5 +164,58 @@ pub fn may_receive(
     Ok(())
 }
 
+/// Whether `new` lets a peer get a record that `old` did not: a higher
+/// TLP, a kind not sent before, or relaying switched on. Such a change
+/// bumps the policy epoch and the peer re-pulls from the start of the feed.
+pub fn widens(old: &PeerPolicy, new: &PeerPolicy) -> bool {
+    let kinds = |p: &PeerPolicy| -> Vec<&str> {
+        crate::record::KINDS
+            .iter()
+            .copied()
+            .filter(|k| p.kinds.as_ref().is_none_or(|ks| ks.iter().any(|x| x == k)))
+            .collect()
+    };
+    let (before, after) = (kinds(old), kinds(new));
+    // A policy that sends no kind sends nothing, whatever else it says.
+    !after.is_empty()
+        && ((new.max_tlp as i32) > (old.max_tlp as i32)
+            || after.iter().any(|k| !before.contains(k))
+            || (new.relay && !old.relay))
+}
+
+/// The policy as it travels in Hello, with its epoch.
+pub fn to_pb(p: &PeerPolicy, epoch: u64) -> pb::SharePolicy {
+    pb::SharePolicy {
+        max_tlp: p.max_tlp as i32,
+        kinds: p.kinds.clone().unwrap_or_default(),
+        all_kinds: p.kinds.is_none(),
+        relay: p.relay,
+        epoch,
+    }
+}
+
+/// The policy a peer announced (an unknown TLP reads as the narrowest).
+pub fn from_pb(p: &pb::SharePolicy) -> PeerPolicy {
+    PeerPolicy {
+        max_tlp: pb::Tlp::try_from(p.max_tlp).unwrap_or(pb::Tlp::Clear),
+        kinds: if p.all_kinds {
+            None
+        } else {
+            Some(p.kinds.clone())
+        },
+        relay: p.relay,
+    }
+}
+
+/// The groups of the manifest that list `agency`.
+pub fn groups_of(agency: &str, m: &Trusted) -> Vec<String> {
+    m.body()
+        .groups
+        .iter()
+        .filter(|g| g.members.iter().any(|a| a == agency))
+        .map(|g| g.name.clone())
+        .collect()
+}
+
 #[cfg(test)]
 mod tests;

@@ -250,3 +250,64 @@ fn may_receive_rules() {
         Err(Deny::NotInAudience)
     );
 }
+
+/// Every pair of policies over three TLPs, kind sets drawn from two kinds
+/// (or all) and both relay settings: `widens` must be true exactly when
+/// some record (TLP × kind × own/relayed) is sent under the new policy and
+/// not under the old one — an independent model of `may_send`'s policy part.
+#[test]
+fn widening_is_exactly_a_record_newly_sent() {
+    let tlps = [pb::Tlp::Green, pb::Tlp::Amber, pb::Tlp::Red];
+    let kind_sets: [Option<Vec<String>>; 5] = [
+        None,
+        Some(vec![]),
+        Some(vec!["listing".into()]),
+        Some(vec!["note".into()]),
+        Some(vec!["listing".into(), "note".into()]),
+    ];
+    let mut policies = Vec::new();
+    for t in tlps {
+        for k in &kind_sets {
+            for relay in [false, true] {
+                policies.push(PeerPolicy {
+                    max_tlp: t,
+                    kinds: k.clone(),
+                    relay,
+                });
+            }
+        }
+    }
+    let sends = |p: &PeerPolicy, tlp: pb::Tlp, kind: &str, relayed: bool| {
+        tlp as i32 <= p.max_tlp as i32
+            && p.kinds.as_ref().is_none_or(|k| k.iter().any(|x| x == kind))
+            && (!relayed || p.relay)
+    };
+    let mut widened = 0;
+    for old in &policies {
+        for new in &policies {
+            let mut newly_sent = false;
+            for tlp in [pb::Tlp::Clear, pb::Tlp::Green, pb::Tlp::Amber, pb::Tlp::Red] {
+                for kind in ["listing", "note", "seizure"] {
+                    for relayed in [false, true] {
+                        newly_sent |=
+                            sends(new, tlp, kind, relayed) && !sends(old, tlp, kind, relayed);
+                    }
+                }
+            }
+            assert_eq!(widens(old, new), newly_sent, "{old:?} -> {new:?}");
+            widened += usize::from(newly_sent);
+        }
+    }
+    assert!(widened > 0 && widened < policies.len() * policies.len());
+    // Round trip through the wire form keeps the policy.
+    for p in &policies {
+        assert_eq!(&from_pb(&to_pb(p, 7)), p);
+    }
+}
+
+#[test]
+fn groups_of_lists_only_groups_naming_the_agency() {
+    let m = manifest();
+    assert_eq!(groups_of("KE-KWS", &m), vec!["SADC".to_string()]);
+    assert!(groups_of("GB-NWCU", &m).is_empty());
+}

@@ -10,7 +10,12 @@
 //! - `draftkey_id`: SHA-256 of a draft → id, so a re-imported draft is a duplicate
 //! - `expiry_id`: expiry time + id, for purging
 //! - `seq_audit`: audit sequence → hash-chained `AuditEntry`
-//! - `meta`: schema version and owning agency
+//! - `meta`: schema version, owning agency, adopted manifest, cursors and
+//!   policy epochs per peer
+//! - `idholder_receipt`: on the author's node, record id + holder agency →
+//!   when it was stored (8 bytes) + SHA-256 of the signed receipt
+//! - `hash_receipt`: the signed delivery receipts themselves (proof)
+//! - `peerseq_receipt`: receipts waiting to be delivered to a peer
 //!
 //! All writes go through one writer thread ([`writer`]) that applies every
 //! queued write, flushes once, and only then acknowledges them all (group
@@ -111,6 +116,8 @@ pub struct InsertItem {
     pub record: Record,
     /// SHA-256 of the unsigned draft, when it came from a local publish.
     pub draft_key: Option<[u8; 32]>,
+    /// The peer it was received from; empty for local records.
+    pub from: String,
 }
 
 /// A record as read back, with its storage metadata.
@@ -124,6 +131,27 @@ pub struct Stored {
     pub stored_at: i64,
     /// Newer version, if any.
     pub superseded_by: Option<RecordId>,
+    /// The peer it was received from; empty for local records.
+    pub received_from: String,
+}
+
+/// A key and its value.
+pub type KeyValue = (Vec<u8>, Vec<u8>);
+
+/// A put (`Some`) or removal (`None`) of a key in a side tree.
+pub type KvWrite = (Side, Vec<u8>, Option<Vec<u8>>);
+
+/// The side trees written through [`Store::kv_write`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Side {
+    /// `meta`.
+    Meta,
+    /// `idholder_receipt`.
+    Holders,
+    /// `hash_receipt`.
+    Receipts,
+    /// `peerseq_receipt`.
+    Outbox,
 }
 
 #[derive(Clone)]
@@ -139,6 +167,20 @@ pub(crate) struct Trees {
     pub(crate) expiry: sled::Tree,
     pub(crate) audit: sled::Tree,
     pub(crate) meta: sled::Tree,
+    pub(crate) holders: sled::Tree,
+    pub(crate) receipts: sled::Tree,
+    pub(crate) outbox: sled::Tree,
+}
+
+impl Trees {
+    pub(crate) fn side(&self, side: Side) -> &sled::Tree {
+        match side {
+            Side::Meta => &self.meta,
+            Side::Holders => &self.holders,
+            Side::Receipts => &self.receipts,
+            Side::Outbox => &self.outbox,
+        }
+    }
 }
 
 /// The node's database.
@@ -177,6 +219,9 @@ impl Store {
             expiry: t("expiry_id")?,
             audit: t("seq_audit")?,
             meta: t("meta")?,
+            holders: t("idholder_receipt")?,
+            receipts: t("hash_receipt")?,
+            outbox: t("peerseq_receipt")?,
             db,
         };
         check_meta(&trees.meta, agency)?;
@@ -280,6 +325,7 @@ impl Store {
             seq: sr.seq,
             stored_at: sr.stored_at,
             superseded_by,
+            received_from: sr.received_from,
         })
     }
 
@@ -383,13 +429,76 @@ impl Store {
 
     /// Sets a value of the `meta` tree durably.
     pub async fn meta_put(&self, key: &str, value: &[u8]) -> Result<(), StoreError> {
+        self.kv_write(vec![(
+            Side::Meta,
+            key.as_bytes().to_vec(),
+            Some(value.to_vec()),
+        )])
+        .await
+    }
+
+    /// Puts (`Some`) or removes (`None`) keys of the side trees, durably
+    /// and together (one group commit).
+    pub async fn kv_write(&self, writes: Vec<KvWrite>) -> Result<(), StoreError> {
         let (reply, rx) = oneshot::channel();
-        self.send(writer::Op::Meta {
-            key: key.to_string(),
-            value: value.to_vec(),
-            reply,
-        })?;
+        self.send(writer::Op::Kv { writes, reply })?;
         rx.await.map_err(|_| StoreError::Closed)?
+    }
+
+    /// Up to `limit` entries of a side tree under `prefix`, in key order.
+    pub fn side_scan(
+        &self,
+        side: Side,
+        prefix: &[u8],
+        limit: usize,
+    ) -> Result<Vec<KeyValue>, StoreError> {
+        let mut out = Vec::new();
+        for kv in self.trees.side(side).scan_prefix(prefix).take(limit) {
+            let (k, v) = kv?;
+            out.push((k.to_vec(), v.to_vec()));
+        }
+        Ok(out)
+    }
+
+    /// One value of a side tree.
+    pub fn side_get(&self, side: Side, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self.trees.side(side).get(key)?.map(|v| v.to_vec()))
+    }
+
+    /// A fresh, increasing number (for queue keys).
+    pub fn next_id(&self) -> Result<u64, StoreError> {
+        Ok(self.trees.db.generate_id()?)
+    }
+
+    /// Calls `f` with every held record, in id order; stops at its first error.
+    pub fn for_each_record(
+        &self,
+        mut f: impl FnMut(&Stored) -> Result<(), StoreError>,
+    ) -> Result<(), StoreError> {
+        for kv in self.trees.records.iter() {
+            let (k, v) = kv?;
+            let Some(id) = RecordId::from_slice(&k) else {
+                continue;
+            };
+            let (sr, record) = decode_record(&id, &v)?;
+            f(&Stored {
+                record,
+                seq: sr.seq,
+                stored_at: sr.stored_at,
+                superseded_by: None,
+                received_from: sr.received_from,
+            })?;
+        }
+        Ok(())
+    }
+
+    /// Removes the row of a held record and nothing else, as a lost or
+    /// damaged row would be: the completeness check must find and repair it.
+    /// A repair and fault-injection tool; nothing in normal operation calls it.
+    pub fn drop_record_row(&self, id: &RecordId) -> Result<bool, StoreError> {
+        let gone = self.trees.records.remove(id.as_bytes())?.is_some();
+        self.trees.db.flush()?;
+        Ok(gone)
     }
 
     /// Number of records held.

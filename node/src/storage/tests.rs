@@ -43,6 +43,7 @@ fn item(r: &Record) -> InsertItem {
     InsertItem {
         record: r.clone(),
         draft_key: None,
+        from: String::new(),
     }
 }
 

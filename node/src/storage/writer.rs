@@ -49,9 +49,9 @@ pub(super) enum Op {
         now: i64,
         reply: Reply<u64>,
     },
-    Meta {
-        key: String,
-        value: Vec<u8>,
+    /// Puts (`Some`) or removes (`None`) keys of the side trees.
+    Kv {
+        writes: Vec<super::KvWrite>,
         reply: Reply<()>,
     },
 }
@@ -177,8 +177,14 @@ impl Writer {
                 self.chain.append(&self.t.audit, entry)?;
                 done.push(Done::Audit(reply));
             }
-            Op::Meta { key, value, reply } => {
-                self.t.meta.insert(key.as_bytes(), value)?;
+            Op::Kv { writes, reply } => {
+                for (side, key, value) in writes {
+                    let tree = self.t.side(side);
+                    match value {
+                        Some(v) => tree.insert(key, v)?,
+                        None => tree.remove(key)?,
+                    };
+                }
                 done.push(Done::Meta(reply));
             }
             Op::Purge { now, reply } => {
@@ -277,6 +283,7 @@ impl Writer {
             signed: Some(rec.signed().clone()),
             seq,
             stored_at,
+            received_from: item.from,
             ..Default::default()
         };
         self.pending.insert(id, stored.encode_to_vec());

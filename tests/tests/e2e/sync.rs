@@ -19,7 +19,7 @@ struct Published {
     h2: bool,
 }
 
-fn draft(
+pub(crate) fn draft(
     n: usize,
     tlp: pb::Tlp,
     scope: pb::Scope,
@@ -167,7 +167,13 @@ fn expected(records: &[Published], links: &[(&str, &str)]) -> HashMap<String, BT
 }
 
 async fn holdings(fed: &TestFederation, agency: &str) -> BTreeSet<String> {
-    let mut c = fed.node(agency).client().await;
+    held_ids(&mut fed.node(agency).client().await).await
+}
+
+/// Every record id a node holds (all versions), through paginated queries.
+pub(crate) async fn held_ids(
+    c: &mut wildnet_proto::v1::agency_client::AgencyClient<tonic::transport::Channel>,
+) -> BTreeSet<String> {
     let mut ids = BTreeSet::new();
     let mut token = String::new();
     loop {
@@ -201,6 +207,7 @@ async fn assert_exact(fed: &TestFederation, want: &HashMap<String, BTreeSet<Stri
                     peer: String::new(),
                     wait: true,
                     timeout_secs: 10,
+                    verify: false,
                 })
                 .await;
             let have = holdings(fed, agency).await;
@@ -335,7 +342,7 @@ async fn live_propagation_and_relay() {
     fed.stop().await;
 }
 
-async fn wait_until<F, Fut>(what: &str, mut check: F)
+pub(crate) async fn wait_until<F, Fut>(what: &str, mut check: F)
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = bool>,
@@ -376,12 +383,34 @@ async fn retraction_two_hops_and_offline_catch_up() {
         async move { c.get(pb::GetRequest { id }).await.is_ok() }
     })
     .await;
-    ke.retract(pb::RetractRequest {
-        id: id.clone(),
-        reason: "wrong seller".into(),
+    // Signed receipts reach the author: ZA's directly, GB's relayed by ZA.
+    wait_until("receipts from ZA and GB at KE", || {
+        let (mut c, id) = (ke.clone(), id.clone());
+        async move {
+            let holders: Vec<String> = c
+                .get(pb::GetRequest { id })
+                .await
+                .map(|r| {
+                    r.into_inner()
+                        .holders
+                        .into_iter()
+                        .map(|h| h.agency)
+                        .collect()
+                })
+                .unwrap_or_default();
+            holders == ["GB-NWCU", "ZA-DFFE"]
+        }
     })
-    .await
-    .expect("retract");
+    .await;
+    let retraction = ke
+        .retract(pb::RetractRequest {
+            id: id.clone(),
+            reason: "wrong seller".into(),
+        })
+        .await
+        .expect("retract")
+        .into_inner()
+        .id;
     wait_until("the retraction at GB-NWCU", || {
         let (mut c, id) = (gb.clone(), id.clone());
         async move {
@@ -389,6 +418,24 @@ async fn retraction_two_hops_and_offline_catch_up() {
         }
     })
     .await;
+    // Both confirm the deletion with a receipt for the retraction record.
+    wait_until("deletion confirmed at KE", || {
+        let (mut c, id) = (ke.clone(), id.clone());
+        async move {
+            matches!(c.get(pb::GetRequest { id }).await,
+                Err(e) if e.message().contains("deletion confirmed by GB-NWCU, ZA-DFFE"))
+        }
+    })
+    .await;
+    let confirmed = ke
+        .get(pb::GetRequest {
+            id: retraction.clone(),
+        })
+        .await
+        .expect("the retraction record")
+        .into_inner()
+        .holders;
+    assert_eq!(confirmed.len(), 2, "{confirmed:?}");
     let mut g = gb.clone();
     assert_eq!(
         g.stats(pb::StatsRequest::default())
@@ -422,11 +469,24 @@ async fn retraction_two_hops_and_offline_catch_up() {
         .await
         .expect("rebind");
     fed.nodes[idx] = wildnet_tests::fed::start_node("GB-NWCU", &gb_dir, listener).await;
+    // `sync --wait` catches up with direct peers: ZA (the relay) first.
+    fed.node("ZA-DFFE")
+        .client()
+        .await
+        .sync(pb::SyncRequest {
+            peer: "KE-KWS".into(),
+            wait: true,
+            timeout_secs: 30,
+            verify: false,
+        })
+        .await
+        .expect("ZA sync --wait");
     let mut gb = fed.node("GB-NWCU").client().await;
     gb.sync(pb::SyncRequest {
         peer: String::new(),
         wait: true,
         timeout_secs: 30,
+        verify: false,
     })
     .await
     .expect("sync --wait");

@@ -10,6 +10,8 @@ use prost::Message;
 use sha2::{Digest, Sha256};
 use wildnet_proto::v1 as pb;
 
+mod exchange;
+
 use crate::config::Settings;
 use crate::record::terms::{self, Field, Term};
 use crate::record::{self, AgencyId, Limits, LocalTrust, Record, RecordId, normalize};
@@ -192,87 +194,6 @@ impl Node {
         }
     }
 
-    /// How far this node has pulled `peer`'s feed.
-    pub fn cursor(&self, peer: &str) -> Result<u64, NodeError> {
-        Ok(self
-            .store
-            .meta_get(&format!("cursor:{peer}"))?
-            .map(|v| crate::storage::keys::u64_from(&v))
-            .unwrap_or(0))
-    }
-
-    /// Durably records how far `peer`'s feed is pulled.
-    pub async fn set_cursor(&self, peer: &str, seq: u64) -> Result<(), NodeError> {
-        Ok(self
-            .store
-            .meta_put(&format!("cursor:{peer}"), &seq.to_be_bytes())
-            .await?)
-    }
-
-    /// Verifies and stores records pulled from `peer` (see
-    /// `federation::sync` for the steps).
-    pub async fn ingest(
-        &self,
-        peer: &str,
-        items: Vec<(u64, pb::SignedRecord)>,
-    ) -> Result<crate::federation::sync::Ingested, NodeError> {
-        let mut out = crate::federation::sync::Ingested::default();
-        let Some(fed) = &self.federation else {
-            return Err(NodeError::Refused(
-                "this node is not in a federation".into(),
-            ));
-        };
-        let m = fed.current();
-        let now = crate::now_ms();
-        let mut good = Vec::new();
-        for (_, signed) in items {
-            let id = RecordId::of_body(&signed.body).to_hex();
-            // SAFETY (trust): from here on only records that verified
-            // against the manifest, exactly like local ones, are used.
-            let checked = Record::verify(signed, &*m, &self.limits, now)
-                .map_err(|e| e.to_string())
-                .and_then(|r| {
-                    crate::policy::may_receive(r.body(), self.agency.as_str(), peer, &m, now)
-                        .map(|()| r)
-                        .map_err(|d| d.to_string())
-                });
-            match checked {
-                Ok(record) => good.push(InsertItem {
-                    record,
-                    draft_key: None,
-                }),
-                Err(why) => out.rejected.push((id, why)),
-            }
-        }
-        let ids: Vec<String> = good.iter().map(|i| i.record.id().to_hex()).collect();
-        let results = if good.is_empty() {
-            Vec::new()
-        } else {
-            self.store.insert(good, Vec::new()).await?
-        };
-        for (id, r) in ids.into_iter().zip(results) {
-            match r {
-                Ok(Inserted::New(_)) => out.received += 1,
-                Ok(Inserted::Duplicate(_)) => out.duplicates += 1,
-                Err(e @ (StoreError::Sled(_) | StoreError::Closed)) => return Err(e.into()),
-                Err(e) => out.rejected.push((id, e.to_string())),
-            }
-        }
-        let actor = format!("peer:{peer}");
-        if out.received > 0 || out.duplicates > 0 {
-            self.audit_nowait(
-                &actor,
-                "receive",
-                format!("received={} duplicates={}", out.received, out.duplicates),
-            );
-        }
-        for (id, why) in &out.rejected {
-            tracing::warn!(peer, record = %id, reason = %why, "pulled record rejected");
-            self.audit_nowait(&actor, "reject", format!("{id}: {why}"));
-        }
-        Ok(out)
-    }
-
     /// Verifies a manifest against the CA and adopts it when newer:
     /// persisted first, then in force, then gossiped by the peer links.
     pub async fn adopt_manifest(&self, m: pb::Manifest, source: &str) -> pb::OfferManifestResponse {
@@ -319,7 +240,25 @@ impl Node {
                 reason: format!("cannot persist the manifest: {e}"),
             };
         }
+        // Joining a group widens what this node may hold: records of that
+        // group are behind the cursors, so pull every peer again.
+        let me = self.agency.as_str();
+        let before = crate::policy::groups_of(me, &current);
+        let joined: Vec<String> = crate::policy::groups_of(me, &t)
+            .into_iter()
+            .filter(|g| !before.contains(g))
+            .collect();
         fed.put_in_force(t);
+        if !joined.is_empty()
+            && let Err(e) = self
+                .reset_cursors(&format!(
+                    "manifest version {version} adds this agency to group(s) {}",
+                    joined.join(", ")
+                ))
+                .await
+        {
+            tracing::error!(cause = %e, "cannot reset the cursors");
+        }
         tracing::info!(source, version, "manifest adopted");
         self.audit_nowait(source, "manifest-adopted", format!("version {version}"));
         pb::OfferManifestResponse {
@@ -439,6 +378,7 @@ impl Node {
                 vec![InsertItem {
                     record: rec,
                     draft_key: Some(digest),
+                    from: String::new(),
                 }],
                 vec![audit],
             )
@@ -470,6 +410,7 @@ impl Node {
                     items.push(InsertItem {
                         record,
                         draft_key: Some(digest),
+                        from: String::new(),
                     });
                 }
                 Err(e) => out.push((line, Err(e))),
@@ -555,6 +496,7 @@ impl Node {
             items.push(InsertItem {
                 record,
                 draft_key: Some(digest),
+                from: String::new(),
             });
         }
         let named = named.ok_or_else(|| {
@@ -578,10 +520,24 @@ impl Node {
                 Ok((s, history))
             }
             None => match self.store.tombstone(&id)? {
-                Some(t) => Err(NodeError::Store(StoreError::Retracted {
-                    id: t.id,
-                    reason: format!("{} — retraction {}", t.reason, t.retraction),
-                })),
+                Some(t) => {
+                    let mut reason = format!("{} — retraction {}", t.reason, t.retraction);
+                    // On the author's node: who confirmed the deletion
+                    // (their receipts for the retraction record).
+                    if t.author == self.agency.as_str()
+                        && let Ok(r) = t.retraction.parse::<RecordId>()
+                    {
+                        let confirmed: Vec<String> =
+                            self.holders(&r)?.into_iter().map(|(a, _)| a).collect();
+                        if !confirmed.is_empty() {
+                            reason.push_str(&format!(
+                                "; deletion confirmed by {}",
+                                confirmed.join(", ")
+                            ));
+                        }
+                    }
+                    Err(NodeError::Store(StoreError::Retracted { id: t.id, reason }))
+                }
                 None => Err(NodeError::Store(StoreError::NotFound(id_text.to_string()))),
             },
         }

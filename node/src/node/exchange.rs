@@ -1,0 +1,473 @@
+//! The node's side of the exchange with peers: cursors and policy epochs,
+//! ingest of pulled records, the id sets of the completeness check, and
+//! delivery receipts. The wire is in `federation::{service, sync}`.
+
+use std::collections::BTreeMap;
+
+use prost::Message;
+use sha2::{Digest, Sha256};
+use wildnet_proto::v1 as pb;
+
+use super::{Node, NodeError};
+use crate::federation::receipts;
+use crate::federation::reconcile::Id;
+use crate::federation::sync::Ingested;
+use crate::policy::{self, PeerPolicy};
+use crate::record::{Record, RecordId};
+use crate::storage::{InsertItem, Inserted, Side, StoreError};
+
+fn cursor_key(peer: &str) -> String {
+    format!("cursor:{peer}")
+}
+
+/// This node's policy towards a peer, as last seen (meta `policy:<peer>`).
+fn policy_key(peer: &str) -> String {
+    format!("policy:{peer}")
+}
+
+/// The peer's policy epoch towards this node, as last seen.
+fn epoch_key(peer: &str) -> String {
+    format!("epoch:{peer}")
+}
+
+fn outbox_prefix(peer: &str) -> Vec<u8> {
+    let mut k = peer.as_bytes().to_vec();
+    k.push(0);
+    k
+}
+
+impl Node {
+    /// How far this node has pulled `peer`'s feed.
+    pub fn cursor(&self, peer: &str) -> Result<u64, NodeError> {
+        Ok(self
+            .store
+            .meta_get(&cursor_key(peer))?
+            .map(|v| crate::storage::keys::u64_from(&v))
+            .unwrap_or(0))
+    }
+
+    /// Durably records how far `peer`'s feed is pulled.
+    pub async fn set_cursor(&self, peer: &str, seq: u64) -> Result<(), NodeError> {
+        Ok(self
+            .store
+            .meta_put(&cursor_key(peer), &seq.to_be_bytes())
+            .await?)
+    }
+
+    /// Pulls every peer's feed again from the start (ids dedupe).
+    pub async fn reset_cursors(&self, why: &str) -> Result<(), NodeError> {
+        let Some(fed) = &self.federation else {
+            return Ok(());
+        };
+        let m = fed.current();
+        let mut writes = Vec::new();
+        for a in &m.body().agencies {
+            if a.id != self.agency.as_str() {
+                writes.push((
+                    Side::Meta,
+                    cursor_key(&a.id).into_bytes(),
+                    Some(0u64.to_be_bytes().to_vec()),
+                ));
+                fed.peer_update(&a.id, |p| p.cursor = 0);
+            }
+        }
+        self.store.kv_write(writes).await?;
+        tracing::info!(why, "re-pulling every peer from the start");
+        self.audit_nowait("node", "re-pull", why.to_string());
+        fed.sync_now();
+        Ok(())
+    }
+
+    /// This node's policy epoch towards `peer`.
+    pub fn policy_epoch(&self, peer: &str) -> u64 {
+        self.store
+            .meta_get(&policy_key(peer))
+            .ok()
+            .flatten()
+            .and_then(|b| pb::SharePolicy::decode(b.as_slice()).ok())
+            .map_or(0, |p| p.epoch)
+    }
+
+    /// Compares the `[federation.share]` policy towards each agency of the
+    /// manifest with the one last in force, and bumps that peer's policy
+    /// epoch when it widened (the peer then re-pulls from the start).
+    /// Returns the peers whose epoch grew.
+    pub async fn refresh_policy_epochs(&self) -> Result<Vec<String>, NodeError> {
+        let Some(fed) = &self.federation else {
+            return Ok(Vec::new());
+        };
+        let m = fed.current();
+        let mut bumped = Vec::new();
+        let mut writes = Vec::new();
+        for a in &m.body().agencies {
+            if a.id == self.agency.as_str() {
+                continue;
+            }
+            let now = fed.policy_for(&a.id);
+            let before = self
+                .store
+                .meta_get(&policy_key(&a.id))?
+                .and_then(|b| pb::SharePolicy::decode(b.as_slice()).ok());
+            let epoch = match &before {
+                None => 0,
+                Some(b) if policy::widens(&policy::from_pb(b), now) => {
+                    bumped.push(a.id.clone());
+                    b.epoch + 1
+                }
+                Some(b) if &policy::from_pb(b) == now => continue,
+                Some(b) => b.epoch,
+            };
+            writes.push((
+                Side::Meta,
+                policy_key(&a.id).into_bytes(),
+                Some(policy::to_pb(now, epoch).encode_to_vec()),
+            ));
+        }
+        if !writes.is_empty() {
+            self.store.kv_write(writes).await?;
+        }
+        for p in &bumped {
+            tracing::info!(peer = %p, epoch = self.policy_epoch(p), "sharing policy widened: the peer will re-pull");
+            self.audit_nowait(
+                "node",
+                "policy-widened",
+                format!("{p}: epoch {}", self.policy_epoch(p)),
+            );
+        }
+        Ok(bumped)
+    }
+
+    /// Takes the peer's Hello: when its policy epoch towards us grew (its
+    /// policy widened) or its feed restarted below our cursor, re-pulls it
+    /// from the start. Returns why, when it did.
+    pub async fn check_peer_epoch(
+        &self,
+        peer: &str,
+        epoch: u64,
+        head: u64,
+    ) -> Result<Option<String>, NodeError> {
+        let seen = self
+            .store
+            .meta_get(&epoch_key(peer))?
+            .map_or(0, |v| crate::storage::keys::u64_from(&v));
+        let cursor = self.cursor(peer)?;
+        let why = if epoch > seen {
+            Some(format!(
+                "{peer} widened its sharing policy (epoch {seen} -> {epoch})"
+            ))
+        } else if head < cursor {
+            Some(format!(
+                "{peer}'s feed ends at {head}, before this node's cursor {cursor} (its data was reset)"
+            ))
+        } else {
+            None
+        };
+        if why.is_some() || epoch != seen {
+            let mut writes = vec![(
+                Side::Meta,
+                epoch_key(peer).into_bytes(),
+                Some(epoch.to_be_bytes().to_vec()),
+            )];
+            if why.is_some() {
+                writes.insert(
+                    0,
+                    (
+                        Side::Meta,
+                        cursor_key(peer).into_bytes(),
+                        Some(0u64.to_be_bytes().to_vec()),
+                    ),
+                );
+            }
+            self.store.kv_write(writes).await?;
+        }
+        if let Some(w) = &why {
+            tracing::info!(peer, reason = %w, "re-pulling the peer from the start");
+            self.audit_nowait(&format!("peer:{peer}"), "re-pull", w.clone());
+        }
+        Ok(why)
+    }
+
+    /// Verifies and stores records pulled from `peer` (see
+    /// `federation::sync` for the steps), then queues signed receipts for
+    /// the newly stored ones towards their authors, via `peer`.
+    pub async fn ingest(
+        &self,
+        peer: &str,
+        items: Vec<(u64, pb::SignedRecord)>,
+    ) -> Result<Ingested, NodeError> {
+        let mut out = Ingested::default();
+        let Some(fed) = &self.federation else {
+            return Err(NodeError::Refused(
+                "this node is not in a federation".into(),
+            ));
+        };
+        let m = fed.current();
+        let now = crate::now_ms();
+        let mut good = Vec::new();
+        for (_, signed) in items {
+            let id = RecordId::of_body(&signed.body).to_hex();
+            // SAFETY (trust): from here on only records that verified
+            // against the manifest, exactly like local ones, are used.
+            let checked = Record::verify(signed, &*m, &self.limits, now)
+                .map_err(|e| e.to_string())
+                .and_then(|r| {
+                    policy::may_receive(r.body(), self.agency.as_str(), peer, &m, now)
+                        .map(|()| r)
+                        .map_err(|d| d.to_string())
+                });
+            match checked {
+                Ok(record) => good.push(InsertItem {
+                    record,
+                    draft_key: None,
+                    from: peer.to_string(),
+                }),
+                Err(why) => out.rejected.push((id, why)),
+            }
+        }
+        let ids: Vec<(RecordId, String)> = good
+            .iter()
+            .map(|i| (i.record.id(), i.record.body().author.clone()))
+            .collect();
+        let results = if good.is_empty() {
+            Vec::new()
+        } else {
+            self.store.insert(good, Vec::new()).await?
+        };
+        let mut stored: BTreeMap<String, Vec<Vec<u8>>> = BTreeMap::new();
+        for ((id, author), r) in ids.into_iter().zip(results) {
+            match r {
+                Ok(Inserted::New(_)) => {
+                    out.received += 1;
+                    stored
+                        .entry(author)
+                        .or_default()
+                        .push(id.as_bytes().to_vec());
+                }
+                Ok(Inserted::Duplicate(_)) => out.duplicates += 1,
+                Err(e @ (StoreError::Sled(_) | StoreError::Closed)) => return Err(e.into()),
+                Err(e) => out.rejected.push((id.to_hex(), e.to_string())),
+            }
+        }
+        let actor = format!("peer:{peer}");
+        if out.received > 0 || out.duplicates > 0 {
+            self.audit_nowait(
+                &actor,
+                "receive",
+                format!("received={} duplicates={}", out.received, out.duplicates),
+            );
+        }
+        for (id, why) in &out.rejected {
+            tracing::warn!(peer, record = %id, reason = %why, "pulled record rejected");
+            self.audit_nowait(&actor, "reject", format!("{id}: {why}"));
+        }
+        let mut receipts = Vec::new();
+        for (author, ids) in stored {
+            if author == self.agency.as_str() {
+                continue;
+            }
+            for chunk in ids.chunks(receipts::MAX_IDS) {
+                let body = pb::ReceiptBody {
+                    holder: self.agency.to_string(),
+                    author: author.clone(),
+                    at: now,
+                    ids: chunk.to_vec(),
+                };
+                receipts.push(receipts::sign(&body, &self.key));
+            }
+        }
+        self.queue_receipts(peer, receipts).await?;
+        Ok(out)
+    }
+
+    /// Queues receipts for delivery to `peer`, durably.
+    async fn queue_receipts(&self, peer: &str, rs: Vec<pb::Receipt>) -> Result<(), NodeError> {
+        if rs.is_empty() {
+            return Ok(());
+        }
+        let mut writes = Vec::with_capacity(rs.len());
+        for r in rs {
+            let mut key = outbox_prefix(peer);
+            key.extend_from_slice(&self.store.next_id()?.to_be_bytes());
+            writes.push((Side::Outbox, key, Some(r.encode_to_vec())));
+        }
+        self.store.kv_write(writes).await?;
+        if let Some(fed) = &self.federation {
+            fed.outbox_signal(peer).notify_one();
+        }
+        Ok(())
+    }
+
+    /// Up to `limit` receipts waiting for `peer`, with their queue keys.
+    pub fn outbox(
+        &self,
+        peer: &str,
+        limit: usize,
+    ) -> Result<Vec<(Vec<u8>, pb::Receipt)>, NodeError> {
+        let mut out = Vec::new();
+        for (k, v) in self
+            .store
+            .side_scan(Side::Outbox, &outbox_prefix(peer), limit)?
+        {
+            match pb::Receipt::decode(v.as_slice()) {
+                Ok(r) => out.push((k, r)),
+                Err(e) => {
+                    tracing::error!(cause = %e, "dropping an undecodable queued receipt");
+                    out.push((k, pb::Receipt::default()));
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// How many receipts wait for `peer` (counted up to 100,000).
+    pub fn outbox_len(&self, peer: &str) -> usize {
+        self.store
+            .side_scan(Side::Outbox, &outbox_prefix(peer), 100_000)
+            .map_or(0, |v| v.len())
+    }
+
+    /// Removes delivered receipts from the queue.
+    pub async fn outbox_done(&self, keys: Vec<Vec<u8>>) -> Result<(), NodeError> {
+        let writes = keys.into_iter().map(|k| (Side::Outbox, k, None)).collect();
+        Ok(self.store.kv_write(writes).await?)
+    }
+
+    /// Takes receipts from `peer`: each is verified against the manifest;
+    /// those for this agency's records are kept (who holds what), the rest
+    /// are forwarded towards their author along the way the records came.
+    /// Returns how many were accepted.
+    pub async fn accept_receipts(
+        &self,
+        peer: &str,
+        batch: pb::ReceiptBatch,
+    ) -> Result<u32, NodeError> {
+        let Some(fed) = &self.federation else {
+            return Err(NodeError::Refused(
+                "this node is not in a federation".into(),
+            ));
+        };
+        let m = fed.current();
+        let now = crate::now_ms();
+        let mut accepted = 0u32;
+        let mut writes = Vec::new();
+        let mut forward: BTreeMap<String, Vec<pb::Receipt>> = BTreeMap::new();
+        for r in batch.receipts {
+            let body = match receipts::verify(&r, &*m) {
+                Ok(b) if b.at <= now + crate::record::MAX_CLOCK_SKEW_MS => b,
+                Ok(b) => {
+                    self.audit_nowait(
+                        &format!("peer:{peer}"),
+                        "receipt-refused",
+                        format!("receipt from {} dated in the future ({})", b.holder, b.at),
+                    );
+                    continue;
+                }
+                Err(e) => {
+                    tracing::warn!(peer, cause = %e, "receipt refused");
+                    self.audit_nowait(&format!("peer:{peer}"), "receipt-refused", e.to_string());
+                    continue;
+                }
+            };
+            accepted += 1;
+            if body.author == self.agency.as_str() {
+                let hash: [u8; 32] = Sha256::digest(&r.body).into();
+                let mut kept = false;
+                for id in &body.ids {
+                    let Some(rid) = RecordId::from_slice(id) else {
+                        continue;
+                    };
+                    let ours = match self.store.get(&rid)? {
+                        Some(s) => s.record.body().author == self.agency.as_str(),
+                        // Retracted since: the receipt still says who held it.
+                        None => self.store.tombstone(&rid)?.is_some(),
+                    };
+                    if !ours {
+                        continue;
+                    }
+                    let mut key = id.clone();
+                    key.extend_from_slice(body.holder.as_bytes());
+                    let mut value = body.at.to_be_bytes().to_vec();
+                    value.extend_from_slice(&hash);
+                    writes.push((Side::Holders, key, Some(value)));
+                    kept = true;
+                }
+                if kept {
+                    writes.push((Side::Receipts, hash.to_vec(), Some(r.encode_to_vec())));
+                }
+            } else {
+                // Forward along the way the records came to this node.
+                let mut towards: Vec<String> = Vec::new();
+                for id in &body.ids {
+                    if let Some(rid) = RecordId::from_slice(id)
+                        && let Some(s) = self.store.get(&rid)?
+                        && !s.received_from.is_empty()
+                        && s.received_from != peer
+                        && !towards.contains(&s.received_from)
+                    {
+                        towards.push(s.received_from);
+                    }
+                }
+                for t in towards {
+                    forward.entry(t).or_default().push(r.clone());
+                }
+            }
+        }
+        if !writes.is_empty() {
+            self.store.kv_write(writes).await?;
+        }
+        for (t, rs) in forward {
+            self.queue_receipts(&t, rs).await?;
+        }
+        Ok(accepted)
+    }
+
+    /// On the author's node: who holds record `id`, by signed receipt
+    /// (agency, when stored), sorted by agency.
+    pub fn holders(&self, id: &RecordId) -> Result<Vec<(String, i64)>, NodeError> {
+        let mut out = Vec::new();
+        for (k, v) in self.store.side_scan(Side::Holders, id.as_bytes(), 10_000)? {
+            let agency = String::from_utf8_lossy(&k[32..]).into_owned();
+            let at = v
+                .get(..8)
+                .map_or(0, |b| crate::storage::keys::u64_from(b) as i64);
+            out.push((agency, at));
+        }
+        Ok(out)
+    }
+
+    /// The ids of held records that `sender` may send to `to` under
+    /// `policy` and the manifest in force, not expired, sorted: the set the
+    /// completeness check compares. On the source, `sender` is this node;
+    /// on the puller, `sender` is the peer and `policy` the one it announced.
+    pub fn sendable_ids(
+        &self,
+        sender: &str,
+        to: &str,
+        policy: &PeerPolicy,
+    ) -> Result<Vec<Id>, NodeError> {
+        let Some(fed) = &self.federation else {
+            return Ok(Vec::new());
+        };
+        let m = fed.current();
+        let now = crate::now_ms();
+        let mut out = Vec::new();
+        self.store.for_each_record(|s| {
+            let b = s.record.body();
+            // The sender must be able to hold it too (on the puller's side,
+            // a record of a group the peer is not in is not the peer's to send).
+            if policy::in_audience(b, sender, &m, now)
+                && crate::federation::sync::may_serve(b, sender, to, &m, policy, now)
+            {
+                out.push(*s.record.id().as_bytes());
+            }
+            Ok(())
+        })?;
+        out.sort_unstable();
+        Ok(out)
+    }
+
+    /// Whether the id is held or was retracted here (nothing to fetch).
+    pub fn knows(&self, id: &RecordId) -> Result<bool, NodeError> {
+        Ok(self.store.get(id)?.is_some() || self.store.tombstone(id)?.is_some())
+    }
+}

@@ -1,0 +1,584 @@
+//! Sync under faults: a widened sharing policy is re-pulled, the
+//! completeness check repairs a lost row, a malicious peer's tampered
+//! records are refused while the rest arrive, and a node killed with
+//! SIGKILL mid-sync converges with no loss and no duplicate.
+
+use std::collections::BTreeSet;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tonic::transport::Channel;
+use tonic::{Request, Response, Status};
+use wildnet_proto::v1 as pb;
+use wildnet_proto::v1::agency_client::AgencyClient;
+use wildnet_tests::fed::TestFederation;
+
+use crate::sync::{draft, held_ids, wait_until};
+
+async fn publish(c: &mut AgencyClient<Channel>, n: usize, tlp: pb::Tlp) -> String {
+    c.publish(draft(
+        n,
+        tlp,
+        pb::Scope::Federation,
+        &[],
+        pb::HandlingCode::H0,
+    ))
+    .await
+    .expect("publish")
+    .into_inner()
+    .id
+}
+
+async fn sync(c: &mut AgencyClient<Channel>, verify: bool) -> pb::PeersResponse {
+    c.sync(pb::SyncRequest {
+        peer: String::new(),
+        wait: true,
+        timeout_secs: 30,
+        verify,
+    })
+    .await
+    .expect("sync --wait")
+    .into_inner()
+}
+
+fn peer<'a>(r: &'a pb::PeersResponse, id: &str) -> &'a pb::PeerState {
+    r.peers.iter().find(|p| p.agency == id).expect("peer state")
+}
+
+fn set_share(dir: &Path, peer: &str, max_tlp: &str) {
+    let cfg = dir.join("node.toml");
+    let text = std::fs::read_to_string(&cfg).expect("read node.toml");
+    let section = format!("[federation.share.{peer}]");
+    let text = match text.find(&section) {
+        Some(i) => format!("{}{section}\nmax_tlp = \"{max_tlp}\"\n", &text[..i]),
+        None => format!("{text}\n{section}\nmax_tlp = \"{max_tlp}\"\n"),
+    };
+    std::fs::write(&cfg, text).expect("write node.toml");
+}
+
+/// Narrowing a peer's policy keeps its epoch; widening it bumps the epoch,
+/// and the peer re-pulls from the start and gets what it may now hold.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn policy_widening_triggers_a_re_pull() {
+    let mut fed = TestFederation::start(&["KE-KWS", "ZA-DFFE"], &[]).await;
+    fed.restart_with("KE-KWS", |d| set_share(d, "ZA-DFFE", "green"))
+        .await;
+    let mut ke = fed.node("KE-KWS").client().await;
+    let mut green = BTreeSet::new();
+    let mut all = BTreeSet::new();
+    for n in 0..3 {
+        green.insert(publish(&mut ke, n, pb::Tlp::Green).await);
+        all.insert(publish(&mut ke, 100 + n, pb::Tlp::Amber).await);
+    }
+    all.extend(green.iter().cloned());
+    let mut za = fed.node("ZA-DFFE").client().await;
+    let r = sync(&mut za, false).await;
+    assert!(
+        held_ids(&mut za).await == green,
+        "only GREEN under max_tlp = green"
+    );
+    assert_eq!(
+        peer(&r, "KE-KWS").policy_epoch,
+        0,
+        "narrowing keeps the epoch"
+    );
+
+    fed.restart_with("KE-KWS", |d| set_share(d, "ZA-DFFE", "amber"))
+        .await;
+    let mut za = fed.node("ZA-DFFE").client().await;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let r = sync(&mut za, false).await;
+        if held_ids(&mut za).await == all {
+            assert_eq!(peer(&r, "KE-KWS").policy_epoch, 1);
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no re-pull after widening: {r:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let audit = fed.node("ZA-DFFE").audit().await;
+    assert!(
+        audit
+            .iter()
+            .any(|e| e.action == "re-pull" && e.detail.contains("widened")),
+        "ZA audits the re-pull"
+    );
+    let audit = fed.node("KE-KWS").audit().await;
+    assert!(
+        audit
+            .iter()
+            .any(|e| e.action == "policy-widened" && e.detail.starts_with("ZA-DFFE")),
+        "KE audits the widening"
+    );
+    fed.stop().await;
+}
+
+/// Rows lost behind the cursor are invisible to the pull; the completeness
+/// check finds exactly them, fetches them, and says so in `peers`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn completeness_check_repairs_deleted_rows() {
+    let mut fed = TestFederation::start(&["KE-KWS", "ZA-DFFE"], &[]).await;
+    let mut ke = fed.node("KE-KWS").client().await;
+    let mut ids = Vec::new();
+    for n in 0..300 {
+        ids.push(publish(&mut ke, n, pb::Tlp::Green).await);
+    }
+    let all: BTreeSet<String> = ids.iter().cloned().collect();
+    let mut za = fed.node("ZA-DFFE").client().await;
+    sync(&mut za, false).await;
+    assert!(
+        held_ids(&mut za).await == all,
+        "ZA lacks records after sync --wait"
+    );
+
+    let lost: Vec<String> = vec![ids[3].clone(), ids[150].clone(), ids[299].clone()];
+    let to_drop = lost.clone();
+    fed.restart_with("ZA-DFFE", move |dir| {
+        let store = wildnet_node::storage::Store::open(&dir.join("data").join("db"), "ZA-DFFE")
+            .expect("open ZA's store");
+        for id in &to_drop {
+            let id: wildnet_node::record::RecordId = id.parse().expect("id");
+            assert!(store.drop_record_row(&id).expect("drop row"));
+        }
+    })
+    .await;
+    let mut za = fed.node("ZA-DFFE").client().await;
+    let r = sync(&mut za, false).await;
+    let held = held_ids(&mut za).await;
+    assert_eq!(
+        held.len(),
+        297,
+        "the pull alone does not see rows behind its cursor"
+    );
+    assert_eq!(peer(&r, "KE-KWS").verified_at, 0);
+
+    let r = sync(&mut za, true).await;
+    assert!(
+        held_ids(&mut za).await == all,
+        "the check did not repair the gap"
+    );
+    let p = peer(&r, "KE-KWS");
+    assert_eq!(
+        (p.verify_missing, p.verify_repaired, p.verify_peer_lacks),
+        (3, 3, 0),
+        "{p:?}"
+    );
+    assert!(p.verified_at > 0 && p.verify_error.is_empty(), "{p:?}");
+    // The exchange grows with the 3 differences, not with the 300 ids.
+    assert!(
+        p.verify_ranges < 60,
+        "{} ranges for 3 differences",
+        p.verify_ranges
+    );
+    let back = za
+        .get(pb::GetRequest {
+            id: lost[1].clone(),
+        })
+        .await
+        .expect("repaired record")
+        .into_inner();
+    assert_eq!(back.record.expect("record").received_from, "KE-KWS");
+    // A second check finds nothing.
+    let r = sync(&mut za, true).await;
+    let p = peer(&r, "KE-KWS");
+    assert_eq!((p.verify_missing, p.verify_ranges), (0, 1), "{p:?}");
+    fed.stop().await;
+}
+
+/// A peer that speaks the Federation protocol with a valid certificate but
+/// serves forged records.
+struct Rogue {
+    items: Vec<pb::SignedRecord>,
+    manifest_version: u64,
+}
+
+#[tonic::async_trait]
+impl pb::federation_server::Federation for Rogue {
+    type PullStream = tokio_stream::wrappers::ReceiverStream<Result<pb::PullItem, Status>>;
+    type ReconcileStream =
+        tokio_stream::wrappers::ReceiverStream<Result<pb::ReconcileResponse, Status>>;
+
+    async fn hello(
+        &self,
+        _: Request<pb::HelloRequest>,
+    ) -> Result<Response<pb::HelloResponse>, Status> {
+        Ok(Response::new(pb::HelloResponse {
+            agency: "GB-NWCU".into(),
+            manifest_version: self.manifest_version,
+            policy: None,
+            feed_head: self.items.len() as u64,
+        }))
+    }
+
+    async fn get_manifest(
+        &self,
+        _: Request<pb::GetManifestRequest>,
+    ) -> Result<Response<pb::Manifest>, Status> {
+        Err(Status::unimplemented("rogue"))
+    }
+
+    async fn offer_manifest(
+        &self,
+        _: Request<pb::Manifest>,
+    ) -> Result<Response<pb::OfferManifestResponse>, Status> {
+        Err(Status::unimplemented("rogue"))
+    }
+
+    async fn pull(
+        &self,
+        req: Request<pb::PullRequest>,
+    ) -> Result<Response<Self::PullStream>, Status> {
+        let since = req.into_inner().since;
+        let (tx, rx) = tokio::sync::mpsc::channel(64);
+        let items = self.items.clone();
+        tokio::spawn(async move {
+            for (i, r) in items.into_iter().enumerate() {
+                let seq = i as u64 + 1;
+                if seq > since {
+                    let item = pb::PullItem {
+                        seq,
+                        record: Some(r),
+                        caught_up: false,
+                    };
+                    if tx.send(Ok(item)).await.is_err() {
+                        return;
+                    }
+                }
+            }
+            let _ = tx
+                .send(Ok(pb::PullItem {
+                    seq: 0,
+                    record: None,
+                    caught_up: true,
+                }))
+                .await;
+            tx.closed().await;
+        });
+        Ok(Response::new(tokio_stream::wrappers::ReceiverStream::new(
+            rx,
+        )))
+    }
+
+    async fn reconcile(
+        &self,
+        _: Request<tonic::Streaming<pb::ReconcileRequest>>,
+    ) -> Result<Response<Self::ReconcileStream>, Status> {
+        Err(Status::unimplemented("rogue"))
+    }
+
+    async fn fetch(
+        &self,
+        _: Request<pb::FetchRequest>,
+    ) -> Result<Response<pb::FetchResponse>, Status> {
+        Err(Status::unimplemented("rogue"))
+    }
+
+    async fn acknowledge(
+        &self,
+        _: Request<pb::ReceiptBatch>,
+    ) -> Result<Response<pb::AcknowledgeResponse>, Status> {
+        Err(Status::unimplemented("rogue"))
+    }
+}
+
+fn note_body(author: &str, n: usize, scope: pb::Scope) -> pb::RecordBody {
+    let mut b = draft(n, pb::Tlp::Green, scope, &[], pb::HandlingCode::H0)
+        .draft
+        .expect("draft");
+    b.schema_version = wildnet_node::record::SCHEMA_VERSION;
+    b.author = author.into();
+    b.created_at = chrono::Utc::now().timestamp_millis();
+    b
+}
+
+/// GB-NWCU's node is replaced by a rogue with GB's real certificate and
+/// signing key. It serves five good records and three forged ones: a body
+/// altered after signing, a record claiming ZA-DFFE as author, and a LOCAL
+/// record KE may not hold. KE stores the five, rejects the three by id and
+/// reason, and the stream goes on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tampered_records_from_a_malicious_peer_are_refused_and_the_rest_arrive() {
+    use rustls::pki_types::pem::PemObject;
+    use wildnet_node::record::{Record, RecordId};
+    let mut fed = TestFederation::start_with(
+        &["KE-KWS", "GB-NWCU", "ZA-DFFE"],
+        &[],
+        Some(&[("KE-KWS", "GB-NWCU")]),
+    )
+    .await;
+    let gb = fed
+        .nodes
+        .iter()
+        .position(|n| n.agency == "GB-NWCU")
+        .expect("gb");
+    let (gb_dir, gb_addr) = (fed.nodes[gb].dir.clone(), fed.nodes[gb].addr);
+    let version = fed.node("KE-KWS").peers().await.manifest_version;
+    fed.nodes[gb].stop().await;
+
+    let settings =
+        wildnet_node::config::Settings::load(&gb_dir.join("node.toml")).expect("gb settings");
+    let key = wildnet_node::identity::load_signing_key(&settings.signing_key).expect("gb key");
+    let good: Vec<Record> = (0..5)
+        .map(|n| Record::sign(note_body("GB-NWCU", n, pb::Scope::Federation), &key))
+        .collect();
+    let mut altered = Record::sign(note_body("GB-NWCU", 10, pb::Scope::Federation), &key)
+        .signed()
+        .clone();
+    let last = altered.body.len() - 1;
+    altered.body[last] ^= 0x01;
+    let impostor = Record::sign(note_body("ZA-DFFE", 11, pb::Scope::Federation), &key)
+        .signed()
+        .clone();
+    let local = Record::sign(note_body("GB-NWCU", 12, pb::Scope::Local), &key)
+        .signed()
+        .clone();
+    let bad_ids: Vec<String> = [&altered, &impostor, &local]
+        .iter()
+        .map(|s| RecordId::of_body(&s.body).to_hex())
+        .collect();
+    let items = vec![
+        good[0].signed().clone(),
+        altered,
+        good[1].signed().clone(),
+        impostor,
+        good[2].signed().clone(),
+        local,
+        good[3].signed().clone(),
+        good[4].signed().clone(),
+    ];
+
+    // Serve them with GB's certificate, on GB's address.
+    let fs = settings.federation.as_ref().expect("federation");
+    let cert = rustls::pki_types::CertificateDer::from_pem_file(&fs.cert).expect("gb cert");
+    let tls_key = rustls::pki_types::PrivateKeyDer::from_pem_file(&settings.tls_key).expect("key");
+    let mut cfg = rustls::ServerConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_protocol_versions(&[&rustls::version::TLS13])
+    .expect("tls13")
+    .with_no_client_auth()
+    .with_single_cert(vec![cert], tls_key)
+    .expect("server config");
+    cfg.alpn_protocols = vec![b"h2".to_vec()];
+    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(cfg));
+    let listener = tokio::net::TcpListener::bind(gb_addr)
+        .await
+        .expect("rebind GB's address");
+    let (conn_tx, conn_rx) = tokio::sync::mpsc::channel(8);
+    tokio::spawn(async move {
+        while let Ok((tcp, _)) = listener.accept().await {
+            if let Ok(tls) = acceptor.accept(tcp).await
+                && conn_tx.send(Ok::<_, std::io::Error>(tls)).await.is_err()
+            {
+                return;
+            }
+        }
+    });
+    let rogue = Rogue {
+        items,
+        manifest_version: version,
+    };
+    let server = tokio::spawn(
+        tonic::transport::Server::builder()
+            .add_service(pb::federation_server::FederationServer::new(rogue))
+            .serve_with_incoming(tokio_stream::wrappers::ReceiverStream::new(conn_rx)),
+    );
+
+    let mut ke = fed.node("KE-KWS").client().await;
+    wait_until("the five good records at KE", || {
+        let mut c = ke.clone();
+        let want: Vec<String> = good.iter().map(|r| r.id().to_hex()).collect();
+        async move {
+            for id in want {
+                if c.get(pb::GetRequest { id }).await.is_err() {
+                    return false;
+                }
+            }
+            true
+        }
+    })
+    .await;
+    for id in &bad_ids {
+        assert!(
+            ke.get(pb::GetRequest { id: id.clone() }).await.is_err(),
+            "forged record {id} was stored"
+        );
+    }
+    let p = fed.node("KE-KWS").peers().await;
+    let p = peer(&p, "GB-NWCU");
+    assert_eq!((p.received, p.rejected), (5, 3), "{p:?}");
+    assert!(
+        p.last_rejection.starts_with(&bad_ids[2]) && p.last_rejection.contains("audience"),
+        "peers names the last rejected record and why: {:?}",
+        p.last_rejection
+    );
+    let audit = fed.node("KE-KWS").audit().await;
+    let reason = |id: &str| {
+        audit
+            .iter()
+            .find(|e| e.action == "reject" && e.detail.starts_with(id))
+            .map(|e| e.detail.to_lowercase())
+            .unwrap_or_else(|| panic!("no audited rejection of {id}"))
+    };
+    assert!(
+        reason(&bad_ids[0]).contains("signature"),
+        "{}",
+        reason(&bad_ids[0])
+    );
+    assert!(
+        reason(&bad_ids[1]).contains("key"),
+        "{}",
+        reason(&bad_ids[1])
+    );
+    assert!(
+        reason(&bad_ids[2]).contains("audience"),
+        "{}",
+        reason(&bad_ids[2])
+    );
+    server.abort();
+    fed.stop().await;
+}
+
+/// Kills the child on drop, so a failing test leaves no process behind.
+struct Proc(Child);
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn spawn_node(dir: &Path) -> Proc {
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(dir.join("node.log"))
+        .expect("log");
+    let child = Command::new(wildnet_tests::bin("wildnet-node"))
+        .arg("--config")
+        .arg(dir.join("node.toml"))
+        .env("RUST_LOG", "info")
+        .stdout(Stdio::null())
+        .stderr(log)
+        .spawn()
+        .expect("spawn wildnet-node");
+    let socket = dir.join("data").join("wildnet.sock");
+    let mut p = Proc(child);
+    wildnet_tests::wait_for("the node socket", Duration::from_secs(30), || {
+        if let Ok(Some(status)) = p.0.try_wait() {
+            panic!("wildnet-node exited early with {status}");
+        }
+        std::os::unix::net::UnixStream::connect(&socket)
+            .ok()
+            .map(|_| ())
+    });
+    p
+}
+
+async fn records(c: &mut AgencyClient<Channel>) -> u64 {
+    c.stats(pb::StatsRequest::default())
+        .await
+        .map(|r| r.into_inner().records)
+        .unwrap_or(0)
+}
+
+/// ZA-DFFE runs as a real `wildnet-node` process and is killed with
+/// SIGKILL while pulling KE-KWS's feed; restarted, it converges to exactly
+/// KE's records — none lost, none twice — and its audit chain holds.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigkill_mid_sync_converges_without_loss_or_duplicates() {
+    const N: usize = 4000;
+    let mut fed = TestFederation::start(&["KE-KWS", "ZA-DFFE"], &[]).await;
+    let za = fed
+        .nodes
+        .iter()
+        .position(|n| n.agency == "ZA-DFFE")
+        .expect("za");
+    let za_dir = fed.nodes[za].dir.clone();
+    fed.nodes[za].stop().await;
+
+    let mut ke = fed.node("KE-KWS").client().await;
+    let items: Vec<pb::ImportItem> = (0..N)
+        .map(|n| pb::ImportItem {
+            line: n as u64 + 1,
+            draft: draft(
+                n,
+                pb::Tlp::Green,
+                pb::Scope::Federation,
+                &[],
+                pb::HandlingCode::H0,
+            )
+            .draft,
+        })
+        .collect();
+    let summary = ke
+        .import(tokio_stream::iter(items))
+        .await
+        .expect("import")
+        .into_inner();
+    assert_eq!(summary.accepted, N as u64);
+    let want = held_ids(&mut ke).await;
+
+    let socket = za_dir.join("data").join("wildnet.sock");
+    let node = spawn_node(&za_dir);
+    let mut c = wildnet_node::client::Target::Unix(socket.clone())
+        .connect()
+        .await
+        .expect("connect");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut seen = records(&mut c).await;
+    while seen == 0 {
+        assert!(Instant::now() < deadline, "ZA never started pulling");
+        tokio::time::sleep(Duration::from_millis(2)).await;
+        seen = records(&mut c).await;
+    }
+    drop(node); // SIGKILL, mid-way
+    assert!(
+        (seen as usize) < N,
+        "ZA had pulled all {N} before it could be killed"
+    );
+
+    let _node = spawn_node(&za_dir);
+    let mut c = wildnet_node::client::Target::Unix(socket)
+        .connect()
+        .await
+        .expect("connect");
+    sync(&mut c, false).await;
+    assert!(
+        held_ids(&mut c).await == want,
+        "loss or extra records after SIGKILL"
+    );
+    assert_eq!(records(&mut c).await, N as u64, "no duplicate");
+    let mut listed = 0;
+    let mut token = String::new();
+    loop {
+        let r = c
+            .query(pb::QueryRequest {
+                limit: 1000,
+                page_token: token,
+                ..Default::default()
+            })
+            .await
+            .expect("query")
+            .into_inner();
+        listed += r.records.len();
+        if r.next_page_token.is_empty() {
+            break;
+        }
+        token = r.next_page_token;
+    }
+    assert_eq!(listed, N, "a query lists each record once");
+    let v = c
+        .audit_verify(pb::AuditVerifyRequest {})
+        .await
+        .expect("audit verify")
+        .into_inner();
+    assert!(v.ok, "audit chain broken after SIGKILL: {v:?}");
+    fed.stop().await;
+}
