@@ -32,8 +32,12 @@ async fn publish(c: &mut AgencyClient<Channel>, n: usize, tlp: pb::Tlp) -> Strin
 }
 
 async fn sync(c: &mut AgencyClient<Channel>, verify: bool) -> pb::PeersResponse {
+    sync_with(c, "", verify).await
+}
+
+async fn sync_with(c: &mut AgencyClient<Channel>, peer: &str, verify: bool) -> pb::PeersResponse {
     c.sync(pb::SyncRequest {
-        peer: String::new(),
+        peer: peer.to_string(),
         wait: true,
         timeout_secs: 30,
         verify,
@@ -580,5 +584,93 @@ async fn sigkill_mid_sync_converges_without_loss_or_duplicates() {
         .expect("audit verify")
         .into_inner();
     assert!(v.ok, "audit chain broken after SIGKILL: {v:?}");
+    fed.stop().await;
+}
+
+/// In a line KE — ZA — GB: a chain of three versions converges at GB with
+/// the same history; a record that expires while GB is offline is never
+/// sent to it by ZA, which still stores it until its next purge.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn versions_converge_and_expired_records_are_never_sent() {
+    let mut fed = TestFederation::start_with(
+        &["KE-KWS", "ZA-DFFE", "GB-NWCU"],
+        &[],
+        Some(&[("KE-KWS", "ZA-DFFE"), ("ZA-DFFE", "GB-NWCU")]),
+    )
+    .await;
+    let mut ke = fed.node("KE-KWS").client().await;
+    let v1 = publish(&mut ke, 1, pb::Tlp::Green).await;
+    let mut chain = vec![v1.clone()];
+    for n in 2..=3 {
+        let mut d = draft(
+            n,
+            pb::Tlp::Green,
+            pb::Scope::Federation,
+            &[],
+            pb::HandlingCode::H0,
+        );
+        if let Some(b) = d.draft.as_mut() {
+            b.supersedes = chain.last().expect("previous").clone();
+        }
+        chain.push(ke.publish(d).await.expect("new version").into_inner().id);
+    }
+    let mut gb = fed.node("GB-NWCU").client().await;
+    wait_until("the third version at GB", || {
+        let (mut c, id) = (gb.clone(), chain[2].clone());
+        async move { c.get(pb::GetRequest { id }).await.is_ok() }
+    })
+    .await;
+    let got = gb
+        .get(pb::GetRequest { id: v1.clone() })
+        .await
+        .expect("v1 at GB")
+        .into_inner();
+    let history: Vec<String> = got.history.iter().map(|h| h.id.clone()).collect();
+    assert_eq!(history, chain, "the same chain, oldest first");
+    assert_eq!(got.record.expect("v1").superseded_by, chain[1]);
+
+    // GB goes offline; KE publishes a record that expires in 1.5 s.
+    let gb_idx = fed
+        .nodes
+        .iter()
+        .position(|n| n.agency == "GB-NWCU")
+        .expect("gb");
+    let (gb_dir, gb_addr) = (fed.nodes[gb_idx].dir.clone(), fed.nodes[gb_idx].addr);
+    fed.nodes[gb_idx].stop().await;
+    let mut d = draft(
+        9,
+        pb::Tlp::Green,
+        pb::Scope::Federation,
+        &[],
+        pb::HandlingCode::H0,
+    );
+    let expires_at = chrono::Utc::now().timestamp_millis() + 1_500;
+    if let Some(b) = d.draft.as_mut() {
+        b.expires_at = expires_at;
+    }
+    let short = ke.publish(d).await.expect("publish").into_inner().id;
+    let mut za = fed.node("ZA-DFFE").client().await;
+    sync_with(&mut za, "KE-KWS", false).await;
+    assert!(za.get(pb::GetRequest { id: short.clone() }).await.is_ok());
+    // Past its expiry it is still stored at ZA until the next purge (every
+    // 60 s): ZA must send it neither by Pull nor to the completeness check.
+    wait_until("the record's expiry", || async move {
+        chrono::Utc::now().timestamp_millis() > expires_at + 100
+    })
+    .await;
+    let listener = tokio::net::TcpListener::bind(gb_addr)
+        .await
+        .expect("rebind");
+    fed.nodes[gb_idx] = wildnet_tests::fed::start_node("GB-NWCU", &gb_dir, listener).await;
+    let mut gb = fed.node("GB-NWCU").client().await;
+    let r = sync(&mut gb, true).await;
+    assert!(
+        gb.get(pb::GetRequest { id: short }).await.is_err(),
+        "an expired record reached GB"
+    );
+    // Not even offered: GB would have refused it, and counted that.
+    let p = peer(&r, "ZA-DFFE");
+    assert_eq!((p.rejected, p.verify_missing), (0, 0), "{p:?}");
+    assert_eq!(held_ids(&mut gb).await.len(), 3, "the three versions only");
     fed.stop().await;
 }
