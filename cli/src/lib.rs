@@ -73,6 +73,9 @@ pub enum Command {
     Peers,
     /// Pull from peers now; --wait returns once caught up
     Sync(cmd::federation::SyncArgs),
+    /// Measure ingest, query and sync against this machine's own limits
+    /// (a throw-away three-agency federation of real nodes)
+    Bench(cmd::bench::BenchArgs),
 }
 
 /// Runs the CLI with already-parsed arguments.
@@ -83,20 +86,25 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Keys(args) => return cmd::init::keys(args, cli.format),
         _ => {}
     }
-    let cli = match cli.command {
-        Command::Federation(args) => return cmd::federation::run(args, cli.format),
-        _ => cli,
-    };
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()?;
+    let cli = match cli.command {
+        Command::Federation(args) => return cmd::federation::run(args, cli.format),
+        Command::Bench(args) => return rt.block_on(cmd::bench::run(args, cli.format)),
+        _ => cli,
+    };
     rt.block_on(async move {
         let target = wildnet_node::client::Target::parse(&cli.node)?;
         let mut client = target.connect().await?;
         let f = cli.format;
         match cli.command {
-            Command::Init(_) | Command::Generate(_) | Command::Federation(_) | Command::Keys(_) => {
+            Command::Init(_)
+            | Command::Generate(_)
+            | Command::Federation(_)
+            | Command::Keys(_)
+            | Command::Bench(_) => {
                 unreachable!("handled above")
             }
             Command::Manifest(a) => cmd::federation::manifest(&mut client, a, f).await,

@@ -23,6 +23,7 @@ pub mod client;
 pub mod config;
 pub mod federation;
 pub mod identity;
+pub mod limits;
 pub mod node;
 pub mod policy;
 pub mod record;

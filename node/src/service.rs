@@ -423,6 +423,9 @@ impl Agency for AgencyService {
         });
         for p in &mut peers {
             p.receipts_queued = self.node.outbox_len(&p.agency) as u64;
+            let w = fed.wire_count(&p.agency);
+            p.wire_sent = w.sent.load(std::sync::atomic::Ordering::Relaxed);
+            p.wire_received = w.received.load(std::sync::atomic::Ordering::Relaxed);
         }
         Ok(Response::new(pb::PeersResponse {
             federation: m.body().federation.clone(),

@@ -561,6 +561,7 @@ fn print_peers(r: pb::PeersResponse, format: Format) -> anyhow::Result<ExitCode>
                 "verify_missing": p.verify_missing, "verify_repaired": p.verify_repaired,
                 "verify_peer_lacks": p.verify_peer_lacks, "verify_ranges": p.verify_ranges,
                 "verify_error": p.verify_error, "receipts_queued": p.receipts_queued,
+                "wire_sent": p.wire_sent, "wire_received": p.wire_received,
             })).collect::<Vec<_>>(),
         }))?,
         Format::Table => {

@@ -100,12 +100,25 @@ const WORDS: [&str; 10] = [
 /// Runs `generate`.
 pub fn run(a: &GenerateArgs) -> anyhow::Result<ExitCode> {
     let GenerateWhat::Listings { count, seed } = &a.what;
-    let mut rng = Rng(*seed);
     let out = std::io::stdout();
-    let mut w = csv::Writer::from_writer(std::io::BufWriter::new(out.lock()));
+    write_listings(std::io::BufWriter::new(out.lock()), *count, *seed, None)?;
+    std::io::stdout().flush()?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Writes `count` listings as import CSV; `share` overrides the random
+/// sharing of each row (e.g. `agency:ZA-DFFE`).
+pub fn write_listings(
+    out: impl Write,
+    count: u64,
+    seed: u64,
+    share: Option<&str>,
+) -> anyhow::Result<()> {
+    let mut rng = Rng(seed);
+    let mut w = csv::Writer::from_writer(out);
     w.write_record(CSV_COLUMNS)?;
     let base = 1_767_225_600_000i64; // 2026-01-01
-    for i in 0..*count {
+    for i in 0..count {
         let (sp, what, item) = SPECIES[(rng.next() % SPECIES.len() as u64) as usize];
         let (country, currency, phone) = COUNTRIES[(rng.next() % COUNTRIES.len() as u64) as usize];
         let platform = rng.pick(&PLATFORMS);
@@ -127,7 +140,8 @@ pub fn run(a: &GenerateArgs) -> anyhow::Result<ExitCode> {
         );
         let phone = format!("{phone}{:07}", rng.next() % 10_000_000);
         let tlp = rng.pick(&["green", "amber", "amber", "amber-strict"]);
-        let share = rng.pick(&["local", "federation", "federation"]);
+        let random = rng.pick(&["local", "federation", "federation"]);
+        let share = share.unwrap_or(random);
         let quantity = 1 + rng.next() % 50;
         w.write_record([
             sp,
@@ -152,7 +166,5 @@ pub fn run(a: &GenerateArgs) -> anyhow::Result<ExitCode> {
         ])?;
     }
     w.flush()?;
-    drop(w);
-    std::io::stdout().flush()?;
-    Ok(ExitCode::SUCCESS)
+    Ok(())
 }

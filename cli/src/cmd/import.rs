@@ -42,7 +42,8 @@ pub struct ImportArgs {
     pub handling: HandlingArgs,
 }
 
-fn progress(len: u64) -> ProgressBar {
+/// A byte progress bar on stderr (hidden when stderr is not a terminal).
+pub fn progress(len: u64) -> ProgressBar {
     let pb = ProgressBar::with_draw_target(
         Some(len),
         if std::io::stderr().is_terminal() {
@@ -59,7 +60,8 @@ fn progress(len: u64) -> ProgressBar {
     pb
 }
 
-type Rejections = Vec<pb::ImportRejection>;
+/// Rejected rows, by line.
+pub type Rejections = Vec<pb::ImportRejection>;
 
 /// Reads the file on a blocking thread and sends drafts; returns the rows
 /// that could not be parsed.
@@ -210,6 +212,29 @@ fn fill_defaults(defaults: &HandlingArgs, d: &mut pb::RecordBody) -> anyhow::Res
     only_missing.apply(d)
 }
 
+/// Streams a file to the node's Import: returns the rows read, the node's
+/// summary with the rows refused here added, and every rejection by line.
+pub async fn import_file(
+    client: &mut AgencyClient<Channel>,
+    file: &std::path::Path,
+    input: InputFormat,
+    defaults: HandlingArgs,
+    bar: &ProgressBar,
+) -> anyhow::Result<(u64, pb::ImportSummary, Rejections)> {
+    let (tx, rx) = mpsc::channel(4096);
+    let reader = {
+        let (path, bar) = (file.to_path_buf(), bar.clone());
+        tokio::task::spawn_blocking(move || read_file(path, input, defaults, tx, bar))
+    };
+    let summary = client.import(ReceiverStream::new(rx)).await;
+    let (rows, mut local) = reader.await.context("the file reader crashed")??;
+    let mut s = summary.map_err(explain)?.into_inner();
+    s.rejected += local.len() as u64;
+    local.append(&mut s.rejections);
+    local.sort_by_key(|r| r.line);
+    Ok((rows, s, local))
+}
+
 /// Runs `import`.
 pub async fn run(
     client: &mut AgencyClient<Channel>,
@@ -237,20 +262,10 @@ pub async fn run(
         .with_context(|| format!("cannot open {}", a.file.display()))?
         .len();
     let bar = progress(len);
-    let (tx, rx) = mpsc::channel(4096);
-    let reader = {
-        let (path, bar, defaults) = (a.file.clone(), bar.clone(), a.handling.clone());
-        tokio::task::spawn_blocking(move || read_file(path, input, defaults, tx, bar))
-    };
     let started = std::time::Instant::now();
-    let summary = client.import(ReceiverStream::new(rx)).await;
-    let (rows, mut local) = reader.await.context("the file reader crashed")??;
-    let mut s = summary.map_err(explain)?.into_inner();
+    let (rows, s, local) = import_file(client, &a.file, input, a.handling.clone(), &bar).await?;
     bar.finish_and_clear();
     let secs = started.elapsed().as_secs_f64();
-    s.rejected += local.len() as u64;
-    local.append(&mut s.rejections);
-    local.sort_by_key(|r| r.line);
     match format {
         Format::Json => output::json(&serde_json::json!({
             "rows": rows,

@@ -1,9 +1,11 @@
 //! One module per group of subcommands.
 
 pub mod admin;
+pub mod bench;
 pub mod federation;
 pub mod generate;
 pub mod import;
 pub mod init;
 pub mod publish;
 pub mod read;
+pub mod simulate;

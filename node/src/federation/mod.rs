@@ -16,6 +16,7 @@ pub mod secretariat;
 pub mod service;
 pub mod sync;
 pub mod tls;
+pub mod wire;
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -68,6 +69,7 @@ pub struct Federation {
     sync: watch::Sender<u64>,
     verify: watch::Sender<u64>,
     outbox: Mutex<BTreeMap<String, Arc<tokio::sync::Notify>>>,
+    wire: Mutex<BTreeMap<String, Arc<wire::WireCount>>>,
     closing: watch::Sender<bool>,
 }
 
@@ -147,6 +149,7 @@ impl Federation {
             sync: watch::channel(0).0,
             verify: watch::channel(0).0,
             outbox: Mutex::new(BTreeMap::new()),
+            wire: Mutex::new(BTreeMap::new()),
             closing: watch::channel(false).0,
         })
     }
@@ -214,15 +217,17 @@ impl Federation {
         let name = rustls::pki_types::ServerName::try_from(host)
             .map_err(|e| format!("bad server name in {address}: {e}"))?;
         let connector = tokio_rustls::TlsConnector::from(cfg);
+        let count = self.wire_count(agency);
         let channel = Endpoint::from_shared(format!("http://{address}"))
             .map_err(|e| e.to_string())?
             .connect_timeout(Duration::from_secs(5))
             .timeout(Duration::from_secs(15))
             .connect_with_connector(tower::service_fn(move |_: Uri| {
-                let (connector, name) = (connector.clone(), name.clone());
+                let (connector, name, count) = (connector.clone(), name.clone(), count.clone());
                 async move {
                     let tcp = tokio::net::TcpStream::connect(addr).await?;
                     tcp.set_nodelay(true)?;
+                    let tcp = wire::Counted::new(tcp, count);
                     let tls = connector.connect(name, tcp).await?;
                     Ok::<_, std::io::Error>(TokioIo::new(tls))
                 }
@@ -241,6 +246,14 @@ impl Federation {
                 msg
             })?;
         Ok(FederationClient::new(channel))
+    }
+
+    /// The byte counters of the connections this node dials to `agency`.
+    pub fn wire_count(&self, agency: &str) -> Arc<wire::WireCount> {
+        match self.wire.lock() {
+            Ok(mut m) => m.entry(agency.to_string()).or_default().clone(),
+            Err(_) => Arc::new(wire::WireCount::default()),
+        }
     }
 
     /// Updates a peer's visible state.

@@ -390,6 +390,32 @@ impl Secretariat {
         self.publish(m)
     }
 
+    /// Moves an agency's Federation service to another port (or to a host
+    /// its certificate names; a new host needs `admit --rotate`).
+    pub fn set_address(&mut self, agency: &str, address: &str) -> Result<(), SecretariatError> {
+        let host = |a: &str| a.rsplit_once(':').map(|(h, _)| h.to_string());
+        let mut m = self.trusted.body().clone();
+        let a = m
+            .agencies
+            .iter_mut()
+            .find(|a| a.id == agency)
+            .ok_or_else(|| refused(format!("{agency} is not admitted")))?;
+        if address
+            .rsplit_once(':')
+            .is_none_or(|(h, p)| h.is_empty() || p.parse::<u16>().is_err())
+        {
+            return Err(refused(format!("address {address:?} must be HOST:PORT")));
+        }
+        if host(address) != host(&a.address) {
+            return Err(refused(format!(
+                "{agency}'s certificate names the host of {}; a new host needs a new certificate (admit --rotate)",
+                a.address
+            )));
+        }
+        a.address = address.to_string();
+        self.publish(m)
+    }
+
     /// Removes a group.
     pub fn group_rm(&mut self, name: &str) -> Result<(), SecretariatError> {
         let mut m = self.trusted.body().clone();

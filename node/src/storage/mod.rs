@@ -591,6 +591,66 @@ impl Drop for Store {
     }
 }
 
+/// What raw sled does on this machine: the storage limit the benchmark
+/// compares the node with.
+#[derive(Debug, Clone, Copy)]
+pub struct RawSled {
+    /// Records stored per second.
+    pub inserts_per_s: f64,
+    /// Bytes on disk once flushed.
+    pub disk_bytes: u64,
+}
+
+/// Stores `n` records of `value_len` incompressible bytes, each with one
+/// index entry, into a fresh sled database at `dir` with the node's
+/// settings and durability (one flush per batch of 1,024), and measures it.
+pub fn raw_sled(dir: &Path, n: usize, value_len: usize) -> Result<RawSled, StoreError> {
+    use sha2::{Digest, Sha256};
+    let db = sled::Config::new()
+        .path(dir)
+        .cache_capacity(128 * 1024 * 1024)
+        .flush_every_ms(None)
+        .open()?;
+    let records = db.open_tree("records")?;
+    let index = db.open_tree("index")?;
+    let mut value = vec![0u8; value_len];
+    let start = std::time::Instant::now();
+    for i in 0..n {
+        let id: [u8; 32] = Sha256::digest((i as u64).to_le_bytes()).into();
+        for (j, b) in value.iter_mut().enumerate() {
+            *b = id[j % 32] ^ (j as u8);
+        }
+        records.insert(id, value.as_slice())?;
+        let mut key = (i as u64).to_be_bytes().to_vec();
+        key.extend_from_slice(&id);
+        index.insert(key, &[])?;
+        if i % 1024 == 1023 {
+            db.flush()?;
+        }
+    }
+    db.flush()?;
+    let secs = start.elapsed().as_secs_f64();
+    drop((records, index, db));
+    Ok(RawSled {
+        inserts_per_s: n as f64 / secs.max(1e-9),
+        disk_bytes: disk_usage(dir),
+    })
+}
+
+/// Bytes a directory tree occupies on disk (allocated blocks).
+pub fn disk_usage(path: &Path) -> u64 {
+    use std::os::unix::fs::MetadataExt;
+    let Ok(meta) = std::fs::symlink_metadata(path) else {
+        return 0;
+    };
+    if !meta.is_dir() {
+        return meta.blocks() * 512;
+    }
+    std::fs::read_dir(path)
+        .map(|rd| rd.flatten().map(|e| disk_usage(&e.path())).sum())
+        .unwrap_or(0)
+}
+
 /// Decodes an `id_record` value: its metadata and the record (the signed
 /// bytes are not re-verified: only verified records are ever stored).
 pub(crate) fn decode_record(

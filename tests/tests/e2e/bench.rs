@@ -1,0 +1,107 @@
+//! `wildnet bench --quick` as a smoke test: it builds its own federation of
+//! real nodes, completes, and prints every figure. No figure is judged here
+//! (speed is the benchmark's business, not the test suite's).
+
+use std::collections::BTreeSet;
+use std::process::Command;
+
+#[test]
+fn bench_quick_completes_and_prints_every_figure() {
+    let tmp = tempfile::Builder::new()
+        .prefix("wnbench")
+        .tempdir()
+        .expect("tmp");
+    let out = Command::new(wildnet_tests::bin("wildnet"))
+        .args(["bench", "--quick", "--format", "json", "--dir"])
+        .arg(tmp.path())
+        .output()
+        .expect("run wildnet bench");
+    assert!(
+        out.status.success(),
+        "bench failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    let figures = v["figures"].as_array().expect("figures");
+    let areas: BTreeSet<&str> = figures.iter().filter_map(|f| f["area"].as_str()).collect();
+    assert_eq!(
+        areas,
+        ["ingest", "limit", "query", "resources", "sync"]
+            .into_iter()
+            .collect()
+    );
+    for want in [
+        "Ed25519 verify, 1 core",
+        "import (durable, batches)",
+        "first page (100) by species + time range p99",
+        "first page (100) by selector p99",
+        "stats by species p99",
+        "disk per record",
+        "cold pull (verified, stored, indexed)",
+        "live KE-KWS -> ZA-DFFE p99",
+        "live KE-KWS -> ZA-DFFE -> GB-NWCU p99",
+    ] {
+        assert!(
+            figures.iter().any(|f| f["measure"] == want),
+            "no figure {want:?} in {v}"
+        );
+    }
+    for f in figures {
+        let x = f["value"].as_f64().expect("value");
+        assert!(x.is_finite() && x > 0.0, "figure without a value: {f}");
+    }
+    // Ratios are against limits measured in the same run.
+    assert!(
+        figures
+            .iter()
+            .any(|f| f["measure"] == "cold pull (verified, stored, indexed)"
+                && f["ratio"].as_f64().is_some_and(|r| r > 0.0))
+    );
+    // The throw-away federation is removed afterwards.
+    assert_eq!(std::fs::read_dir(tmp.path()).expect("dir").count(), 0);
+}
+
+#[test]
+fn bench_simulation_reports_both_topologies() {
+    let tmp = tempfile::Builder::new()
+        .prefix("wnsim")
+        .tempdir()
+        .expect("tmp");
+    let out = Command::new(wildnet_tests::bin("wildnet"))
+        .args([
+            "bench",
+            "--quick",
+            "--simulate",
+            "4",
+            "--format",
+            "json",
+            "--dir",
+        ])
+        .arg(tmp.path())
+        .output()
+        .expect("run wildnet bench --simulate");
+    assert!(
+        out.status.success(),
+        "simulation failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    let figures = v["figures"].as_array().expect("figures");
+    for topology in ["full mesh", "hub-and-spoke"] {
+        let of = |what: &str| {
+            figures
+                .iter()
+                .find(|f| {
+                    f["measure"]
+                        .as_str()
+                        .is_some_and(|m| m.starts_with(topology) && m.contains(what))
+                })
+                .and_then(|f| f["value"].as_f64())
+                .unwrap_or_else(|| panic!("no {topology} {what} in {v}"))
+        };
+        assert!(of("convergence") > 0.0);
+        assert!(of("per record published") > 0.0);
+        // The busiest node dials every other in both topologies (the hub).
+        assert_eq!(of("connections dialled"), 3.0);
+    }
+}
