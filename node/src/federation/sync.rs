@@ -123,8 +123,11 @@ pub fn serve_pull(
                         return;
                     }
                 };
-                let send =
-                    stored.filter(|s| may_serve(s.record.body(), &me, &peer, &m, &policy, now));
+                // Never echo a record to the peer it came from: it has it.
+                let send = stored.filter(|s| {
+                    s.received_from != peer
+                        && may_serve(s.record.body(), &me, &peer, &m, &policy, now)
+                });
                 match send {
                     Some(s) => {
                         let item = pb::PullItem {
