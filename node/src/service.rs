@@ -112,7 +112,7 @@ impl Agency for AgencyService {
             country: n.agency().country().to_string(),
             version: env!("CARGO_PKG_VERSION").into(),
             signing_public_key: hex::encode(n.public_key().as_bytes()),
-            records: n.store().len() as u64,
+            records: n.store().record_count().map_err(|e| status(e.into()))?,
             feed_head: n.store().feed_head().map_err(|e| status(e.into()))?,
         }))
     }
@@ -252,8 +252,8 @@ impl Agency for AgencyService {
                 .collect()
         };
         Ok(Response::new(pb::StatsResponse {
-            records: store.len() as u64,
-            tombstones: store.tombstones() as u64,
+            records: store.record_count().map_err(|e| status(e.into()))?,
+            tombstones: store.tombstone_count().map_err(|e| status(e.into()))?,
             buckets,
         }))
     }

@@ -58,6 +58,14 @@ pub(crate) fn stat_key(field: Field, value: &str) -> Vec<u8> {
     k
 }
 
+/// Stats counter of the records held (the `All` field's key).
+pub(crate) fn records_count_key() -> Vec<u8> {
+    stat_key(Field::All, "")
+}
+
+/// Stats counter of the tombstones held.
+pub(crate) const TOMBSTONES_COUNT_KEY: &[u8] = b"#tombstones";
+
 /// Expiry queue key: `[expires_at BE][id]`.
 pub(crate) fn expiry_key(expires_at: i64, id: &RecordId) -> Vec<u8> {
     let mut k = time_bytes(expires_at).to_vec();

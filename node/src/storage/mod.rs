@@ -225,6 +225,19 @@ impl Store {
             db,
         };
         check_meta(&trees.meta, agency)?;
+        // The stats counters are written with each batch but are not the
+        // commit point: after a crash they may count a batch that did not
+        // survive. A node that did not stop cleanly recounts them.
+        if trees.meta.get(CLEAN_KEY)?.as_deref() != Some(&[1u8][..]) {
+            let started = std::time::Instant::now();
+            let n = recount(&trees)?;
+            tracing::warn!(
+                records = n,
+                ms = started.elapsed().as_millis() as u64,
+                "the node did not stop cleanly last time: stats counters recounted"
+            );
+        }
+        trees.meta.insert(CLEAN_KEY, &[0])?;
         trees.db.flush()?;
         let flushes = Arc::new(AtomicU64::new(0));
         let (head_tx, head) = tokio::sync::watch::channel(0);
@@ -496,14 +509,47 @@ impl Store {
     /// damaged row would be: the completeness check must find and repair it.
     /// A repair and fault-injection tool; nothing in normal operation calls it.
     pub fn drop_record_row(&self, id: &RecordId) -> Result<bool, StoreError> {
-        let gone = self.trees.records.remove(id.as_bytes())?.is_some();
+        use crate::record::terms::{self, Field};
+        let Some(row) = self.trees.records.remove(id.as_bytes())? else {
+            return Ok(false);
+        };
+        // The counters follow what is held.
+        let (_, record) = decode_record(id, &row)?;
+        for (field, value) in terms::terms(record.body()) {
+            if !matches!(field, Field::Word | Field::Selector) {
+                let k = keys::stat_key(field, &value);
+                let n = self.trees.counts.get(&k)?.map_or(0, |v| keys::u64_from(&v));
+                self.trees
+                    .counts
+                    .insert(k, &n.saturating_sub(1).to_be_bytes())?;
+            }
+        }
         self.trees.db.flush()?;
-        Ok(gone)
+        Ok(true)
     }
 
-    /// Number of records held.
+    /// Number of records held (counts every row: O(n); see
+    /// [`Store::record_count`]).
     pub fn len(&self) -> usize {
         self.trees.records.len()
+    }
+
+    /// Number of records held, from the stats counter (O(1)).
+    pub fn record_count(&self) -> Result<u64, StoreError> {
+        Ok(self
+            .trees
+            .counts
+            .get(keys::records_count_key())?
+            .map_or(0, |v| keys::u64_from(&v)))
+    }
+
+    /// Number of tombstones held, from the stats counter (O(1)).
+    pub fn tombstone_count(&self) -> Result<u64, StoreError> {
+        Ok(self
+            .trees
+            .counts
+            .get(keys::TOMBSTONES_COUNT_KEY)?
+            .map_or(0, |v| keys::u64_from(&v)))
     }
 
     /// True when no record is held.
@@ -664,6 +710,38 @@ pub(crate) fn decode_record(
         .take()
         .ok_or_else(|| StoreError::Corrupt(format!("record {id} has no signed bytes")))?;
     Ok((sr, Record::from_stored(signed)?))
+}
+
+/// `meta` key: 1 once the writer stopped cleanly, 0 while running.
+pub(crate) const CLEAN_KEY: &str = "clean";
+
+/// Recomputes every stats counter from the records and tombstones held.
+fn recount(t: &Trees) -> Result<u64, StoreError> {
+    use crate::record::terms::{self, Field};
+    let mut counts: std::collections::HashMap<Vec<u8>, u64> = std::collections::HashMap::new();
+    let mut n = 0u64;
+    for kv in t.records.iter() {
+        let (k, v) = kv?;
+        let Some(id) = RecordId::from_slice(&k) else {
+            continue;
+        };
+        let (_, record) = decode_record(&id, &v)?;
+        for (field, value) in terms::terms(record.body()) {
+            if !matches!(field, Field::Word | Field::Selector) {
+                *counts.entry(keys::stat_key(field, &value)).or_default() += 1;
+            }
+        }
+        n += 1;
+    }
+    let tombstones = t.tombstones.len() as u64;
+    if tombstones > 0 {
+        counts.insert(keys::TOMBSTONES_COUNT_KEY.to_vec(), tombstones);
+    }
+    t.counts.clear()?;
+    for (k, v) in counts {
+        t.counts.insert(k, &v.to_be_bytes())?;
+    }
+    Ok(n)
 }
 
 fn check_meta(meta: &sled::Tree, agency: &str) -> Result<(), StoreError> {

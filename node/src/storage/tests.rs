@@ -417,3 +417,56 @@ async fn one_batch_in_order() {
     assert!(q.is_empty(), "v1 is superseded and v2 retracted: {q:?}");
     assert_eq!(store.feed_head().expect("head"), 3);
 }
+
+/// The record and tombstone counts come from counters kept with every
+/// batch; after an unclean stop (counters possibly ahead of the records
+/// that survived) they are recounted at open.
+#[tokio::test]
+async fn counters_follow_the_records_and_are_recounted_after_an_unclean_stop() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let store = Store::open(dir.path(), "KE-KWS").expect("open");
+    let a = rec(body(1, "Panthera tigris", "IN"));
+    let b = rec(body(2, "Manis javanica", "VN"));
+    put(&store, &a).await.expect("a");
+    put(&store, &b).await.expect("b");
+    put(&store, &b).await.expect("duplicate");
+    put(&store, &rec(retraction(&a, "KE-KWS", 3)))
+        .await
+        .expect("retract a");
+    // b and the retraction record; a is gone and tombstoned.
+    assert_eq!(store.record_count().expect("count"), 2);
+    assert_eq!(store.record_count().expect("count"), store.len() as u64);
+    assert_eq!(store.tombstone_count().expect("tombs"), 1);
+    store.close();
+    drop(store);
+    let store = Store::open(dir.path(), "KE-KWS").expect("reopen");
+    assert_eq!(store.record_count().expect("count"), 2, "clean stop: kept");
+    store.close();
+    drop(store);
+    // A crash mid-batch: counters ahead of the rows, no clean mark.
+    {
+        let db = sled::open(dir.path()).expect("raw sled");
+        let counts = db.open_tree("field_count").expect("counts");
+        counts
+            .insert(keys::records_count_key(), &40u64.to_be_bytes())
+            .expect("skew");
+        counts
+            .insert(keys::stat_key(Field::Species, "ghost"), &7u64.to_be_bytes())
+            .expect("skew");
+        db.open_tree("meta")
+            .expect("meta")
+            .insert(CLEAN_KEY, &[0])
+            .expect("unclean");
+        db.flush().expect("flush");
+    }
+    let store = Store::open(dir.path(), "KE-KWS").expect("reopen after crash");
+    assert_eq!(store.record_count().expect("count"), 2, "recounted");
+    assert_eq!(store.tombstone_count().expect("tombs"), 1);
+    let species: Vec<String> = store
+        .counts(Field::Species)
+        .expect("c")
+        .into_iter()
+        .map(|(s, _)| s)
+        .collect();
+    assert_eq!(species, vec!["manis javanica".to_string()]);
+}

@@ -77,6 +77,9 @@ pub(super) fn spawn(
     let handle = std::thread::Builder::new()
         .name("wildnet-writer".into())
         .spawn(move || {
+            // Cleared by a failed group commit: the counters may then be off
+            // and are recounted at the next start.
+            let mut healthy = true;
             while let Ok(first) = rx.recv() {
                 let mut done = Vec::new();
                 let mut result = w.apply(first, &mut done);
@@ -95,6 +98,7 @@ pub(super) fn spawn(
                     .and_then(|()| w.t.db.flush().map(|_| ()).map_err(StoreError::from));
                 flushes.fetch_add(1, Ordering::Relaxed);
                 let ok = flushed.is_ok();
+                healthy &= ok;
                 w.finish(done, flushed);
                 if ok {
                     // Readers of the feed (Pull streams) wake on a new head.
@@ -105,6 +109,9 @@ pub(super) fn spawn(
                         changed
                     });
                 }
+            }
+            if healthy && let Err(e) = w.t.meta.insert(super::CLEAN_KEY, &[1]) {
+                tracing::error!(cause = %e, "cannot mark the clean stop");
             }
             if let Err(e) = w.t.db.flush() {
                 tracing::error!(cause = %e, "final flush failed");
@@ -319,7 +326,9 @@ impl Writer {
             } else if !self.new_index.remove(&k) {
                 self.t.index.remove(k)?;
             }
-            if !matches!(field, Field::All | Field::Word | Field::Selector) {
+            // `All` counts the records held; words and selectors are too
+            // many to count.
+            if !matches!(field, Field::Word | Field::Selector) {
                 self.bump(keys::stat_key(field, &value), delta);
             }
         }
@@ -432,9 +441,13 @@ impl Writer {
             reason: r.reason.clone(),
             retracted_at: retraction.body().created_at,
         };
-        self.t
+        let before = self
+            .t
             .tombstones
             .insert(target.as_bytes(), tomb.encode_to_vec())?;
+        if before.is_none() {
+            self.bump(keys::TOMBSTONES_COUNT_KEY.to_vec(), 1);
+        }
         Ok(())
     }
 
