@@ -83,6 +83,8 @@ pub fn stored_pb(s: &Stored) -> pb::StoredRecord {
         },
         superseded_by: s.superseded_by.map(|i| i.to_hex()).unwrap_or_default(),
         received_from: s.received_from.clone(),
+        // Storage internal; not part of the API view.
+        index_batch: 0,
     }
 }
 

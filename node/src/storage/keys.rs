@@ -1,23 +1,32 @@
 //! Key encoding for every sled tree, in one place.
 //!
-//! Index keys are `[field][value][0x00][created_at: 8 bytes BE, sign-flipped][id: 32]`,
-//! so one prefix scan per `(field, value)` walks records in time order and a
-//! reverse scan gives newest first. Values never contain 0x00 (validation
-//! refuses control characters), and every candidate is re-checked against
-//! the record anyway.
+//! The index is made of **posting blocks**: one key per `(field, value)` and
+//! group-commit batch, `[field][value][0x00][max time][min time][batch]`
+//! (times 8 bytes BE sign-flipped, batch 8 bytes BE), whose value is the
+//! batch's entries for that term, each `[created_at][id: 32]` (40 bytes),
+//! ascending. A reverse scan of a term's blocks by max time, merging their
+//! entries, walks its records newest first. Values never contain 0x00
+//! (validation refuses control characters), and every candidate is
+//! re-checked against the record anyway. A batch's entries for a term are
+//! cut into blocks of at most [`BLOCK_ENTRIES`] (`[part]` ends the key).
+//! `batch_block` maps `[batch][field][value][0x00][part]` to the block key,
+//! so a deletion finds the block holding a record's entry for each term.
 
 use crate::record::RecordId;
 use crate::record::terms::Field;
 
-/// Length of the time + id suffix of an index key.
+/// Length of a `(time, id)` position: a posting entry, a query cursor.
 pub(crate) const SUFFIX: usize = 8 + 32;
+
+/// A posting entry (and a position): `[created_at][id]`.
+pub(crate) type Entry = [u8; SUFFIX];
 
 /// Order-preserving encoding of a signed time.
 pub(crate) fn time_bytes(t: i64) -> [u8; 8] {
     ((t as u64) ^ (1 << 63)).to_be_bytes()
 }
 
-/// Inverse of [`time_bytes`].
+/// Inverse of [`time_bytes`] (reads the first 8 bytes).
 pub(crate) fn time_from(b: &[u8]) -> i64 {
     let mut a = [0u8; 8];
     a.copy_from_slice(&b[..8]);
@@ -33,21 +42,90 @@ pub(crate) fn index_prefix(field: Field, value: &str) -> Vec<u8> {
     k
 }
 
-/// A full index key.
-pub(crate) fn index_key(field: Field, value: &str, created_at: i64, id: &RecordId) -> Vec<u8> {
-    let mut k = index_prefix(field, value);
-    k.extend_from_slice(&time_bytes(created_at));
-    k.extend_from_slice(id.as_bytes());
+/// The posting entry of a record.
+pub(crate) fn entry(created_at: i64, id: &RecordId) -> Entry {
+    let mut e = [0u8; SUFFIX];
+    e[..8].copy_from_slice(&time_bytes(created_at));
+    e[8..].copy_from_slice(id.as_bytes());
+    e
+}
+
+/// The record id of a posting entry.
+pub(crate) fn entry_id(e: &Entry) -> Option<RecordId> {
+    RecordId::from_slice(&e[8..])
+}
+
+/// The smallest entry at time `t` (every entry at `t` is >= it).
+pub(crate) fn entry_floor(t: i64) -> Entry {
+    let mut e = [0u8; SUFFIX];
+    e[..8].copy_from_slice(&time_bytes(t));
+    e
+}
+
+/// Length of the `[max][min][batch][part]` tail of a block key.
+const BLOCK_TAIL: usize = 26;
+
+/// Most entries in one posting block: small values keep sled's
+/// copy-on-write nodes cheap.
+pub(crate) const BLOCK_ENTRIES: usize = 64;
+
+/// A posting block's key.
+pub(crate) fn block_key(prefix: &[u8], max: i64, min: i64, batch: u64, part: u16) -> Vec<u8> {
+    let mut k = Vec::with_capacity(prefix.len() + BLOCK_TAIL);
+    k.extend_from_slice(prefix);
+    k.extend_from_slice(&time_bytes(max));
+    k.extend_from_slice(&time_bytes(min));
+    k.extend_from_slice(&batch.to_be_bytes());
+    k.extend_from_slice(&part.to_be_bytes());
     k
 }
 
-/// The `(created_at, id)` at the end of an index key.
-pub(crate) fn index_suffix(key: &[u8]) -> Option<(i64, RecordId)> {
-    if key.len() < SUFFIX + 2 {
-        return None;
+/// The `(max, min)` times of a block key.
+pub(crate) fn block_bounds(key: &[u8]) -> Option<(i64, i64)> {
+    let tail = key.get(key.len().checked_sub(BLOCK_TAIL)?..)?;
+    Some((time_from(&tail[..8]), time_from(&tail[8..16])))
+}
+
+/// The blocks of one batch for one term: `(block key, value, reference
+/// key)`, entries sorted, deduplicated and cut into parts of at most
+/// [`BLOCK_ENTRIES`].
+pub(crate) fn blocks(
+    prefix: &[u8],
+    entries: &mut Vec<Entry>,
+    batch: u64,
+) -> Vec<(Vec<u8>, Vec<u8>, Vec<u8>)> {
+    entries.sort_unstable();
+    entries.dedup();
+    entries
+        .chunks(BLOCK_ENTRIES)
+        .enumerate()
+        .filter_map(|(part, chunk)| {
+            let (first, last) = (chunk.first()?, chunk.last()?);
+            let part = u16::try_from(part).unwrap_or(u16::MAX);
+            let key = block_key(prefix, time_from(last), time_from(first), batch, part);
+            let mut reference = block_ref_prefix(batch, prefix);
+            reference.extend_from_slice(&part.to_be_bytes());
+            Some((key, chunk.concat(), reference))
+        })
+        .collect()
+}
+
+/// The first key after every key starting with `prefix` (which ends with
+/// the 0x00 separator).
+pub(crate) fn prefix_end(prefix: &[u8]) -> Vec<u8> {
+    let mut k = prefix.to_vec();
+    if let Some(last) = k.last_mut() {
+        *last = 1;
     }
-    let s = &key[key.len() - SUFFIX..];
-    Some((time_from(&s[..8]), RecordId::from_slice(&s[8..])?))
+    k
+}
+
+/// The `batch_block` keys of one batch and term: `[batch][field][value][0x00]`,
+/// followed by the part number (2 bytes).
+pub(crate) fn block_ref_prefix(batch: u64, prefix: &[u8]) -> Vec<u8> {
+    let mut k = batch.to_be_bytes().to_vec();
+    k.extend_from_slice(prefix);
+    k
 }
 
 /// Stats counter key: `[field][value]`.
@@ -117,9 +195,27 @@ mod tests {
         let id = RecordId::of_body(b"r");
         assert_eq!(decode_cursor(&encode_cursor(42, &id)), Some((42, id)));
         assert_eq!(decode_cursor("zz"), None);
-        let k = index_key(Field::Species, "manis javanica", 42, &id);
-        assert_eq!(index_suffix(&k), Some((42, id)));
-        assert!(k.starts_with(&index_prefix(Field::Species, "manis javanica")));
+        let e = entry(42, &id);
+        assert_eq!(entry_id(&e), Some(id));
+        assert!(entry_floor(42) <= e && e < entry_floor(43));
+        let p = index_prefix(Field::Species, "manis javanica");
+        let k = block_key(&p, 50, 42, 7, 0);
+        assert_eq!(block_bounds(&k), Some((50, 42)));
+        assert!(k.starts_with(&p));
         assert!(!k.starts_with(&index_prefix(Field::Species, "manis")));
+        assert!(k.as_slice() < prefix_end(&p).as_slice());
+        assert!(
+            index_prefix(Field::Species, "manis javanicb").as_slice() > prefix_end(&p).as_slice()
+        );
+        // Blocks of a term sort by their max time.
+        assert!(block_key(&p, 49, 0, 9, 0) < k && k < block_key(&p, 51, 0, 1, 0));
+        // Parts of at most BLOCK_ENTRIES, deduplicated, each with its reference.
+        let mut es: Vec<Entry> = (0..150).map(|i| entry(1000 - i, &id)).collect();
+        es.push(es[3]);
+        let b = blocks(&p, &mut es, 7);
+        assert_eq!(b.len(), 3);
+        assert_eq!(b.iter().map(|x| x.1.len() / SUFFIX).sum::<usize>(), 150);
+        assert_eq!(block_bounds(&b[0].0), Some((914, 851)));
+        assert!(b[2].2.starts_with(&block_ref_prefix(7, &p)));
     }
 }

@@ -3,7 +3,9 @@
 //! Trees (named `key_value`):
 //! - `id_record`: record id → `StoredRecord` (verbatim signed bytes, seq, time)
 //! - `seq_id`: feed sequence number → record id (the append-only feed)
-//! - `index`: secondary indexes, see [`keys`]
+//! - `index`: secondary indexes as posting blocks, see [`keys`]
+//! - `batch_block`: batch + term → the posting block holding that batch's
+//!   entries for the term (deletions rewrite exactly that block)
 //! - `field_count`: stats counters per `(field, value)`
 //! - `id_supersededby`: old version id → newer version id
 //! - `id_tombstone`: retracted id → `Tombstone`
@@ -39,8 +41,9 @@ use crate::record::{Record, RecordError, RecordId};
 pub use audit::{AuditDraft, AuditVerdict};
 pub use query::{Query, QueryPage};
 
-/// The on-disk schema version this code reads and writes.
-pub const SCHEMA: u64 = 1;
+/// The on-disk schema version this code reads and writes. 2: the index is
+/// posting blocks (1 had one key per term and record; it is rebuilt at open).
+pub const SCHEMA: u64 = 2;
 
 /// What went wrong in storage.
 #[derive(Debug, thiserror::Error)]
@@ -170,6 +173,7 @@ pub(crate) struct Trees {
     pub(crate) holders: sled::Tree,
     pub(crate) receipts: sled::Tree,
     pub(crate) outbox: sled::Tree,
+    pub(crate) blockrefs: sled::Tree,
 }
 
 impl Trees {
@@ -222,9 +226,23 @@ impl Store {
             holders: t("idholder_receipt")?,
             receipts: t("hash_receipt")?,
             outbox: t("peerseq_receipt")?,
+            blockrefs: t("batch_block")?,
             db,
         };
-        check_meta(&trees.meta, agency)?;
+        let schema = check_meta(&trees.meta, agency)?;
+        if schema < SCHEMA {
+            let started = std::time::Instant::now();
+            let n = rebuild_index(&trees)?;
+            trees.meta.insert("schema", &SCHEMA.to_be_bytes())?;
+            trees.db.flush()?;
+            tracing::warn!(
+                records = n,
+                ms = started.elapsed().as_millis() as u64,
+                from = schema,
+                to = SCHEMA,
+                "storage upgraded: index rebuilt as posting blocks"
+            );
+        }
         // The stats counters are written with each batch but are not the
         // commit point: after a crash they may count a batch that did not
         // survive. A node that did not stop cleanly recounts them.
@@ -744,10 +762,75 @@ fn recount(t: &Trees) -> Result<u64, StoreError> {
     Ok(n)
 }
 
-fn check_meta(meta: &sled::Tree, agency: &str) -> Result<(), StoreError> {
-    match meta.get("schema")? {
+/// Rebuilds the index as posting blocks from the records, in feed order,
+/// 1,024 records per batch (schema 1 → 2); returns the records indexed.
+fn rebuild_index(t: &Trees) -> Result<u64, StoreError> {
+    use crate::record::terms;
+    use prost::Message as _;
+    t.index.clear()?;
+    t.blockrefs.clear()?;
+    let mut blocks: std::collections::HashMap<Vec<u8>, Vec<keys::Entry>> =
+        std::collections::HashMap::new();
+    let mut batch: Option<u64> = None;
+    let mut in_batch = 0usize;
+    let mut n = 0u64;
+    let write = |blocks: &mut std::collections::HashMap<Vec<u8>, Vec<keys::Entry>>,
+                 batch: u64|
+     -> Result<(), StoreError> {
+        for (prefix, mut entries) in blocks.drain() {
+            for (key, value, reference) in keys::blocks(&prefix, &mut entries, batch) {
+                t.index.insert(&key, value)?;
+                t.blockrefs.insert(reference, key)?;
+            }
+        }
+        Ok(())
+    };
+    for kv in t.feed.iter() {
+        let (k, v) = kv?;
+        let seq = keys::u64_from(&k);
+        let Some(id) = RecordId::from_slice(&v) else {
+            continue;
+        };
+        let Some(row) = t.records.get(id.as_bytes())? else {
+            continue;
+        };
+        let (mut sr, record) = decode_record(&id, &row)?;
+        if sr.seq != seq {
+            continue;
+        }
+        let b = *batch.get_or_insert(seq);
+        sr.index_batch = b;
+        sr.signed = Some(record.signed().clone());
+        t.records.insert(id.as_bytes(), sr.encode_to_vec())?;
+        let e = keys::entry(record.body().created_at, &id);
+        for (field, value) in terms::terms(record.body()) {
+            // Duplicates (a word twice) are dropped when the blocks are cut.
+            blocks
+                .entry(keys::index_prefix(field, &value))
+                .or_default()
+                .push(e);
+        }
+        n += 1;
+        in_batch += 1;
+        if in_batch == 1024 {
+            write(&mut blocks, b)?;
+            batch = None;
+            in_batch = 0;
+        }
+    }
+    if let Some(b) = batch {
+        write(&mut blocks, b)?;
+    }
+    Ok(n)
+}
+
+/// Checks the owner and schema; returns the schema found (`SCHEMA` for a
+/// new store).
+fn check_meta(meta: &sled::Tree, agency: &str) -> Result<u64, StoreError> {
+    let found = match meta.get("schema")? {
         None => {
             meta.insert("schema", &SCHEMA.to_be_bytes())?;
+            SCHEMA
         }
         Some(v) if keys::u64_from(&v) > SCHEMA => {
             return Err(StoreError::Mismatch(format!(
@@ -755,8 +838,8 @@ fn check_meta(meta: &sled::Tree, agency: &str) -> Result<(), StoreError> {
                 keys::u64_from(&v)
             )));
         }
-        Some(_) => {}
-    }
+        Some(v) => keys::u64_from(&v),
+    };
     match meta.get("agency")? {
         None => {
             meta.insert("agency", agency.as_bytes())?;
@@ -769,7 +852,7 @@ fn check_meta(meta: &sled::Tree, agency: &str) -> Result<(), StoreError> {
         }
         Some(_) => {}
     }
-    Ok(())
+    Ok(found)
 }
 
 #[cfg(test)]

@@ -2,10 +2,11 @@
 //!
 //! Plan: of the filter terms, drive the scan from the one with the fewest
 //! entries (stats counters; selectors and words, which have no counter, are
-//! assumed selective), walk its index newest first within the time bounds,
-//! and keep candidates whose own terms contain every filter term.
+//! assumed selective), merge its posting blocks newest first within the
+//! time bounds (blocks wholly outside them are skipped by their key), and
+//! keep candidates whose own terms contain every filter term.
 
-use std::collections::HashSet;
+use std::collections::{BinaryHeap, HashSet};
 
 use super::{Store, StoreError, Stored, keys};
 use crate::record::RecordId;
@@ -61,50 +62,88 @@ pub(super) fn run(store: &Store, q: &Query) -> Result<QueryPage, StoreError> {
             drive = t.clone();
         }
     }
+    // Positions are `[time][id]`; a result lies in [lower, upper).
+    let lower = keys::entry_floor(q.since.unwrap_or(i64::MIN));
+    let mut upper: keys::Entry = [0xff; keys::SUFFIX];
+    if let Some(u) = q.until {
+        upper = keys::entry_floor(u);
+    }
+    if let Some((t, id)) = q.after {
+        upper = upper.min(keys::entry(t, &id));
+    }
     let prefix = keys::index_prefix(drive.0, &drive.1);
     let mut lo = prefix.clone();
     lo.extend_from_slice(&keys::time_bytes(q.since.unwrap_or(i64::MIN)));
-    let mut hi = prefix.clone();
-    match q.after {
-        // Strictly before the last record returned.
-        Some((t, id)) => {
-            hi.extend_from_slice(&keys::time_bytes(t));
-            hi.extend_from_slice(id.as_bytes());
-            if let Some(u) = q.until
-                && u <= t
-            {
-                hi.truncate(prefix.len());
-                hi.extend_from_slice(&keys::time_bytes(u));
-            }
-        }
-        None => match q.until {
-            Some(u) => hi.extend_from_slice(&keys::time_bytes(u)),
-            None => hi.extend_from_slice(&[0xff; keys::SUFFIX]),
-        },
-    }
+    let hi = keys::prefix_end(&prefix);
     let wanted: HashSet<&Term> = q.terms.iter().collect();
     let mut out: Vec<Stored> = Vec::new();
     let mut more = false;
-    for kv in store.trees().index.range(lo..hi).rev() {
-        let (k, _) = kv?;
-        let Some((_, id)) = keys::index_suffix(&k) else {
-            continue;
+    let mut last: Option<keys::Entry> = None;
+    // Takes one candidate, newest first; true once the page is full and
+    // one more result exists.
+    let mut take = |e: keys::Entry, out: &mut Vec<Stored>| -> Result<bool, StoreError> {
+        // A record re-stored after a crash can sit in two blocks.
+        if last == Some(e) {
+            return Ok(false);
+        }
+        last = Some(e);
+        let Some(id) = keys::entry_id(&e) else {
+            return Ok(false);
         };
-        let Some(s) = store.get(&id)? else { continue };
+        let Some(s) = store.get(&id)? else {
+            return Ok(false);
+        };
         if !q.history && s.superseded_by.is_some() {
-            continue;
+            return Ok(false);
         }
         if wanted.len() > 1 {
             let have: HashSet<Term> = terms::terms(s.record.body()).into_iter().collect();
             if !wanted.iter().all(|t| have.contains(*t)) {
-                continue;
+                return Ok(false);
             }
         }
         if out.len() == limit {
-            more = true;
-            break;
+            return Ok(true);
         }
         out.push(s);
+        Ok(false)
+    };
+    // Blocks newest first by their max time; an entry newer than the next
+    // block's max time is final, so entries leave the heap in order.
+    let mut heap: BinaryHeap<keys::Entry> = BinaryHeap::new();
+    'blocks: for kv in store.trees().index.range(lo..hi).rev() {
+        let (k, v) = kv?;
+        let Some((max, min)) = keys::block_bounds(&k) else {
+            continue;
+        };
+        let mut frontier = keys::entry_floor(max);
+        frontier[8..].fill(0xff);
+        while heap.peek().is_some_and(|top| *top > frontier) {
+            if let Some(e) = heap.pop()
+                && take(e, &mut out)?
+            {
+                more = true;
+                break 'blocks;
+            }
+        }
+        if keys::entry_floor(min) >= upper {
+            continue;
+        }
+        for chunk in v.chunks_exact(keys::SUFFIX) {
+            let mut e = [0u8; keys::SUFFIX];
+            e.copy_from_slice(chunk);
+            if e >= lower && e < upper {
+                heap.push(e);
+            }
+        }
+    }
+    if !more {
+        while let Some(e) = heap.pop() {
+            if take(e, &mut out)? {
+                more = true;
+                break;
+            }
+        }
     }
     let next = if more {
         out.last()

@@ -17,7 +17,7 @@
 //!    records are written in that order (the record is the commit point),
 //!    then one flush, then every caller of the batch is answered.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, mpsc};
 
@@ -128,9 +128,11 @@ struct Writer {
     /// Counter changes of the current batch, written once before the flush:
     /// the same hot counters (kind, author, …) change for every record.
     counts: HashMap<Vec<u8>, i64>,
-    /// Index entries of the current batch, inserted in parallel (sorted,
-    /// one key range per thread) before the flush.
-    new_index: HashSet<Vec<u8>>,
+    /// Posting entries of the current batch per term prefix: one block
+    /// per term is written before the flush.
+    new_index: HashMap<Vec<u8>, Vec<keys::Entry>>,
+    /// The current batch's number (its first feed sequence number).
+    batch: Option<u64>,
     /// Records of the current batch (id → encoded `StoredRecord`) and their
     /// feed entries, written last: see [`Writer::write_batch`].
     pending: HashMap<RecordId, Vec<u8>>,
@@ -150,7 +152,8 @@ impl Writer {
             next_seq,
             chain,
             counts: HashMap::new(),
-            new_index: HashSet::new(),
+            new_index: HashMap::new(),
+            batch: None,
             pending: HashMap::new(),
             pending_feed: Vec::new(),
         })
@@ -221,6 +224,7 @@ impl Writer {
             tracing::error!(cause = %e, "group commit failed");
             self.counts.clear();
             self.new_index.clear();
+            self.batch = None;
             self.pending.clear();
             self.pending_feed.clear();
             // Sequence numbers handed out in the failed batch are reused.
@@ -277,7 +281,8 @@ impl Writer {
         }
         let seq = self.next_seq;
         let stored_at = now_ms();
-        self.add_terms(&rec, 1)?;
+        let batch = *self.batch.get_or_insert(seq);
+        self.add_terms(&rec, 1, batch)?;
         if body.expires_at != 0 {
             self.t
                 .expiry
@@ -291,6 +296,7 @@ impl Writer {
             seq,
             stored_at,
             received_from: item.from,
+            index_batch: batch,
             ..Default::default()
         };
         self.pending.insert(id, stored.encode_to_vec());
@@ -305,32 +311,83 @@ impl Writer {
     }
 
     fn load(&self, id: &RecordId) -> Result<Option<Record>, StoreError> {
-        let decoded = match self.pending.get(id) {
+        Ok(self.load_stored(id)?.map(|(_, r)| r))
+    }
+
+    /// A held record (stored or pending) with its storage metadata.
+    fn load_stored(&self, id: &RecordId) -> Result<Option<(pb::StoredRecord, Record)>, StoreError> {
+        Ok(Some(match self.pending.get(id) {
             Some(v) => super::decode_record(id, v)?,
             None => match self.t.records.get(id.as_bytes())? {
                 Some(v) => super::decode_record(id, &v)?,
                 None => return Ok(None),
             },
-        };
-        Ok(Some(decoded.1))
+        }))
     }
 
-    /// Adds (`delta` = 1) or removes (-1) a record's index entries and counts.
-    fn add_terms(&mut self, rec: &Record, delta: i64) -> Result<(), StoreError> {
+    /// Adds (`delta` = 1) or removes (-1) a record's index entries and
+    /// counts; `batch` is the batch whose blocks hold (or will hold) them.
+    fn add_terms(&mut self, rec: &Record, delta: i64, batch: u64) -> Result<(), StoreError> {
         let id = rec.id();
-        let created = rec.body().created_at;
-        for (field, value) in terms::terms(rec.body()) {
-            let k = keys::index_key(field, &value, created, &id);
+        let e = keys::entry(rec.body().created_at, &id);
+        let mut all = terms::terms(rec.body());
+        all.sort_unstable();
+        all.dedup();
+        for (field, value) in all {
+            let prefix = keys::index_prefix(field, &value);
             if delta > 0 {
-                self.new_index.insert(k);
-            } else if !self.new_index.remove(&k) {
-                self.t.index.remove(k)?;
+                self.new_index.entry(prefix).or_default().push(e);
+            } else {
+                let pending = self
+                    .new_index
+                    .get_mut(&prefix)
+                    .and_then(|v| v.iter().position(|x| *x == e).map(|i| v.swap_remove(i)));
+                if pending.is_none() {
+                    self.unindex(&prefix, &e, batch)?;
+                }
             }
             // `All` counts the records held; words and selectors are too
             // many to count.
             if !matches!(field, Field::Word | Field::Selector) {
                 self.bump(keys::stat_key(field, &value), delta);
             }
+        }
+        Ok(())
+    }
+
+    /// Removes one entry from the stored block of `batch` for a term; the
+    /// block goes when it is empty.
+    fn unindex(&mut self, prefix: &[u8], e: &keys::Entry, batch: u64) -> Result<(), StoreError> {
+        let t = keys::time_from(e);
+        for kv in self
+            .t
+            .blockrefs
+            .scan_prefix(keys::block_ref_prefix(batch, prefix))
+        {
+            let (rk, bk) = kv?;
+            if keys::block_bounds(&bk).is_some_and(|(max, min)| t < min || t > max) {
+                continue;
+            }
+            let Some(v) = self.t.index.get(&bk)? else {
+                self.t.blockrefs.remove(&rk)?;
+                continue;
+            };
+            let kept: Vec<u8> = v
+                .chunks_exact(keys::SUFFIX)
+                .filter(|x| *x != e.as_slice())
+                .flatten()
+                .copied()
+                .collect();
+            if kept.len() == v.len() {
+                continue;
+            }
+            if kept.is_empty() {
+                self.t.index.remove(&bk)?;
+                self.t.blockrefs.remove(&rk)?;
+            } else {
+                self.t.index.insert(&bk, kept)?;
+            }
+            return Ok(());
         }
         Ok(())
     }
@@ -345,20 +402,25 @@ impl Writer {
     /// all its index and feed entries; an index or feed entry whose record
     /// did not survive is skipped by readers. The record is the commit point.
     fn write_batch(&mut self) -> Result<(), StoreError> {
-        let mut keys: Vec<Vec<u8>> = self.new_index.drain().collect();
-        keys.sort_unstable();
+        let batch = self.batch.take().unwrap_or(self.next_seq);
+        let mut blocks: Vec<(Vec<u8>, Vec<u8>, Vec<u8>)> = Vec::with_capacity(self.new_index.len());
+        for (prefix, mut entries) in self.new_index.drain() {
+            blocks.extend(keys::blocks(&prefix, &mut entries, batch));
+        }
+        blocks.sort_unstable();
         let threads = std::thread::available_parallelism()
             .map_or(1, |n| n.get())
             .min(4);
-        let chunk = keys.len().div_ceil(threads).max(1);
-        let index = &self.t.index;
+        let chunk = blocks.len().div_ceil(threads).max(1);
+        let (index, refs) = (&self.t.index, &self.t.blockrefs);
         std::thread::scope(|s| {
-            let handles: Vec<_> = keys
+            let handles: Vec<_> = blocks
                 .chunks(chunk)
                 .map(|part| {
                     s.spawn(move || {
-                        for k in part {
-                            index.insert(k.as_slice(), &[])?;
+                        for (k, v, r) in part {
+                            index.insert(k.as_slice(), v.as_slice())?;
+                            refs.insert(r.as_slice(), k.as_slice())?;
                         }
                         Ok::<(), sled::Error>(())
                     })
@@ -404,9 +466,9 @@ impl Writer {
 
     /// Removes a record's body and index entries (feed entry stays: the
     /// feed is append-only and readers skip ids no longer held).
-    fn delete(&mut self, rec: &Record) -> Result<(), StoreError> {
+    fn delete(&mut self, rec: &Record, batch: u64) -> Result<(), StoreError> {
         let id = rec.id();
-        self.add_terms(rec, -1)?;
+        self.add_terms(rec, -1, batch)?;
         if self.pending.remove(&id).is_none() {
             self.t.records.remove(id.as_bytes())?;
         }
@@ -424,7 +486,7 @@ impl Writer {
             .parse()
             .map_err(|_| StoreError::NotFound(r.target.clone()))?;
         let author = &retraction.body().author;
-        if let Some(t) = self.load(&target)? {
+        if let Some((sr, t)) = self.load_stored(&target)? {
             if &t.body().author != author {
                 return Err(StoreError::NotAuthor {
                     what: "retraction of",
@@ -432,7 +494,7 @@ impl Writer {
                     author: t.body().author.clone(),
                 });
             }
-            self.delete(&t)?;
+            self.delete(&t, sr.index_batch)?;
         }
         let tomb = pb::Tombstone {
             id: target.to_hex(),
@@ -462,9 +524,9 @@ impl Writer {
         for (k, v) in due {
             self.t.expiry.remove(&k)?;
             if let Some(id) = RecordId::from_slice(&v)
-                && let Some(rec) = self.load(&id)?
+                && let Some((sr, rec)) = self.load_stored(&id)?
             {
-                self.delete(&rec)?;
+                self.delete(&rec, sr.index_batch)?;
                 n += 1;
             }
         }
