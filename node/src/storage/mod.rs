@@ -246,14 +246,24 @@ impl Store {
         // The stats counters are written with each batch but are not the
         // commit point: after a crash they may count a batch that did not
         // survive. A node that did not stop cleanly recounts them.
-        if trees.meta.get(CLEAN_KEY)?.as_deref() != Some(&[1u8][..]) {
-            let started = std::time::Instant::now();
-            let n = recount(&trees)?;
-            tracing::warn!(
-                records = n,
-                ms = started.elapsed().as_millis() as u64,
-                "the node did not stop cleanly last time: stats counters recounted"
-            );
+        match trees.meta.get(CLEAN_KEY)?.as_deref() {
+            Some([1]) => {}
+            Some(_) => {
+                let started = std::time::Instant::now();
+                let n = recount(&trees)?;
+                tracing::warn!(
+                    records = n,
+                    ms = started.elapsed().as_millis() as u64,
+                    "the node did not stop cleanly last time: stats counters recounted"
+                );
+            }
+            // A new store, or one from before the clean mark: count once.
+            None => {
+                let n = recount(&trees)?;
+                if n > 0 {
+                    tracing::info!(records = n, "stats counters computed");
+                }
+            }
         }
         trees.meta.insert(CLEAN_KEY, &[0])?;
         trees.db.flush()?;
