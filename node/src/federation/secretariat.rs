@@ -90,6 +90,34 @@ fn write_file(
     f.sync_all().map_err(io(path))
 }
 
+/// The host of a `HOST:PORT` address, refusing anything else.
+fn host_of(address: &str) -> Result<&str, SecretariatError> {
+    address
+        .rsplit_once(':')
+        .filter(|(h, p)| !h.is_empty() && p.parse::<u16>().is_ok())
+        .map(|(h, _)| h)
+        .ok_or_else(|| {
+            refused(format!(
+                "address {address:?} must be HOST:PORT, e.g. 10.1.0.5:7701"
+            ))
+        })
+}
+
+/// An admitted agency of a manifest body, for editing.
+fn admitted<'a>(
+    m: &'a mut pb::ManifestBody,
+    agency: &str,
+) -> Result<&'a mut pb::ManifestAgency, SecretariatError> {
+    m.agencies
+        .iter_mut()
+        .find(|a| a.id == agency)
+        .ok_or_else(|| {
+            refused(format!(
+                "{agency} is not admitted: see `wildnet federation show`"
+            ))
+        })
+}
+
 /// Reads the first certificate of a PEM file as DER.
 pub fn read_cert_pem(path: &Path) -> Result<Vec<u8>, SecretariatError> {
     let text = fs::read_to_string(path).map_err(io(path))?;
@@ -252,11 +280,9 @@ impl Secretariat {
                 "the CSR's key is not the TLS key that signed the request",
             ));
         }
-        let (host, _port) = address
-            .rsplit_once(':')
-            .filter(|(h, p)| !h.is_empty() && p.parse::<u16>().is_ok())
-            .ok_or_else(|| refused(format!("--address {address:?} must be HOST:PORT")))?;
-        let host = host.trim_start_matches('[').trim_end_matches(']');
+        let host = host_of(address)?
+            .trim_start_matches('[')
+            .trim_end_matches(']');
         let mut params = rcgen::CertificateParams::default();
         params.distinguished_name = rcgen::DistinguishedName::new();
         params
@@ -393,20 +419,10 @@ impl Secretariat {
     /// Moves an agency's Federation service to another port (or to a host
     /// its certificate names; a new host needs `admit --rotate`).
     pub fn set_address(&mut self, agency: &str, address: &str) -> Result<(), SecretariatError> {
-        let host = |a: &str| a.rsplit_once(':').map(|(h, _)| h.to_string());
         let mut m = self.trusted.body().clone();
-        let a = m
-            .agencies
-            .iter_mut()
-            .find(|a| a.id == agency)
-            .ok_or_else(|| refused(format!("{agency} is not admitted")))?;
-        if address
-            .rsplit_once(':')
-            .is_none_or(|(h, p)| h.is_empty() || p.parse::<u16>().is_err())
-        {
-            return Err(refused(format!("address {address:?} must be HOST:PORT")));
-        }
-        if host(address) != host(&a.address) {
+        let a = admitted(&mut m, agency)?;
+        let host = host_of(address)?;
+        if a.address.rsplit_once(':').map(|(h, _)| h) != Some(host) {
             return Err(refused(format!(
                 "{agency}'s certificate names the host of {}; a new host needs a new certificate (admit --rotate)",
                 a.address
@@ -436,11 +452,7 @@ impl Secretariat {
         from: i64,
     ) -> Result<String, SecretariatError> {
         let mut m = self.trusted.body().clone();
-        let a = m
-            .agencies
-            .iter_mut()
-            .find(|a| a.id == agency)
-            .ok_or_else(|| refused(format!("{agency} is not admitted")))?;
+        let a = admitted(&mut m, agency)?;
         let what = match key {
             None => {
                 a.revoked_at = from;

@@ -322,8 +322,8 @@ impl Node {
     /// How many receipts wait for `peer` (counted up to 100,000).
     pub fn outbox_len(&self, peer: &str) -> usize {
         self.store
-            .side_scan(Side::Outbox, &outbox_prefix(peer), 100_000)
-            .map_or(0, |v| v.len())
+            .side_count(Side::Outbox, &outbox_prefix(peer), 100_000)
+            .unwrap_or(0)
     }
 
     /// Removes delivered receipts from the queue.

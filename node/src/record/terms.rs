@@ -74,6 +74,12 @@ impl Field {
 /// One searchable term.
 pub type Term = (Field, String);
 
+/// Whether stats keep a counter for this field (words and selectors are
+/// too many to count; `All` counts the records).
+pub fn counted(field: Field) -> bool {
+    !matches!(field, Field::Word | Field::Selector)
+}
+
 /// Lowercase words of 3+ letters or digits, for `--text`.
 pub fn words(text: &str) -> impl Iterator<Item = String> + '_ {
     text.split(|c: char| !c.is_alphanumeric())

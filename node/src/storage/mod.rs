@@ -501,6 +501,17 @@ impl Store {
         Ok(out)
     }
 
+    /// How many keys of a side tree start with `prefix`, counting up to
+    /// `limit` (keys only: nothing is copied).
+    pub fn side_count(&self, side: Side, prefix: &[u8], limit: usize) -> Result<usize, StoreError> {
+        let mut n = 0;
+        for k in self.trees.side(side).scan_prefix(prefix).keys().take(limit) {
+            k?;
+            n += 1;
+        }
+        Ok(n)
+    }
+
     /// One value of a side tree.
     pub fn side_get(&self, side: Side, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
         Ok(self.trees.side(side).get(key)?.map(|v| v.to_vec()))
@@ -537,14 +548,14 @@ impl Store {
     /// damaged row would be: the completeness check must find and repair it.
     /// A repair and fault-injection tool; nothing in normal operation calls it.
     pub fn drop_record_row(&self, id: &RecordId) -> Result<bool, StoreError> {
-        use crate::record::terms::{self, Field};
+        use crate::record::terms;
         let Some(row) = self.trees.records.remove(id.as_bytes())? else {
             return Ok(false);
         };
         // The counters follow what is held.
         let (_, record) = decode_record(id, &row)?;
         for (field, value) in terms::terms(record.body()) {
-            if !matches!(field, Field::Word | Field::Selector) {
+            if terms::counted(field) {
                 let k = keys::stat_key(field, &value);
                 let n = self.trees.counts.get(&k)?.map_or(0, |v| keys::u64_from(&v));
                 self.trees
@@ -745,7 +756,7 @@ pub(crate) const CLEAN_KEY: &str = "clean";
 
 /// Recomputes every stats counter from the records and tombstones held.
 fn recount(t: &Trees) -> Result<u64, StoreError> {
-    use crate::record::terms::{self, Field};
+    use crate::record::terms;
     let mut counts: std::collections::HashMap<Vec<u8>, u64> = std::collections::HashMap::new();
     let mut n = 0u64;
     for kv in t.records.iter() {
@@ -755,7 +766,7 @@ fn recount(t: &Trees) -> Result<u64, StoreError> {
         };
         let (_, record) = decode_record(&id, &v)?;
         for (field, value) in terms::terms(record.body()) {
-            if !matches!(field, Field::Word | Field::Selector) {
+            if terms::counted(field) {
                 *counts.entry(keys::stat_key(field, &value)).or_default() += 1;
             }
         }

@@ -27,7 +27,7 @@ use wildnet_proto::v1 as pb;
 
 use super::audit::{AuditChain, AuditDraft};
 use super::{InsertItem, Inserted, StoreError, Trees, keys};
-use crate::record::terms::{self, Field};
+use crate::record::terms;
 use crate::record::{Record, RecordId};
 
 /// Most operations applied under one flush.
@@ -346,9 +346,7 @@ impl Writer {
                     self.unindex(&prefix, &e, batch)?;
                 }
             }
-            // `All` counts the records held; words and selectors are too
-            // many to count.
-            if !matches!(field, Field::Word | Field::Selector) {
+            if terms::counted(field) {
                 self.bump(keys::stat_key(field, &value), delta);
             }
         }
