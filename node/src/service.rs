@@ -8,7 +8,7 @@ use tonic::{Request, Response, Status, Streaming};
 use wildnet_proto::v1 as pb;
 use wildnet_proto::v1::agency_server::Agency;
 
-use crate::node::{Node, NodeError};
+use crate::node::{LineResult, Node, NodeError};
 use crate::record::terms::Field;
 use crate::storage::{AuditDraft, StoreError, Stored};
 
@@ -143,6 +143,8 @@ impl Agency for AgencyService {
         let mut stream = req.into_inner();
         let mut summary = pb::ImportSummary::default();
         let mut batch = Vec::with_capacity(IMPORT_BATCH);
+        // One batch is stored while the next is received and signed.
+        let mut storing: Option<tokio::task::JoinHandle<Vec<LineResult>>> = None;
         loop {
             let item = stream.next().await;
             let end = item.is_none();
@@ -155,20 +157,24 @@ impl Agency for AgencyService {
             }
             if batch.len() >= IMPORT_BATCH || (end && !batch.is_empty()) {
                 let drafts = std::mem::replace(&mut batch, Vec::with_capacity(IMPORT_BATCH));
-                for (line, r) in self.node.publish_batch(drafts).await {
-                    match r {
-                        Ok(p) if p.duplicate => summary.duplicates += 1,
-                        Ok(_) => summary.accepted += 1,
-                        Err(NodeError::Store(e @ (StoreError::Closed | StoreError::Sled(_)))) => {
-                            return Err(status(NodeError::Store(e)));
-                        }
-                        Err(e) => reject(&mut summary, line, e.to_string()),
-                    }
+                let node = self.node.clone();
+                let prepared = tokio::task::spawn_blocking(move || node.prepare_batch(drafts))
+                    .await
+                    .map_err(|e| Status::internal(format!("signing task failed: {e}")))?;
+                if let Some(prev) = storing.take() {
+                    tally(&mut summary, prev.await)?;
                 }
+                let node = self.node.clone();
+                storing = Some(tokio::spawn(
+                    async move { node.store_batch(prepared).await },
+                ));
             }
             if end {
                 break;
             }
+        }
+        if let Some(prev) = storing.take() {
+            tally(&mut summary, prev.await)?;
         }
         tracing::info!(
             accepted = summary.accepted,
@@ -441,6 +447,26 @@ fn not_federated() -> Status {
     Status::failed_precondition(
         "this node has not joined a federation: run `wildnet federation join` and restart it",
     )
+}
+
+/// Adds a stored batch's results to an import summary; a storage failure
+/// ends the import.
+fn tally(
+    summary: &mut pb::ImportSummary,
+    stored: Result<Vec<LineResult>, tokio::task::JoinError>,
+) -> Result<(), Status> {
+    let stored = stored.map_err(|e| Status::internal(format!("storage task failed: {e}")))?;
+    for (line, r) in stored {
+        match r {
+            Ok(p) if p.duplicate => summary.duplicates += 1,
+            Ok(_) => summary.accepted += 1,
+            Err(NodeError::Store(e @ (StoreError::Closed | StoreError::Sled(_)))) => {
+                return Err(status(NodeError::Store(e)));
+            }
+            Err(e) => reject(summary, line, e.to_string()),
+        }
+    }
+    Ok(())
 }
 
 fn reject(summary: &mut pb::ImportSummary, line: u64, reason: String) {

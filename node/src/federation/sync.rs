@@ -207,9 +207,12 @@ pub(super) async fn pull(
         .await
         .map_err(|e| format!("{}: {}", e.code(), e.message()))?
         .into_inner();
-    let mut batch: Vec<(u64, pb::SignedRecord)> = Vec::new();
+    let mut pipe = Pipeline::start(node, peer)?;
+    let mut batch: Vec<pb::SignedRecord> = Vec::new();
     let mut upto = cursor;
-    loop {
+    // Every way out but a stop stores what was received first.
+    let mut store_rest = true;
+    let outcome = loop {
         let wait = if batch.is_empty() {
             Duration::from_secs(3600)
         } else {
@@ -218,25 +221,13 @@ pub(super) async fn pull(
         let item = tokio::select! {
             r = stream.message() => r,
             () = tokio::time::sleep(wait) => {
-                flush(node, peer, &mut batch, upto).await?;
+                pipe.push(&mut batch, upto, false).await?;
                 continue;
             }
-            r = changes.changed() => {
-                flush(node, peer, &mut batch, upto).await?;
-                return if r.is_ok() { Ok(()) } else { Err("stopping".into()) };
-            }
-            r = sync.changed() => {
-                flush(node, peer, &mut batch, upto).await?;
-                return if r.is_ok() { Ok(()) } else { Err("stopping".into()) };
-            }
-            r = verify.changed() => {
-                flush(node, peer, &mut batch, upto).await?;
-                return if r.is_ok() { Ok(()) } else { Err("stopping".into()) };
-            }
-            () = tokio::time::sleep_until(verify_at) => {
-                flush(node, peer, &mut batch, upto).await?;
-                return Ok(());
-            }
+            r = changes.changed() => break if r.is_ok() { Ok(()) } else { Err("stopping".into()) },
+            r = sync.changed() => break if r.is_ok() { Ok(()) } else { Err("stopping".into()) },
+            r = verify.changed() => break if r.is_ok() { Ok(()) } else { Err("stopping".into()) },
+            () = tokio::time::sleep_until(verify_at) => break Ok(()),
             () = outbox.notified() => {
                 // Receipts that cannot go now stay queued for the next try;
                 // the pull goes on either way.
@@ -245,57 +236,134 @@ pub(super) async fn pull(
                 }
                 continue;
             }
-            () = stopped(stop) => return Ok(()),
+            () = stopped(stop) => {
+                store_rest = false;
+                break Ok(());
+            }
         };
         let item = match item {
             Ok(Some(i)) => i,
-            Ok(None) => {
-                flush(node, peer, &mut batch, upto).await?;
-                return Err("the peer closed the stream".into());
-            }
-            Err(e) => {
-                flush(node, peer, &mut batch, upto).await?;
-                return Err(format!("{}: {}", e.code(), e.message()));
-            }
+            Ok(None) => break Err("the peer closed the stream".into()),
+            Err(e) => break Err(format!("{}: {}", e.code(), e.message())),
         };
         upto = upto.max(item.seq);
         let position_only = item.record.is_none();
         if let Some(r) = item.record {
-            batch.push((item.seq, r));
+            batch.push(r);
         }
         if item.caught_up || position_only || batch.len() >= INGEST_BATCH {
-            flush(node, peer, &mut batch, upto).await?;
-            if item.caught_up {
-                fed.peer_update(peer, |p| p.caught_up_at = crate::now_ms());
-            }
+            pipe.push(&mut batch, upto, item.caught_up).await?;
         }
+    };
+    if store_rest {
+        pipe.push(&mut batch, upto, false).await?;
     }
+    pipe.finish().await?;
+    outcome
 }
 
-/// Stores a batch and moves the durable cursor to `upto`.
-async fn flush(
-    node: &Arc<Node>,
-    peer: &str,
-    batch: &mut Vec<(u64, pb::SignedRecord)>,
+/// A pulled batch on its way through the ingest pipeline: the records,
+/// the feed position the cursor moves to once they are stored, and
+/// whether the peer said this was the end of its feed.
+struct Batch {
+    records: Vec<pb::SignedRecord>,
     upto: u64,
-) -> Result<(), String> {
-    let items = std::mem::take(batch);
-    if !items.is_empty() {
-        let r = node
-            .ingest(peer, items)
-            .await
-            .map_err(|e| format!("storing pulled records failed: {e}"))?;
-        account(node, peer, &r);
+    caught_up: bool,
+}
+
+/// The puller's ingest pipeline: verification of one batch (on the cores,
+/// off the async threads) overlaps the storage of the one before, and the
+/// network keeps receiving meanwhile. Batches are stored in feed order,
+/// each in one durable write with its receipts and the cursor move.
+struct Pipeline {
+    tx: Option<mpsc::Sender<Batch>>,
+    task: tokio::task::JoinHandle<Result<(), String>>,
+}
+
+impl Pipeline {
+    fn start(node: &Arc<Node>, peer: &str) -> Result<Pipeline, String> {
+        let cursor = node.cursor(peer).map_err(|e| e.to_string())?;
+        let (tx, mut rx) = mpsc::channel::<Batch>(2);
+        let (checked_tx, mut checked_rx) = mpsc::channel::<(crate::node::Checked, Batch)>(2);
+        let verifier = {
+            let (node, peer) = (node.clone(), peer.to_string());
+            tokio::spawn(async move {
+                while let Some(mut b) = rx.recv().await {
+                    let records = std::mem::take(&mut b.records);
+                    let (n, p) = (node.clone(), peer.clone());
+                    let checked = tokio::task::spawn_blocking(move || n.check_pulled(&p, records))
+                        .await
+                        .map_err(|e| format!("verification task failed: {e}"))?
+                        .map_err(|e| e.to_string())?;
+                    if checked_tx.send((checked, b)).await.is_err() {
+                        break;
+                    }
+                }
+                Ok::<(), String>(())
+            })
+        };
+        let (node, peer) = (node.clone(), peer.to_string());
+        let task = tokio::spawn(async move {
+            let mut cursor = cursor;
+            while let Some((checked, b)) = checked_rx.recv().await {
+                let moves = b.upto > cursor;
+                if checked.good.is_empty() && checked.rejected.is_empty() && !moves {
+                    continue;
+                }
+                let r = node
+                    .store_pulled(&peer, checked, moves.then_some(b.upto))
+                    .await
+                    .map_err(|e| format!("storing pulled records failed: {e}"))?;
+                account(&node, &peer, &r);
+                if let Some(fed) = node.federation() {
+                    if moves {
+                        cursor = b.upto;
+                        fed.peer_update(&peer, |p| p.cursor = cursor);
+                    }
+                    if b.caught_up {
+                        fed.peer_update(&peer, |p| p.caught_up_at = crate::now_ms());
+                    }
+                }
+            }
+            verifier
+                .await
+                .map_err(|e| format!("verification task failed: {e}"))?
+        });
+        Ok(Pipeline { tx: Some(tx), task })
     }
-    if upto > node.cursor(peer).map_err(|e| e.to_string())? {
-        node.set_cursor(peer, upto)
-            .await
-            .map_err(|e| e.to_string())?;
-        if let Some(fed) = node.federation() {
-            fed.peer_update(peer, |p| p.cursor = upto);
+
+    /// Hands a batch (possibly empty: a cursor move) to the pipeline.
+    async fn push(
+        &mut self,
+        batch: &mut Vec<pb::SignedRecord>,
+        upto: u64,
+        caught_up: bool,
+    ) -> Result<(), String> {
+        let b = Batch {
+            records: std::mem::take(batch),
+            upto,
+            caught_up,
+        };
+        let sent = match &self.tx {
+            Some(tx) => tx.send(b).await.is_ok(),
+            None => false,
+        };
+        if sent {
+            return Ok(());
         }
+        // The pipeline stopped: its error says why.
+        self.finish()
+            .await
+            .and(Err("the ingest pipeline stopped".into()))
     }
-    Ok(())
+
+    /// Stores what is in flight and stops; the first error, if any.
+    async fn finish(&mut self) -> Result<(), String> {
+        self.tx = None;
+        (&mut self.task)
+            .await
+            .map_err(|e| format!("ingest task failed: {e}"))?
+    }
 }
 
 /// Adds an ingest's outcome to the peer's visible counts.

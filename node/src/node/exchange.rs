@@ -16,6 +16,16 @@ use crate::policy::{self, PeerPolicy};
 use crate::record::{Record, RecordId};
 use crate::storage::{InsertItem, Inserted, Side, StoreError};
 
+/// Pulled records after [`Node::check_pulled`]: the ones to store, and the
+/// refused ones with their id and reason.
+#[derive(Default)]
+pub struct Checked {
+    /// Verified, and this node may hold them.
+    pub good: Vec<InsertItem>,
+    /// `(id, reason)` of each refused record.
+    pub rejected: Vec<(String, String)>,
+}
+
 fn cursor_key(peer: &str) -> String {
     format!("cursor:{peer}")
 }
@@ -195,7 +205,19 @@ impl Node {
         peer: &str,
         items: Vec<(u64, pb::SignedRecord)>,
     ) -> Result<Ingested, NodeError> {
-        let mut out = Ingested::default();
+        let checked = self.check_pulled(peer, items.into_iter().map(|(_, r)| r).collect())?;
+        self.store_pulled(peer, checked, None).await
+    }
+
+    /// The CPU half of an ingest: verifies pulled records exactly like
+    /// local ones against the manifest in force, and checks this node may
+    /// receive them from `peer`. Spreads the signature checks over the
+    /// cores; runs on the caller's thread (use a blocking task).
+    pub fn check_pulled(
+        &self,
+        peer: &str,
+        items: Vec<pb::SignedRecord>,
+    ) -> Result<Checked, NodeError> {
         let Some(fed) = &self.federation else {
             return Err(NodeError::Refused(
                 "this node is not in a federation".into(),
@@ -203,45 +225,117 @@ impl Node {
         };
         let m = fed.current();
         let now = crate::now_ms();
-        let mut good = Vec::new();
-        for (_, signed) in items {
+        let me = self.agency.as_str();
+        let check = |signed: pb::SignedRecord| {
             let id = RecordId::of_body(&signed.body).to_hex();
             // SAFETY (trust): from here on only records that verified
             // against the manifest, exactly like local ones, are used.
-            let checked = Record::verify(signed, &*m, &self.limits, now)
+            Record::verify(signed, &*m, &self.limits, now)
                 .map_err(|e| e.to_string())
                 .and_then(|r| {
-                    policy::may_receive(r.body(), self.agency.as_str(), peer, &m, now)
+                    policy::may_receive(r.body(), me, peer, &m, now)
                         .map(|()| r)
                         .map_err(|d| d.to_string())
-                });
-            match checked {
-                Ok(record) => good.push(InsertItem {
+                })
+                .map_err(|why| (id, why))
+        };
+        let results = crate::limits::par_map(items, check);
+        let mut out = Checked::default();
+        for r in results {
+            match r {
+                Ok(record) => out.good.push(InsertItem {
                     record,
                     draft_key: None,
                     from: peer.to_string(),
                 }),
-                Err(why) => out.rejected.push((id, why)),
+                Err(rejected) => out.rejected.push(rejected),
             }
         }
+        Ok(out)
+    }
+
+    /// The storage half of an ingest: stores the checked records in one
+    /// durable batch and, in the same flush, queues signed receipts for
+    /// the newly stored ones (towards their authors, via `peer`) and moves
+    /// the peer's cursor to `cursor` when given.
+    pub async fn store_pulled(
+        &self,
+        peer: &str,
+        checked: Checked,
+        cursor: Option<u64>,
+    ) -> Result<Ingested, NodeError> {
+        let Checked { good, rejected } = checked;
+        let mut out = Ingested {
+            rejected,
+            ..Ingested::default()
+        };
         let ids: Vec<(RecordId, String)> = good
             .iter()
             .map(|i| (i.record.id(), i.record.body().author.clone()))
             .collect();
-        let results = if good.is_empty() {
+        let receipts_due = ids.iter().any(|(_, a)| a != self.agency.as_str());
+        let then = {
+            let ids = ids.clone();
+            let key = self.key.clone();
+            let me = self.agency.to_string();
+            let peer = peer.to_string();
+            let now = crate::now_ms();
+            Box::new(
+                move |results: &[Result<Inserted, StoreError>],
+                      next_id: &mut dyn FnMut() -> Result<u64, StoreError>| {
+                    let mut writes = Vec::new();
+                    let mut stored: BTreeMap<&str, Vec<Vec<u8>>> = BTreeMap::new();
+                    for ((id, author), r) in ids.iter().zip(results) {
+                        if matches!(r, Ok(Inserted::New(_))) && *author != me {
+                            stored
+                                .entry(author.as_str())
+                                .or_default()
+                                .push(id.as_bytes().to_vec());
+                        }
+                    }
+                    for (author, ids) in stored {
+                        for chunk in ids.chunks(receipts::MAX_IDS) {
+                            let body = pb::ReceiptBody {
+                                holder: me.clone(),
+                                author: author.to_string(),
+                                at: now,
+                                ids: chunk.to_vec(),
+                            };
+                            let receipt = receipts::sign(&body, &key);
+                            match next_id() {
+                                Ok(n) => {
+                                    let mut k = outbox_prefix(&peer);
+                                    k.extend_from_slice(&n.to_be_bytes());
+                                    writes.push((Side::Outbox, k, Some(receipt.encode_to_vec())));
+                                }
+                                Err(e) => {
+                                    tracing::error!(cause = %e, "no queue number: receipts not queued");
+                                }
+                            }
+                        }
+                    }
+                    if let Some(seq) = cursor {
+                        writes.push((
+                            Side::Meta,
+                            cursor_key(&peer).into_bytes(),
+                            Some(seq.to_be_bytes().to_vec()),
+                        ));
+                    }
+                    writes
+                },
+            ) as crate::storage::AfterInsert
+        };
+        let results = if good.is_empty() && cursor.is_none() {
             Vec::new()
         } else {
-            self.store.insert(good, Vec::new()).await?
+            self.store.insert_then(good, Vec::new(), Some(then)).await?
         };
-        let mut stored: BTreeMap<String, Vec<Vec<u8>>> = BTreeMap::new();
+        let mut queued = false;
         for ((id, author), r) in ids.into_iter().zip(results) {
             match r {
                 Ok(Inserted::New(_)) => {
                     out.received += 1;
-                    stored
-                        .entry(author)
-                        .or_default()
-                        .push(id.as_bytes().to_vec());
+                    queued |= author != self.agency.as_str();
                 }
                 Ok(Inserted::Duplicate(_)) => out.duplicates += 1,
                 Err(e @ (StoreError::Sled(_) | StoreError::Closed)) => return Err(e.into()),
@@ -260,22 +354,12 @@ impl Node {
             tracing::warn!(peer, record = %id, reason = %why, "pulled record rejected");
             self.audit_nowait(&actor, "reject", format!("{id}: {why}"));
         }
-        let mut receipts = Vec::new();
-        for (author, ids) in stored {
-            if author == self.agency.as_str() {
-                continue;
-            }
-            for chunk in ids.chunks(receipts::MAX_IDS) {
-                let body = pb::ReceiptBody {
-                    holder: self.agency.to_string(),
-                    author: author.clone(),
-                    at: now,
-                    ids: chunk.to_vec(),
-                };
-                receipts.push(receipts::sign(&body, &self.key));
-            }
+        if queued
+            && receipts_due
+            && let Some(fed) = &self.federation
+        {
+            fed.outbox_signal(peer).notify_one();
         }
-        self.queue_receipts(peer, receipts).await?;
         Ok(out)
     }
 

@@ -12,6 +12,8 @@ use wildnet_proto::v1 as pb;
 
 mod exchange;
 
+pub use exchange::Checked;
+
 use crate::config::Settings;
 use crate::record::terms::{self, Field, Term};
 use crate::record::{self, AgencyId, Limits, LocalTrust, Record, RecordId, normalize};
@@ -83,6 +85,14 @@ const MANIFEST_KEY: &str = "manifest";
 
 /// Import results: per line, the outcome.
 pub type LineResult = (u64, Result<Published, NodeError>);
+
+/// Drafts after [`Node::prepare_batch`], ready for [`Node::store_batch`].
+#[derive(Default)]
+pub struct PreparedBatch {
+    items: Vec<InsertItem>,
+    lines: Vec<(u64, RecordId)>,
+    failed: Vec<LineResult>,
+}
 
 impl Node {
     /// Loads the key and opens the store.
@@ -400,22 +410,40 @@ impl Node {
     /// Signs and stores a batch of drafts with one flush; a bad draft is
     /// answered with its reason and the others go on.
     pub async fn publish_batch(&self, drafts: Vec<(u64, pb::RecordBody)>) -> Vec<LineResult> {
-        let mut out: Vec<LineResult> = Vec::with_capacity(drafts.len());
-        let mut items = Vec::new();
-        let mut lines = Vec::new();
-        for (line, d) in drafts {
-            match self.prepare(d) {
+        let prepared = self.prepare_batch(drafts);
+        self.store_batch(prepared).await
+    }
+
+    /// The CPU half of [`Node::publish_batch`]: prepares (normalises,
+    /// validates, signs) every draft, spread over the cores. Runs on the
+    /// caller's thread (use a blocking task).
+    pub fn prepare_batch(&self, drafts: Vec<(u64, pb::RecordBody)>) -> PreparedBatch {
+        let mut batch = PreparedBatch::default();
+        let prepared = crate::limits::par_map(drafts, |(line, d)| (line, self.prepare(d)));
+        for (line, p) in prepared {
+            match p {
                 Ok((record, digest)) => {
-                    lines.push((line, record.id()));
-                    items.push(InsertItem {
+                    batch.lines.push((line, record.id()));
+                    batch.items.push(InsertItem {
                         record,
                         draft_key: Some(digest),
                         from: String::new(),
                     });
                 }
-                Err(e) => out.push((line, Err(e))),
+                Err(e) => batch.failed.push((line, Err(e))),
             }
         }
+        batch
+    }
+
+    /// The storage half of [`Node::publish_batch`]: one durable write;
+    /// results by line.
+    pub async fn store_batch(&self, batch: PreparedBatch) -> Vec<LineResult> {
+        let PreparedBatch {
+            items,
+            lines,
+            failed: mut out,
+        } = batch;
         if items.is_empty() {
             return out;
         }

@@ -12,6 +12,7 @@
 //! `batch_block` maps `[batch][field][value][0x00][part]` to the block key,
 //! so a deletion finds the block holding a record's entry for each term.
 
+use super::KeyValue;
 use crate::record::RecordId;
 use crate::record::terms::Field;
 
@@ -86,14 +87,9 @@ pub(crate) fn block_bounds(key: &[u8]) -> Option<(i64, i64)> {
     Some((time_from(&tail[..8]), time_from(&tail[8..16])))
 }
 
-/// The blocks of one batch for one term: `(block key, value, reference
-/// key)`, entries sorted, deduplicated and cut into parts of at most
-/// [`BLOCK_ENTRIES`].
-pub(crate) fn blocks(
-    prefix: &[u8],
-    entries: &mut Vec<Entry>,
-    batch: u64,
-) -> Vec<(Vec<u8>, Vec<u8>, Vec<u8>)> {
+/// The blocks of one batch for one term: `(block key, value)`, entries
+/// sorted, deduplicated and cut into parts of at most [`BLOCK_ENTRIES`].
+pub(crate) fn blocks(prefix: &[u8], entries: &mut Vec<Entry>, batch: u64) -> Vec<KeyValue> {
     entries.sort_unstable();
     entries.dedup();
     entries
@@ -103,9 +99,7 @@ pub(crate) fn blocks(
             let (first, last) = (chunk.first()?, chunk.last()?);
             let part = u16::try_from(part).unwrap_or(u16::MAX);
             let key = block_key(prefix, time_from(last), time_from(first), batch, part);
-            let mut reference = block_ref_prefix(batch, prefix);
-            reference.extend_from_slice(&part.to_be_bytes());
-            Some((key, chunk.concat(), reference))
+            Some((key, chunk.concat()))
         })
         .collect()
 }
@@ -120,12 +114,45 @@ pub(crate) fn prefix_end(prefix: &[u8]) -> Vec<u8> {
     k
 }
 
-/// The `batch_block` keys of one batch and term: `[batch][field][value][0x00]`,
-/// followed by the part number (2 bytes).
-pub(crate) fn block_ref_prefix(batch: u64, prefix: &[u8]) -> Vec<u8> {
-    let mut k = batch.to_be_bytes().to_vec();
-    k.extend_from_slice(prefix);
+/// Buckets of block references per batch (see [`block_ref_key`]).
+const REF_BUCKETS: u32 = 16;
+
+/// The `batch_block` key listing the blocks of `batch` for the terms that
+/// hash to the same bucket as `prefix`: `[batch][bucket]`. A batch writes
+/// [`REF_BUCKETS`] references at most, however many terms it indexes, and
+/// a deletion reads one of them to find its term's blocks.
+pub(crate) fn block_ref_key(batch: u64, prefix: &[u8]) -> [u8; 9] {
+    // FNV-1a: stable across versions, as the bucket is stored.
+    let h = prefix.iter().fold(0x811c_9dc5u32, |h, b| {
+        (h ^ u32::from(*b)).wrapping_mul(0x0100_0193)
+    });
+    let mut k = [0u8; 9];
+    k[..8].copy_from_slice(&batch.to_be_bytes());
+    k[8] = (h % REF_BUCKETS) as u8;
     k
+}
+
+/// Appends a block key to a `batch_block` value (`[len u16][key]…`).
+pub(crate) fn push_block_ref(list: &mut Vec<u8>, key: &[u8]) {
+    let len = u16::try_from(key.len()).unwrap_or(u16::MAX);
+    list.extend_from_slice(&len.to_be_bytes());
+    list.extend_from_slice(&key[..usize::from(len)]);
+}
+
+/// The block keys of a `batch_block` value that belong to the term
+/// `prefix`.
+pub(crate) fn block_refs_of<'a>(
+    list: &'a [u8],
+    prefix: &'a [u8],
+) -> impl Iterator<Item = &'a [u8]> + 'a {
+    let mut rest = list;
+    std::iter::from_fn(move || {
+        let len = usize::from(u16::from_be_bytes(rest.get(..2)?.try_into().ok()?));
+        let key = rest.get(2..2 + len)?;
+        rest = &rest[2 + len..];
+        Some(key)
+    })
+    .filter(move |k| k.len() == prefix.len() + BLOCK_TAIL && k.starts_with(prefix))
 }
 
 /// Stats counter key: `[field][value]`.
@@ -209,13 +236,47 @@ mod tests {
         );
         // Blocks of a term sort by their max time.
         assert!(block_key(&p, 49, 0, 9, 0) < k && k < block_key(&p, 51, 0, 1, 0));
-        // Parts of at most BLOCK_ENTRIES, deduplicated, each with its reference.
+        // Parts of at most BLOCK_ENTRIES, deduplicated.
         let mut es: Vec<Entry> = (0..150).map(|i| entry(1000 - i, &id)).collect();
         es.push(es[3]);
         let b = blocks(&p, &mut es, 7);
         assert_eq!(b.len(), 3);
         assert_eq!(b.iter().map(|x| x.1.len() / SUFFIX).sum::<usize>(), 150);
         assert_eq!(block_bounds(&b[0].0), Some((914, 851)));
-        assert!(b[2].2.starts_with(&block_ref_prefix(7, &p)));
+    }
+
+    #[test]
+    fn block_references_find_exactly_the_terms_blocks() {
+        let p = index_prefix(Field::Species, "manis");
+        let longer = index_prefix(Field::Species, "manis javanica");
+        let other = index_prefix(Field::Word, "manis");
+        let mut list = Vec::new();
+        let mine = [block_key(&p, 50, 42, 7, 0), block_key(&p, 60, 51, 7, 1)];
+        for k in [
+            &mine[0],
+            &block_key(&longer, 50, 42, 7, 0),
+            &block_key(&other, 5, 1, 7, 0),
+            &mine[1],
+        ] {
+            push_block_ref(&mut list, k);
+        }
+        let found: Vec<&[u8]> = block_refs_of(&list, &p).collect();
+        assert_eq!(found, vec![mine[0].as_slice(), mine[1].as_slice()]);
+        assert_eq!(
+            block_refs_of(&list, &index_prefix(Field::Tag, "x")).count(),
+            0
+        );
+        // A cut-off value ends the list instead of misreading it.
+        assert_eq!(block_refs_of(&list[..list.len() - 3], &p).count(), 1);
+        assert_eq!(block_refs_of(&[], &p).count(), 0);
+        // The bucket is stable and per batch.
+        let k = block_ref_key(7, &p);
+        assert_eq!(&k[..8], &7u64.to_be_bytes());
+        assert_eq!(k, block_ref_key(7, &p));
+        assert!(k[8] < REF_BUCKETS as u8);
+        let spread: std::collections::HashSet<u8> = (0..200)
+            .map(|i| block_ref_key(1, &index_prefix(Field::Word, &format!("w{i}")))[8])
+            .collect();
+        assert_eq!(spread.len(), REF_BUCKETS as usize);
     }
 }

@@ -4,8 +4,9 @@
 //! - `id_record`: record id → `StoredRecord` (verbatim signed bytes, seq, time)
 //! - `seq_id`: feed sequence number → record id (the append-only feed)
 //! - `index`: secondary indexes as posting blocks, see [`keys`]
-//! - `batch_block`: batch + term → the posting block holding that batch's
-//!   entries for the term (deletions rewrite exactly that block)
+//! - `batch_block`: batch + bucket of terms → the keys of the posting
+//!   blocks that batch wrote for those terms (a deletion rewrites exactly
+//!   its term's block of the record's batch)
 //! - `field_count`: stats counters per `(field, value)`
 //! - `id_supersededby`: old version id → newer version id
 //! - `id_tombstone`: retracted id → `Tombstone`
@@ -42,8 +43,10 @@ pub use audit::{AuditDraft, AuditVerdict};
 pub use query::{Query, QueryPage};
 
 /// The on-disk schema version this code reads and writes. 2: the index is
-/// posting blocks (1 had one key per term and record; it is rebuilt at open).
-pub const SCHEMA: u64 = 2;
+/// posting blocks (1 had one key per term and record); 3: block references
+/// are one list per batch and bucket of terms (2 had one key per block).
+/// Older data dirs have their index rebuilt at open.
+pub const SCHEMA: u64 = 3;
 
 /// What went wrong in storage.
 #[derive(Debug, thiserror::Error)]
@@ -143,6 +146,19 @@ pub type KeyValue = (Vec<u8>, Vec<u8>);
 
 /// A put (`Some`) or removal (`None`) of a key in a side tree.
 pub type KvWrite = (Side, Vec<u8>, Option<Vec<u8>>);
+
+/// Runs in the writer right after an insert, with its results and a source
+/// of fresh queue numbers ([`Store::next_id`]); the side writes it returns
+/// are written after the batch's records and made durable by the same
+/// flush. So "records stored" and "what follows from them" (a peer's
+/// cursor, receipts to send) cannot come apart in a crash.
+pub type AfterInsert = Box<
+    dyn FnOnce(
+            &[Result<Inserted, StoreError>],
+            &mut dyn FnMut() -> Result<u64, StoreError>,
+        ) -> Vec<KvWrite>
+        + Send,
+>;
 
 /// The side trees written through [`Store::kv_write`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -295,10 +311,22 @@ impl Store {
         items: Vec<InsertItem>,
         audit: Vec<AuditDraft>,
     ) -> Result<Vec<Result<Inserted, StoreError>>, StoreError> {
+        self.insert_then(items, audit, None).await
+    }
+
+    /// [`Store::insert`], then `then`'s side writes in the same flush,
+    /// after the records.
+    pub async fn insert_then(
+        &self,
+        items: Vec<InsertItem>,
+        audit: Vec<AuditDraft>,
+        then: Option<AfterInsert>,
+    ) -> Result<Vec<Result<Inserted, StoreError>>, StoreError> {
         let (reply, rx) = oneshot::channel();
         self.send(writer::Op::Insert {
             items,
             audit,
+            then,
             reply,
         })?;
         rx.await.map_err(|_| StoreError::Closed)?
@@ -783,8 +811,19 @@ fn recount(t: &Trees) -> Result<u64, StoreError> {
     Ok(n)
 }
 
+/// Appends block keys to a batch's reference list (a batch number reused
+/// after a failed write keeps the older references too).
+fn add_block_refs(refs: &sled::Tree, key: &[u8], list: Vec<u8>) -> Result<(), StoreError> {
+    let merged = match refs.get(key)? {
+        Some(old) => [old.as_ref(), list.as_slice()].concat(),
+        None => list,
+    };
+    refs.insert(key, merged)?;
+    Ok(())
+}
+
 /// Rebuilds the index as posting blocks from the records, in feed order,
-/// 1,024 records per batch (schema 1 → 2); returns the records indexed.
+/// 1,024 records per batch (schema 1 or 2 → 3); returns the records indexed.
 fn rebuild_index(t: &Trees) -> Result<u64, StoreError> {
     use crate::record::terms;
     use prost::Message as _;
@@ -798,11 +837,16 @@ fn rebuild_index(t: &Trees) -> Result<u64, StoreError> {
     let write = |blocks: &mut std::collections::HashMap<Vec<u8>, Vec<keys::Entry>>,
                  batch: u64|
      -> Result<(), StoreError> {
+        let mut refs: std::collections::HashMap<[u8; 9], Vec<u8>> = Default::default();
         for (prefix, mut entries) in blocks.drain() {
-            for (key, value, reference) in keys::blocks(&prefix, &mut entries, batch) {
+            let list = refs.entry(keys::block_ref_key(batch, &prefix)).or_default();
+            for (key, value) in keys::blocks(&prefix, &mut entries, batch) {
+                keys::push_block_ref(list, &key);
                 t.index.insert(&key, value)?;
-                t.blockrefs.insert(reference, key)?;
             }
+        }
+        for (key, list) in refs {
+            add_block_refs(&t.blockrefs, &key, list)?;
         }
         Ok(())
     };

@@ -557,3 +557,48 @@ async fn schema_1_index_is_rebuilt_as_posting_blocks() {
         .expect("records");
     assert_eq!(blocks, expected, "entries in blocks");
 }
+
+/// What follows from an insert (a peer's cursor, receipts to send) is
+/// decided on the insert's results and made durable by the same flush.
+#[tokio::test]
+async fn insert_then_writes_follow_ups_with_the_records() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let store = Store::open(dir.path(), "KE-KWS").expect("open");
+    let old = rec(body(1, "Manis javanica", "KE"));
+    put(&store, &old).await.expect("insert");
+    let new = rec(body(2, "Manis javanica", "KE"));
+    let flushes = store.flushes();
+    let then: AfterInsert = Box::new(|results, next_id| {
+        let new = results
+            .iter()
+            .filter(|r| matches!(r, Ok(Inserted::New(_))))
+            .count() as u64;
+        let first = next_id().expect("id");
+        let second = next_id().expect("id");
+        assert!(second > first, "queue numbers increase");
+        vec![
+            (
+                Side::Meta,
+                b"cursor:ZA-DFFE".to_vec(),
+                Some(new.to_be_bytes().to_vec()),
+            ),
+            (Side::Outbox, b"gone".to_vec(), None),
+        ]
+    });
+    let results = store
+        .insert_then(vec![item(&old), item(&new)], Vec::new(), Some(then))
+        .await
+        .expect("insert");
+    assert!(matches!(results[0], Ok(Inserted::Duplicate(_))));
+    assert!(matches!(results[1], Ok(Inserted::New(_))));
+    assert_eq!(store.flushes() - flushes, 1, "one flush for both");
+    store.close();
+    drop(store);
+    let store = Store::open(dir.path(), "KE-KWS").expect("reopen");
+    assert!(store.get(&new.id()).expect("get").is_some());
+    assert_eq!(
+        store.meta_get("cursor:ZA-DFFE").expect("meta"),
+        Some(1u64.to_be_bytes().to_vec()),
+        "the follow-up counted the one new record"
+    );
+}

@@ -15,7 +15,9 @@
 //! 5. the record gets the next feed sequence number and its index entries;
 //! 6. at the end of the batch, index entries, counters, feed entries and
 //!    records are written in that order (the record is the commit point),
-//!    then one flush, then every caller of the batch is answered.
+//!    then the side writes that follow from the records (a peer's cursor,
+//!    receipts to send: `AfterInsert`), then one flush, then every caller
+//!    of the batch is answered.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -26,7 +28,7 @@ use tokio::sync::oneshot;
 use wildnet_proto::v1 as pb;
 
 use super::audit::{AuditChain, AuditDraft};
-use super::{InsertItem, Inserted, StoreError, Trees, keys};
+use super::{InsertItem, Inserted, KvWrite, StoreError, Trees, keys};
 use crate::record::terms;
 use crate::record::{Record, RecordId};
 
@@ -39,6 +41,7 @@ pub(super) enum Op {
     Insert {
         items: Vec<InsertItem>,
         audit: Vec<AuditDraft>,
+        then: Option<super::AfterInsert>,
         reply: Reply<Vec<Result<Inserted, StoreError>>>,
     },
     Audit {
@@ -137,6 +140,9 @@ struct Writer {
     /// feed entries, written last: see [`Writer::write_batch`].
     pending: HashMap<RecordId, Vec<u8>>,
     pending_feed: Vec<(u64, RecordId)>,
+    /// Side writes that follow from this batch's records (`AfterInsert`),
+    /// written after them.
+    pending_kv: Vec<KvWrite>,
 }
 
 fn now_ms() -> i64 {
@@ -156,6 +162,7 @@ impl Writer {
             batch: None,
             pending: HashMap::new(),
             pending_feed: Vec::new(),
+            pending_kv: Vec::new(),
         })
     }
 
@@ -166,6 +173,7 @@ impl Writer {
             Op::Insert {
                 items,
                 audit,
+                then,
                 reply,
             } => {
                 let mut results = Vec::with_capacity(items.len());
@@ -180,6 +188,12 @@ impl Writer {
                 }
                 for a in audit {
                     self.chain.append(&self.t.audit, a)?;
+                }
+                if let Some(then) = then {
+                    let db = &self.t.db;
+                    let mut next_id = || db.generate_id().map_err(StoreError::from);
+                    let writes = then(&results, &mut next_id);
+                    self.pending_kv.extend(writes);
                 }
                 done.push(Done::Insert(reply, results));
             }
@@ -227,6 +241,7 @@ impl Writer {
             self.batch = None;
             self.pending.clear();
             self.pending_feed.clear();
+            self.pending_kv.clear();
             // Sequence numbers handed out in the failed batch are reused.
             if let Ok(last) = self.t.feed.last() {
                 self.next_seq = last.map(|(k, _)| keys::u64_from(&k)).unwrap_or(0) + 1;
@@ -354,20 +369,18 @@ impl Writer {
     }
 
     /// Removes one entry from the stored block of `batch` for a term; the
-    /// block goes when it is empty.
+    /// block goes when it is empty (its reference stays: readers of
+    /// references skip blocks that are gone).
     fn unindex(&mut self, prefix: &[u8], e: &keys::Entry, batch: u64) -> Result<(), StoreError> {
         let t = keys::time_from(e);
-        for kv in self
-            .t
-            .blockrefs
-            .scan_prefix(keys::block_ref_prefix(batch, prefix))
-        {
-            let (rk, bk) = kv?;
-            if keys::block_bounds(&bk).is_some_and(|(max, min)| t < min || t > max) {
+        let Some(list) = self.t.blockrefs.get(keys::block_ref_key(batch, prefix))? else {
+            return Ok(());
+        };
+        for bk in keys::block_refs_of(&list, prefix) {
+            if keys::block_bounds(bk).is_some_and(|(max, min)| t < min || t > max) {
                 continue;
             }
-            let Some(v) = self.t.index.get(&bk)? else {
-                self.t.blockrefs.remove(&rk)?;
+            let Some(v) = self.t.index.get(bk)? else {
                 continue;
             };
             let kept: Vec<u8> = v
@@ -380,10 +393,9 @@ impl Writer {
                 continue;
             }
             if kept.is_empty() {
-                self.t.index.remove(&bk)?;
-                self.t.blockrefs.remove(&rk)?;
+                self.t.index.remove(bk)?;
             } else {
-                self.t.index.insert(&bk, kept)?;
+                self.t.index.insert(bk, kept)?;
             }
             return Ok(());
         }
@@ -401,24 +413,28 @@ impl Writer {
     /// did not survive is skipped by readers. The record is the commit point.
     fn write_batch(&mut self) -> Result<(), StoreError> {
         let batch = self.batch.take().unwrap_or(self.next_seq);
-        let mut blocks: Vec<(Vec<u8>, Vec<u8>, Vec<u8>)> = Vec::with_capacity(self.new_index.len());
+        let mut blocks: Vec<super::KeyValue> = Vec::with_capacity(self.new_index.len());
+        let mut refs: HashMap<[u8; 9], Vec<u8>> = HashMap::new();
         for (prefix, mut entries) in self.new_index.drain() {
-            blocks.extend(keys::blocks(&prefix, &mut entries, batch));
+            let list = refs.entry(keys::block_ref_key(batch, &prefix)).or_default();
+            for (k, v) in keys::blocks(&prefix, &mut entries, batch) {
+                keys::push_block_ref(list, &k);
+                blocks.push((k, v));
+            }
         }
         blocks.sort_unstable();
         let threads = std::thread::available_parallelism()
             .map_or(1, |n| n.get())
             .min(4);
         let chunk = blocks.len().div_ceil(threads).max(1);
-        let (index, refs) = (&self.t.index, &self.t.blockrefs);
+        let index = &self.t.index;
         std::thread::scope(|s| {
             let handles: Vec<_> = blocks
                 .chunks(chunk)
                 .map(|part| {
                     s.spawn(move || {
-                        for (k, v, r) in part {
+                        for (k, v) in part {
                             index.insert(k.as_slice(), v.as_slice())?;
-                            refs.insert(r.as_slice(), k.as_slice())?;
                         }
                         Ok::<(), sled::Error>(())
                     })
@@ -430,12 +446,22 @@ impl Writer {
             }
             Ok::<(), StoreError>(())
         })?;
+        for (key, list) in refs {
+            super::add_block_refs(&self.t.blockrefs, &key, list)?;
+        }
         self.write_counts()?;
         for (seq, id) in std::mem::take(&mut self.pending_feed) {
             self.t.feed.insert(seq.to_be_bytes(), id.as_bytes())?;
         }
         for (id, bytes) in std::mem::take(&mut self.pending) {
             self.t.records.insert(id.as_bytes(), bytes)?;
+        }
+        for (side, key, value) in std::mem::take(&mut self.pending_kv) {
+            let tree = self.t.side(side);
+            match value {
+                Some(v) => tree.insert(key, v)?,
+                None => tree.remove(key)?,
+            };
         }
         Ok(())
     }
