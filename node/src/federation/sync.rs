@@ -63,14 +63,11 @@ pub fn serve_pull(
         let mut pos = req.since;
         let mut at_end_sent = false;
         loop {
-            // Only up to the durable head: a batch being written has its
-            // feed entries before its records, and is not acknowledged yet.
+            // Only up to the durable head: a batch being written is not
+            // acknowledged yet.
             let durable = *head.borrow_and_update();
-            let batch = match node.store().feed_after(pos, PULL_BATCH) {
-                Ok(mut b) => {
-                    b.retain(|(seq, _)| *seq <= durable);
-                    b
-                }
+            let batch = match node.store().feed_after(pos, durable, PULL_BATCH) {
+                Ok(b) => b,
                 Err(e) => {
                     tracing::error!(cause = %e, "feed read failed");
                     let _ = tx
@@ -82,6 +79,9 @@ pub fn serve_pull(
                 }
             };
             if batch.is_empty() {
+                // Nothing held up to the durable head: positions of deleted
+                // records count as passed.
+                pos = pos.max(durable);
                 if !at_end_sent {
                     let mark = pb::PullItem {
                         seq: pos,
@@ -109,25 +109,13 @@ pub fn serve_pull(
             let now = crate::now_ms();
             let mut sent = 0u64;
             let mut quiet_until = None;
-            for (seq, id) in batch {
+            for stored in batch {
+                let seq = stored.seq;
                 pos = seq;
-                let stored = match node.store().get(&id) {
-                    Ok(s) => s,
-                    Err(e) => {
-                        tracing::error!(cause = %e, %id, "record read failed");
-                        let _ = tx
-                            .send(Err(Status::internal(
-                                "the source node cannot read a record",
-                            )))
-                            .await;
-                        return;
-                    }
-                };
                 // Never echo a record to the peer it came from: it has it.
-                let send = stored.filter(|s| {
-                    s.received_from != peer
-                        && may_serve(s.record.body(), &me, &peer, &m, &policy, now)
-                });
+                let send = (stored.received_from != peer
+                    && may_serve(stored.record.body(), &me, &peer, &m, &policy, now))
+                .then_some(stored);
                 match send {
                     Some(s) => {
                         let item = pb::PullItem {

@@ -1,25 +1,29 @@
 //! Key encoding for every sled tree, in one place.
 //!
+//! Records are stored by feed sequence number (`seq_record`, appended in
+//! order) and found by id through `id_seq`.
+//!
 //! The index is made of **posting blocks**: one key per `(field, value)` and
 //! group-commit batch, `[field][value][0x00][max time][min time][batch]`
 //! (times 8 bytes BE sign-flipped, batch 8 bytes BE), whose value is the
-//! batch's entries for that term, each `[created_at][id: 32]` (40 bytes),
+//! batch's entries for that term, each `[created_at][seq]` (16 bytes),
 //! ascending. A reverse scan of a term's blocks by max time, merging their
 //! entries, walks its records newest first. Values never contain 0x00
 //! (validation refuses control characters), and every candidate is
 //! re-checked against the record anyway. A batch's entries for a term are
 //! cut into blocks of at most [`BLOCK_ENTRIES`] (`[part]` ends the key).
-//! `batch_block` maps `[batch][field][value][0x00][part]` to the block key,
-//! so a deletion finds the block holding a record's entry for each term.
+//! `batch_block` lists, per batch and bucket of terms, the keys of the
+//! blocks the batch wrote, so a deletion finds the block holding a record's
+//! entry for each term.
 
 use super::KeyValue;
 use crate::record::RecordId;
 use crate::record::terms::Field;
 
-/// Length of a `(time, id)` position: a posting entry, a query cursor.
-pub(crate) const SUFFIX: usize = 8 + 32;
+/// Length of a `(time, seq)` position: a posting entry, a query cursor.
+pub(crate) const SUFFIX: usize = 8 + 8;
 
-/// A posting entry (and a position): `[created_at][id]`.
+/// A posting entry (and a position): `[created_at][seq]`.
 pub(crate) type Entry = [u8; SUFFIX];
 
 /// Order-preserving encoding of a signed time.
@@ -43,17 +47,17 @@ pub(crate) fn index_prefix(field: Field, value: &str) -> Vec<u8> {
     k
 }
 
-/// The posting entry of a record.
-pub(crate) fn entry(created_at: i64, id: &RecordId) -> Entry {
+/// The posting entry of a record stored at feed position `seq`.
+pub(crate) fn entry(created_at: i64, seq: u64) -> Entry {
     let mut e = [0u8; SUFFIX];
     e[..8].copy_from_slice(&time_bytes(created_at));
-    e[8..].copy_from_slice(id.as_bytes());
+    e[8..].copy_from_slice(&seq.to_be_bytes());
     e
 }
 
-/// The record id of a posting entry.
-pub(crate) fn entry_id(e: &Entry) -> Option<RecordId> {
-    RecordId::from_slice(&e[8..])
+/// The feed position of a posting entry.
+pub(crate) fn entry_seq(e: &Entry) -> u64 {
+    u64_from(&e[8..])
 }
 
 /// The smallest entry at time `t` (every entry at `t` is >= it).
@@ -178,20 +182,18 @@ pub(crate) fn expiry_key(expires_at: i64, id: &RecordId) -> Vec<u8> {
     k
 }
 
-/// A query position: the `(created_at, id)` of the last record returned.
-pub(crate) fn encode_cursor(t: i64, id: &RecordId) -> String {
-    let mut b = time_bytes(t).to_vec();
-    b.extend_from_slice(id.as_bytes());
-    hex::encode(b)
+/// A query position: the `(created_at, seq)` of the last record returned.
+pub(crate) fn encode_cursor(t: i64, seq: u64) -> String {
+    hex::encode(entry(t, seq))
 }
 
 /// Inverse of [`encode_cursor`].
-pub(crate) fn decode_cursor(s: &str) -> Option<(i64, RecordId)> {
+pub(crate) fn decode_cursor(s: &str) -> Option<(i64, u64)> {
     let b = hex::decode(s).ok()?;
     if b.len() != SUFFIX {
         return None;
     }
-    Some((time_from(&b[..8]), RecordId::from_slice(&b[8..])?))
+    Some((time_from(&b[..8]), u64_from(&b[8..])))
 }
 
 /// Big-endian u64, for sequence numbers and counters.
@@ -219,12 +221,17 @@ mod tests {
     /// Cursors and index suffixes round-trip.
     #[test]
     fn cursor_round_trip() {
-        let id = RecordId::of_body(b"r");
-        assert_eq!(decode_cursor(&encode_cursor(42, &id)), Some((42, id)));
+        assert_eq!(decode_cursor(&encode_cursor(42, 7)), Some((42, 7)));
+        assert_eq!(
+            decode_cursor(&encode_cursor(-5, u64::MAX)),
+            Some((-5, u64::MAX))
+        );
         assert_eq!(decode_cursor("zz"), None);
-        let e = entry(42, &id);
-        assert_eq!(entry_id(&e), Some(id));
+        assert_eq!(decode_cursor(&hex::encode([1u8; 40])), None);
+        let e = entry(42, 7);
+        assert_eq!(entry_seq(&e), 7);
         assert!(entry_floor(42) <= e && e < entry_floor(43));
+        assert!(entry(42, 7) < entry(42, 8) && entry(42, u64::MAX) < entry(43, 0));
         let p = index_prefix(Field::Species, "manis javanica");
         let k = block_key(&p, 50, 42, 7, 0);
         assert_eq!(block_bounds(&k), Some((50, 42)));
@@ -237,7 +244,7 @@ mod tests {
         // Blocks of a term sort by their max time.
         assert!(block_key(&p, 49, 0, 9, 0) < k && k < block_key(&p, 51, 0, 1, 0));
         // Parts of at most BLOCK_ENTRIES, deduplicated.
-        let mut es: Vec<Entry> = (0..150).map(|i| entry(1000 - i, &id)).collect();
+        let mut es: Vec<Entry> = (0..150).map(|i| entry(1000 - i, i as u64)).collect();
         es.push(es[3]);
         let b = blocks(&p, &mut es, 7);
         assert_eq!(b.len(), 3);

@@ -1,8 +1,10 @@
 //! Storage: the only module that says `sled`.
 //!
 //! Trees (named `key_value`):
-//! - `id_record`: record id → `StoredRecord` (verbatim signed bytes, seq, time)
-//! - `seq_id`: feed sequence number → record id (the append-only feed)
+//! - `seq_record`: feed sequence number → `StoredRecord` (verbatim signed
+//!   bytes, time, sender): the feed and the records in one, appended in
+//!   order; a deleted record leaves a hole
+//! - `id_seq`: record id → feed sequence number
 //! - `index`: secondary indexes as posting blocks, see [`keys`]
 //! - `batch_block`: batch + bucket of terms → the keys of the posting
 //!   blocks that batch wrote for those terms (a deletion rewrites exactly
@@ -14,7 +16,7 @@
 //! - `expiry_id`: expiry time + id, for purging
 //! - `seq_audit`: audit sequence → hash-chained `AuditEntry`
 //! - `meta`: schema version, owning agency, adopted manifest, cursors and
-//!   policy epochs per peer
+//!   policy epochs per peer, the feed's high-water mark
 //! - `idholder_receipt`: on the author's node, record id + holder agency →
 //!   when it was stored (8 bytes) + SHA-256 of the signed receipt
 //! - `hash_receipt`: the signed delivery receipts themselves (proof)
@@ -45,8 +47,10 @@ pub use query::{Query, QueryPage};
 /// The on-disk schema version this code reads and writes. 2: the index is
 /// posting blocks (1 had one key per term and record); 3: block references
 /// are one list per batch and bucket of terms (2 had one key per block).
-/// Older data dirs have their index rebuilt at open.
-pub const SCHEMA: u64 = 3;
+/// 4: records are kept by feed sequence number, index entries are
+/// `(time, seq)` (3 kept records by id beside a seq → id feed, entries were
+/// `(time, id)`). Older data dirs are converted at open.
+pub const SCHEMA: u64 = 4;
 
 /// What went wrong in storage.
 #[derive(Debug, thiserror::Error)]
@@ -176,8 +180,10 @@ pub enum Side {
 #[derive(Clone)]
 pub(crate) struct Trees {
     pub(crate) db: sled::Db,
+    /// `seq_record`.
     pub(crate) records: sled::Tree,
-    pub(crate) feed: sled::Tree,
+    /// `id_seq`.
+    pub(crate) ids: sled::Tree,
     pub(crate) index: sled::Tree,
     pub(crate) counts: sled::Tree,
     pub(crate) superseded: sled::Tree,
@@ -229,8 +235,8 @@ impl Store {
             .open()?;
         let t = |n: &str| db.open_tree(n);
         let trees = Trees {
-            records: t("id_record")?,
-            feed: t("seq_id")?,
+            records: t("seq_record")?,
+            ids: t("id_seq")?,
             index: t("index")?,
             counts: t("field_count")?,
             superseded: t("id_supersededby")?,
@@ -248,6 +254,7 @@ impl Store {
         let schema = check_meta(&trees.meta, agency)?;
         if schema < SCHEMA {
             let started = std::time::Instant::now();
+            move_records_by_seq(&trees)?;
             let n = rebuild_index(&trees)?;
             trees.meta.insert("schema", &SCHEMA.to_be_bytes())?;
             trees.db.flush()?;
@@ -256,7 +263,7 @@ impl Store {
                 ms = started.elapsed().as_millis() as u64,
                 from = schema,
                 to = SCHEMA,
-                "storage upgraded: index rebuilt as posting blocks"
+                "storage upgraded: records by feed position, index rebuilt"
             );
         }
         // The stats counters are written with each batch but are not the
@@ -376,18 +383,31 @@ impl Store {
 
     /// A record by exact id.
     pub fn get(&self, id: &RecordId) -> Result<Option<Stored>, StoreError> {
-        match self.trees.records.get(id.as_bytes())? {
+        let Some(seq) = self.trees.ids.get(id.as_bytes())? else {
+            return Ok(None);
+        };
+        match self.trees.records.get(seq)? {
             None => Ok(None),
             Some(v) => self.decode_stored(id, &v).map(Some),
         }
     }
 
-    pub(crate) fn decode_stored(&self, id: &RecordId, v: &[u8]) -> Result<Stored, StoreError> {
-        let (sr, record) = decode_record(id, v)?;
+    /// The record at a feed position, if it is still held.
+    pub(crate) fn get_seq(&self, seq: u64) -> Result<Option<Stored>, StoreError> {
+        match self.trees.records.get(seq.to_be_bytes())? {
+            None => Ok(None),
+            Some(v) => {
+                let (sr, record) = decode_row(seq, &v)?;
+                self.stored(sr, record).map(Some)
+            }
+        }
+    }
+
+    fn stored(&self, sr: pb::StoredRecord, record: Record) -> Result<Stored, StoreError> {
         let superseded_by = self
             .trees
             .superseded
-            .get(id.as_bytes())?
+            .get(record.id().as_bytes())?
             .and_then(|v| RecordId::from_slice(&v));
         Ok(Stored {
             record,
@@ -396,6 +416,11 @@ impl Store {
             superseded_by,
             received_from: sr.received_from,
         })
+    }
+
+    pub(crate) fn decode_stored(&self, id: &RecordId, v: &[u8]) -> Result<Stored, StoreError> {
+        let (sr, record) = decode_record(id, v)?;
+        self.stored(sr, record)
     }
 
     /// The tombstone of a retracted id.
@@ -420,7 +445,7 @@ impl Store {
         let whole =
             hex::decode(&p[..p.len() / 2 * 2]).map_err(|_| StoreError::BadPrefix(p.clone()))?;
         let mut found: Vec<RecordId> = Vec::new();
-        for tree in [&self.trees.records, &self.trees.tombstones] {
+        for tree in [&self.trees.ids, &self.trees.tombstones] {
             for kv in tree.scan_prefix(&whole) {
                 let (k, _) = kv?;
                 if hex::encode(&k).starts_with(&p)
@@ -550,17 +575,15 @@ impl Store {
         Ok(self.trees.db.generate_id()?)
     }
 
-    /// Calls `f` with every held record, in id order; stops at its first error.
+    /// Calls `f` with every held record, in feed order; stops at its first
+    /// error. `superseded_by` is not looked up (always `None`).
     pub fn for_each_record(
         &self,
         mut f: impl FnMut(&Stored) -> Result<(), StoreError>,
     ) -> Result<(), StoreError> {
         for kv in self.trees.records.iter() {
             let (k, v) = kv?;
-            let Some(id) = RecordId::from_slice(&k) else {
-                continue;
-            };
-            let (sr, record) = decode_record(&id, &v)?;
+            let (sr, record) = decode_row(keys::u64_from(&k), &v)?;
             f(&Stored {
                 record,
                 seq: sr.seq,
@@ -577,7 +600,10 @@ impl Store {
     /// A repair and fault-injection tool; nothing in normal operation calls it.
     pub fn drop_record_row(&self, id: &RecordId) -> Result<bool, StoreError> {
         use crate::record::terms;
-        let Some(row) = self.trees.records.remove(id.as_bytes())? else {
+        let Some(seq) = self.trees.ids.remove(id.as_bytes())? else {
+            return Ok(false);
+        };
+        let Some(row) = self.trees.records.remove(seq)? else {
             return Ok(false);
         };
         // The counters follow what is held.
@@ -624,14 +650,9 @@ impl Store {
         self.trees.records.is_empty()
     }
 
-    /// The last feed sequence number (0 when empty).
+    /// The last feed sequence number made durable (0 when empty).
     pub fn feed_head(&self) -> Result<u64, StoreError> {
-        Ok(self
-            .trees
-            .feed
-            .last()?
-            .map(|(k, _)| keys::u64_from(&k))
-            .unwrap_or(0))
+        Ok(*self.head.borrow())
     }
 
     /// Watches the durable feed head (last sequence number flushed).
@@ -639,19 +660,28 @@ impl Store {
         self.head.clone()
     }
 
-    /// Up to `limit` feed entries after position `after`, in order.
-    pub fn feed_after(&self, after: u64, limit: usize) -> Result<Vec<(u64, RecordId)>, StoreError> {
+    /// Up to `limit` held records after feed position `after`, in feed
+    /// order (positions of deleted records are skipped), up to position
+    /// `upto` inclusive.
+    pub fn feed_after(
+        &self,
+        after: u64,
+        upto: u64,
+        limit: usize,
+    ) -> Result<Vec<Stored>, StoreError> {
         let mut out = Vec::new();
+        if upto <= after {
+            return Ok(out);
+        }
         for kv in self
             .trees
-            .feed
-            .range((after + 1).to_be_bytes()..)
+            .records
+            .range((after + 1).to_be_bytes()..=upto.to_be_bytes())
             .take(limit)
         {
             let (k, v) = kv?;
-            if let Some(id) = RecordId::from_slice(&v) {
-                out.push((keys::u64_from(&k), id));
-            }
+            let (sr, record) = decode_row(keys::u64_from(&k), &v)?;
+            out.push(self.stored(sr, record)?);
         }
         Ok(out)
     }
@@ -764,8 +794,9 @@ pub fn disk_usage(path: &Path) -> u64 {
         .unwrap_or(0)
 }
 
-/// Decodes an `id_record` value: its metadata and the record (the signed
-/// bytes are not re-verified: only verified records are ever stored).
+/// Decodes a `seq_record` value found by id: its metadata and the record
+/// (the signed bytes are not re-verified: only verified records are ever
+/// stored).
 pub(crate) fn decode_record(
     id: &RecordId,
     v: &[u8],
@@ -779,20 +810,45 @@ pub(crate) fn decode_record(
     Ok((sr, Record::from_stored(signed)?))
 }
 
+/// Decodes a `seq_record` value found by position.
+pub(crate) fn decode_row(seq: u64, v: &[u8]) -> Result<(pb::StoredRecord, Record), StoreError> {
+    let mut sr = pb::StoredRecord::decode(v)
+        .map_err(|e| StoreError::Corrupt(format!("record at feed position {seq}: {e}")))?;
+    let signed = sr.signed.take().ok_or_else(|| {
+        StoreError::Corrupt(format!("record at feed position {seq} has no signed bytes"))
+    })?;
+    Ok((sr, Record::from_stored(signed)?))
+}
+
+/// `meta` key: the feed's high-water mark, the next sequence number to
+/// hand out. Written before a batch's index entries, so no number whose
+/// entries may have reached the disk is ever handed out twice, and the
+/// feed head never goes back when its last records are deleted.
+pub(crate) const NEXT_SEQ_KEY: &str = "next_seq";
+
 /// `meta` key: 1 once the writer stopped cleanly, 0 while running.
 pub(crate) const CLEAN_KEY: &str = "clean";
 
-/// Recomputes every stats counter from the records and tombstones held.
+/// Recomputes every stats counter from the records and tombstones held,
+/// and drops `id_seq` entries of records that never reached the disk (a
+/// batch cut by a crash: the record row is written last).
 fn recount(t: &Trees) -> Result<u64, StoreError> {
     use crate::record::terms;
+    let mut orphans = Vec::new();
+    for kv in t.ids.iter() {
+        let (id, seq) = kv?;
+        if !t.records.contains_key(&seq)? {
+            orphans.push(id);
+        }
+    }
+    for id in orphans {
+        t.ids.remove(id)?;
+    }
     let mut counts: std::collections::HashMap<Vec<u8>, u64> = std::collections::HashMap::new();
     let mut n = 0u64;
     for kv in t.records.iter() {
         let (k, v) = kv?;
-        let Some(id) = RecordId::from_slice(&k) else {
-            continue;
-        };
-        let (_, record) = decode_record(&id, &v)?;
+        let (_, record) = decode_row(keys::u64_from(&k), &v)?;
         for (field, value) in terms::terms(record.body()) {
             if terms::counted(field) {
                 *counts.entry(keys::stat_key(field, &value)).or_default() += 1;
@@ -822,8 +878,45 @@ fn add_block_refs(refs: &sled::Tree, key: &[u8], list: Vec<u8>) -> Result<(), St
     Ok(())
 }
 
+/// Moves records of a schema 1–3 data dir (`id_record`: id → record, and
+/// the feed `seq_id`: seq → id) to `seq_record` and `id_seq`, keeps the
+/// feed's high-water mark, and drops the old trees.
+fn move_records_by_seq(t: &Trees) -> Result<(), StoreError> {
+    let names = t.db.tree_names();
+    let has = |n: &str| names.iter().any(|x| x.as_ref() == n.as_bytes());
+    if !has("id_record") || !has("seq_id") {
+        return Ok(());
+    }
+    let old_records = t.db.open_tree("id_record")?;
+    let old_feed = t.db.open_tree("seq_id")?;
+    let mut high = 0u64;
+    for kv in old_feed.iter() {
+        let (k, v) = kv?;
+        let seq = keys::u64_from(&k);
+        high = high.max(seq);
+        let Some(id) = RecordId::from_slice(&v) else {
+            continue;
+        };
+        let Some(row) = old_records.get(id.as_bytes())? else {
+            continue;
+        };
+        let (sr, _) = decode_record(&id, &row)?;
+        if sr.seq != seq {
+            continue;
+        }
+        t.records.insert(k, row)?;
+        t.ids.insert(id.as_bytes(), &seq.to_be_bytes())?;
+    }
+    t.meta.insert(NEXT_SEQ_KEY, &(high + 1).to_be_bytes())?;
+    t.db.flush()?;
+    drop((old_records, old_feed));
+    t.db.drop_tree("id_record")?;
+    t.db.drop_tree("seq_id")?;
+    Ok(())
+}
+
 /// Rebuilds the index as posting blocks from the records, in feed order,
-/// 1,024 records per batch (schema 1 or 2 → 3); returns the records indexed.
+/// 1,024 records per batch (schema 1–3 → 4); returns the records indexed.
 fn rebuild_index(t: &Trees) -> Result<u64, StoreError> {
     use crate::record::terms;
     use prost::Message as _;
@@ -850,37 +943,45 @@ fn rebuild_index(t: &Trees) -> Result<u64, StoreError> {
         }
         Ok(())
     };
-    for kv in t.feed.iter() {
-        let (k, v) = kv?;
-        let seq = keys::u64_from(&k);
-        let Some(id) = RecordId::from_slice(&v) else {
-            continue;
+    // Read in chunks, written between them: sled iterators are not
+    // snapshots, so the tree is not changed while one is open.
+    let mut from = 0u64;
+    loop {
+        let chunk: Vec<(sled::IVec, sled::IVec)> = t
+            .records
+            .range(from.to_be_bytes()..)
+            .take(1024)
+            .collect::<Result<_, _>>()?;
+        let Some((last, _)) = chunk.last() else {
+            break;
         };
-        let Some(row) = t.records.get(id.as_bytes())? else {
-            continue;
-        };
-        let (mut sr, record) = decode_record(&id, &row)?;
-        if sr.seq != seq {
-            continue;
+        let next = keys::u64_from(last).checked_add(1);
+        for (k, row) in chunk {
+            let seq = keys::u64_from(&k);
+            let (mut sr, record) = decode_row(seq, &row)?;
+            let b = *batch.get_or_insert(seq);
+            sr.index_batch = b;
+            sr.signed = Some(record.signed().clone());
+            t.records.insert(k, sr.encode_to_vec())?;
+            let e = keys::entry(record.body().created_at, seq);
+            for (field, value) in terms::terms(record.body()) {
+                // Duplicates (a word twice) are dropped when the blocks are cut.
+                blocks
+                    .entry(keys::index_prefix(field, &value))
+                    .or_default()
+                    .push(e);
+            }
+            n += 1;
+            in_batch += 1;
+            if in_batch == 1024 {
+                write(&mut blocks, b)?;
+                batch = None;
+                in_batch = 0;
+            }
         }
-        let b = *batch.get_or_insert(seq);
-        sr.index_batch = b;
-        sr.signed = Some(record.signed().clone());
-        t.records.insert(id.as_bytes(), sr.encode_to_vec())?;
-        let e = keys::entry(record.body().created_at, &id);
-        for (field, value) in terms::terms(record.body()) {
-            // Duplicates (a word twice) are dropped when the blocks are cut.
-            blocks
-                .entry(keys::index_prefix(field, &value))
-                .or_default()
-                .push(e);
-        }
-        n += 1;
-        in_batch += 1;
-        if in_batch == 1024 {
-            write(&mut blocks, b)?;
-            batch = None;
-            in_batch = 0;
+        match next {
+            Some(f) => from = f,
+            None => break,
         }
     }
     if let Some(b) = batch {

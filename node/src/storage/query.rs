@@ -9,7 +9,6 @@
 use std::collections::{BinaryHeap, HashSet};
 
 use super::{Store, StoreError, Stored, keys};
-use crate::record::RecordId;
 use crate::record::terms::{self, Field, Term};
 
 /// A validated query.
@@ -23,8 +22,9 @@ pub struct Query {
     pub until: Option<i64>,
     /// Page size.
     pub limit: usize,
-    /// Continue after this position (from the previous page).
-    pub after: Option<(i64, RecordId)>,
+    /// Continue after this position `(created_at, seq)` (from the previous
+    /// page).
+    pub after: Option<(i64, u64)>,
     /// Include superseded versions.
     pub history: bool,
 }
@@ -62,14 +62,14 @@ pub(super) fn run(store: &Store, q: &Query) -> Result<QueryPage, StoreError> {
             drive = t.clone();
         }
     }
-    // Positions are `[time][id]`; a result lies in [lower, upper).
+    // Positions are `[time][seq]`; a result lies in [lower, upper).
     let lower = keys::entry_floor(q.since.unwrap_or(i64::MIN));
     let mut upper: keys::Entry = [0xff; keys::SUFFIX];
     if let Some(u) = q.until {
         upper = keys::entry_floor(u);
     }
-    if let Some((t, id)) = q.after {
-        upper = upper.min(keys::entry(t, &id));
+    if let Some((t, seq)) = q.after {
+        upper = upper.min(keys::entry(t, seq));
     }
     let prefix = keys::index_prefix(drive.0, &drive.1);
     let mut lo = prefix.clone();
@@ -87,10 +87,7 @@ pub(super) fn run(store: &Store, q: &Query) -> Result<QueryPage, StoreError> {
             return Ok(false);
         }
         last = Some(e);
-        let Some(id) = keys::entry_id(&e) else {
-            return Ok(false);
-        };
-        let Some(s) = store.get(&id)? else {
+        let Some(s) = store.get_seq(keys::entry_seq(&e))? else {
             return Ok(false);
         };
         if !q.history && s.superseded_by.is_some() {
@@ -147,7 +144,7 @@ pub(super) fn run(store: &Store, q: &Query) -> Result<QueryPage, StoreError> {
     }
     let next = if more {
         out.last()
-            .map(|s| keys::encode_cursor(s.record.body().created_at, &s.record.id()))
+            .map(|s| keys::encode_cursor(s.record.body().created_at, s.seq))
     } else {
         None
     };

@@ -473,11 +473,13 @@ async fn counters_follow_the_records_and_are_recounted_after_an_unclean_stop() {
     assert_eq!(species, vec!["manis javanica".to_string()]);
 }
 
-/// A schema-1 store (one index key per term and record) is upgraded at
-/// open: the index is rebuilt as posting blocks, queries answer as before,
-/// and a deletion then removes the record from its blocks.
+/// An old store (records by id beside a seq → id feed, one index key per
+/// term and record) is converted at open: records move to their feed
+/// positions, the feed head is kept, the index is rebuilt as posting
+/// blocks, queries answer as before, and a deletion then removes the
+/// record from its blocks.
 #[tokio::test]
-async fn schema_1_index_is_rebuilt_as_posting_blocks() {
+async fn older_schemas_are_converted_at_open() {
     let dir = tempfile::tempdir().expect("tmp");
     let store = Store::open(dir.path(), "KE-KWS").expect("open");
     let mut ids = Vec::new();
@@ -486,11 +488,32 @@ async fn schema_1_index_is_rebuilt_as_posting_blocks() {
         ids.push(r.id());
         put(&store, &r).await.expect("insert");
     }
+    let head = store.feed_head().expect("head");
     store.close();
     drop(store);
     {
-        // Make it look like schema 1: old-style keys, no blocks.
+        // Make it look like schema 1: records by id beside a seq → id feed
+        // (whose last entry is a record deleted since), old-style index
+        // keys, no blocks.
         let db = sled::open(dir.path()).expect("raw sled");
+        let rows = db.open_tree("seq_record").expect("rows");
+        let by_id = db.open_tree("id_record").expect("old records");
+        let feed = db.open_tree("seq_id").expect("old feed");
+        for kv in rows.iter() {
+            let (k, v) = kv.expect("row");
+            let sr = pb::StoredRecord::decode(v.as_ref()).expect("decode");
+            let id = RecordId::of_body(&sr.signed.expect("signed").body);
+            by_id.insert(id.as_bytes(), v).expect("old row");
+            feed.insert(k, id.as_bytes()).expect("old feed entry");
+        }
+        feed.insert((head + 1).to_be_bytes(), &[9u8; 32])
+            .expect("entry of a deleted record");
+        rows.clear().expect("clear");
+        db.open_tree("id_seq").expect("ids").clear().expect("clear");
+        db.open_tree("meta")
+            .expect("meta")
+            .remove(NEXT_SEQ_KEY)
+            .expect("mark");
         let index = db.open_tree("index").expect("index");
         index.clear().expect("clear");
         db.open_tree("batch_block")
@@ -498,7 +521,7 @@ async fn schema_1_index_is_rebuilt_as_posting_blocks() {
             .clear()
             .expect("clear");
         let mut old = keys::index_prefix(Field::Species, "panthera tigris");
-        old.extend_from_slice(&keys::entry(5, &ids[5]));
+        old.extend_from_slice(&[7u8; 40]);
         index.insert(old, &[]).expect("old key");
         db.open_tree("meta")
             .expect("meta")
@@ -507,6 +530,19 @@ async fn schema_1_index_is_rebuilt_as_posting_blocks() {
         db.flush().expect("flush");
     }
     let store = Store::open(dir.path(), "KE-KWS").expect("upgrade");
+    // The feed head does not go back: peers' cursors stay valid.
+    assert_eq!(store.feed_head().expect("head"), head + 1);
+    let names = store.trees().db.tree_names();
+    assert!(
+        !names
+            .iter()
+            .any(|n| n.as_ref() == b"id_record" || n.as_ref() == b"seq_id"),
+        "old trees dropped"
+    );
+    assert_eq!(store.len(), 1500);
+    for id in [ids[0], ids[777], ids[1499]] {
+        assert_eq!(store.get(&id).expect("get").expect("held").record.id(), id);
+    }
     let mut q = species_query("Panthera tigris");
     q.limit = 1000;
     let first = store.query(&q).expect("q");
@@ -601,4 +637,41 @@ async fn insert_then_writes_follow_ups_with_the_records() {
         Some(1u64.to_be_bytes().to_vec()),
         "the follow-up counted the one new record"
     );
+}
+
+/// A batch cut by a crash can leave an id entry whose record row (written
+/// last) never reached the disk: the next start drops it, so the record is
+/// not "held" and a peer's copy is stored when it comes again.
+#[tokio::test]
+async fn an_id_without_its_record_row_is_dropped_after_a_crash() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let store = Store::open(dir.path(), "KE-KWS").expect("open");
+    let kept = rec(body(1, "Manis javanica", "KE"));
+    let cut = rec(body(2, "Manis javanica", "KE"));
+    put(&store, &kept).await.expect("insert");
+    put(&store, &cut).await.expect("insert");
+    let seq = store.get(&cut.id()).expect("get").expect("held").seq;
+    store.close();
+    drop(store);
+    {
+        let db = sled::open(dir.path()).expect("raw sled");
+        db.open_tree("seq_record")
+            .expect("rows")
+            .remove(seq.to_be_bytes())
+            .expect("remove");
+        db.open_tree("meta")
+            .expect("meta")
+            .insert(CLEAN_KEY, &[0])
+            .expect("unclean");
+        db.flush().expect("flush");
+    }
+    let store = Store::open(dir.path(), "KE-KWS").expect("reopen");
+    assert!(store.get(&cut.id()).expect("get").is_none());
+    assert_eq!(store.record_count().expect("count"), 1);
+    let again = put(&store, &cut).await.expect("stored again");
+    match again {
+        Inserted::New(s) => assert!(s > seq, "a new position, never a reused one"),
+        other => panic!("not stored again: {other:?}"),
+    }
+    assert!(store.get(&kept.id()).expect("get").is_some());
 }

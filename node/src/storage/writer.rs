@@ -13,8 +13,9 @@
 //!    target's body and index entries and leaves a tombstone;
 //! 4. a new version must come from the author of the version it supersedes;
 //! 5. the record gets the next feed sequence number and its index entries;
-//! 6. at the end of the batch, index entries, counters, feed entries and
-//!    records are written in that order (the record is the commit point),
+//! 6. at the end of the batch, the feed's high-water mark, index entries,
+//!    counters, id → seq entries and records (by seq) are written in that
+//!    order (the record row is the commit point),
 //!    then the side writes that follow from the records (a peer's cursor,
 //!    receipts to send: `AfterInsert`), then one flush, then every caller
 //!    of the batch is answered.
@@ -136,10 +137,9 @@ struct Writer {
     new_index: HashMap<Vec<u8>, Vec<keys::Entry>>,
     /// The current batch's number (its first feed sequence number).
     batch: Option<u64>,
-    /// Records of the current batch (id → encoded `StoredRecord`) and their
-    /// feed entries, written last: see [`Writer::write_batch`].
-    pending: HashMap<RecordId, Vec<u8>>,
-    pending_feed: Vec<(u64, RecordId)>,
+    /// Records of the current batch (id → seq and encoded `StoredRecord`),
+    /// written last: see [`Writer::write_batch`].
+    pending: HashMap<RecordId, (u64, Vec<u8>)>,
     /// Side writes that follow from this batch's records (`AfterInsert`),
     /// written after them.
     pending_kv: Vec<KvWrite>,
@@ -151,7 +151,7 @@ fn now_ms() -> i64 {
 
 impl Writer {
     fn new(t: Trees) -> Result<Writer, StoreError> {
-        let next_seq = t.feed.last()?.map(|(k, _)| keys::u64_from(&k)).unwrap_or(0) + 1;
+        let next_seq = next_seq(&t)?;
         let chain = AuditChain::load(&t.audit)?;
         Ok(Writer {
             t,
@@ -161,7 +161,6 @@ impl Writer {
             new_index: HashMap::new(),
             batch: None,
             pending: HashMap::new(),
-            pending_feed: Vec::new(),
             pending_kv: Vec::new(),
         })
     }
@@ -240,12 +239,9 @@ impl Writer {
             self.new_index.clear();
             self.batch = None;
             self.pending.clear();
-            self.pending_feed.clear();
             self.pending_kv.clear();
-            // Sequence numbers handed out in the failed batch are reused.
-            if let Ok(last) = self.t.feed.last() {
-                self.next_seq = last.map(|(k, _)| keys::u64_from(&k)).unwrap_or(0) + 1;
-            }
+            // Sequence numbers handed out in the failed batch are not
+            // reused: some of their index entries may be on disk.
             // The in-memory audit head may be ahead of disk: reload it.
             if let Ok(c) = AuditChain::load(&self.t.audit) {
                 self.chain = c;
@@ -297,7 +293,7 @@ impl Writer {
         let seq = self.next_seq;
         let stored_at = now_ms();
         let batch = *self.batch.get_or_insert(seq);
-        self.add_terms(&rec, 1, batch)?;
+        self.add_terms(&rec, 1, batch, seq)?;
         if body.expires_at != 0 {
             self.t
                 .expiry
@@ -314,15 +310,14 @@ impl Writer {
             index_batch: batch,
             ..Default::default()
         };
-        self.pending.insert(id, stored.encode_to_vec());
-        self.pending_feed.push((seq, id));
+        self.pending.insert(id, (seq, stored.encode_to_vec()));
         self.next_seq += 1;
         Ok(Inserted::New(seq))
     }
 
     /// True when the record is stored or pending in this batch.
     fn held(&self, id: &RecordId) -> Result<bool, StoreError> {
-        Ok(self.pending.contains_key(id) || self.t.records.contains_key(id.as_bytes())?)
+        Ok(self.pending.contains_key(id) || self.t.ids.contains_key(id.as_bytes())?)
     }
 
     fn load(&self, id: &RecordId) -> Result<Option<Record>, StoreError> {
@@ -332,19 +327,30 @@ impl Writer {
     /// A held record (stored or pending) with its storage metadata.
     fn load_stored(&self, id: &RecordId) -> Result<Option<(pb::StoredRecord, Record)>, StoreError> {
         Ok(Some(match self.pending.get(id) {
-            Some(v) => super::decode_record(id, v)?,
-            None => match self.t.records.get(id.as_bytes())? {
-                Some(v) => super::decode_record(id, &v)?,
-                None => return Ok(None),
-            },
+            Some((_, v)) => super::decode_record(id, v)?,
+            None => {
+                let Some(seq) = self.t.ids.get(id.as_bytes())? else {
+                    return Ok(None);
+                };
+                match self.t.records.get(seq)? {
+                    Some(v) => super::decode_record(id, &v)?,
+                    None => return Ok(None),
+                }
+            }
         }))
     }
 
-    /// Adds (`delta` = 1) or removes (-1) a record's index entries and
-    /// counts; `batch` is the batch whose blocks hold (or will hold) them.
-    fn add_terms(&mut self, rec: &Record, delta: i64, batch: u64) -> Result<(), StoreError> {
-        let id = rec.id();
-        let e = keys::entry(rec.body().created_at, &id);
+    /// Adds (`delta` = 1) or removes (-1) the index entries and counts of
+    /// a record stored at `seq`; `batch` is the batch whose blocks hold (or
+    /// will hold) them.
+    fn add_terms(
+        &mut self,
+        rec: &Record,
+        delta: i64,
+        batch: u64,
+        seq: u64,
+    ) -> Result<(), StoreError> {
+        let e = keys::entry(rec.body().created_at, seq);
         let mut all = terms::terms(rec.body());
         all.sort_unstable();
         all.dedup();
@@ -406,12 +412,19 @@ impl Writer {
         *self.counts.entry(key).or_insert(0) += delta;
     }
 
-    /// Writes the batch's deferred parts in crash-safe order: index entries
-    /// and counters, then feed entries, then the records themselves. sled
-    /// recovers a prefix of its log, so a record that survives a crash has
-    /// all its index and feed entries; an index or feed entry whose record
-    /// did not survive is skipped by readers. The record is the commit point.
+    /// Writes the batch's deferred parts in crash-safe order: the feed's
+    /// high-water mark, index entries and counters, id → seq entries, then
+    /// the records themselves. sled recovers a prefix of its log, so a
+    /// record that survives a crash has all its index and id entries; an
+    /// index entry whose record did not survive is skipped by readers (and
+    /// its seq is never handed out again), an id entry is dropped at the
+    /// next start. The record is the commit point.
     fn write_batch(&mut self) -> Result<(), StoreError> {
+        if !self.pending.is_empty() {
+            self.t
+                .meta
+                .insert(super::NEXT_SEQ_KEY, &self.next_seq.to_be_bytes())?;
+        }
         let batch = self.batch.take().unwrap_or(self.next_seq);
         let mut blocks: Vec<super::KeyValue> = Vec::with_capacity(self.new_index.len());
         let mut refs: HashMap<[u8; 9], Vec<u8>> = HashMap::new();
@@ -450,11 +463,17 @@ impl Writer {
             super::add_block_refs(&self.t.blockrefs, &key, list)?;
         }
         self.write_counts()?;
-        for (seq, id) in std::mem::take(&mut self.pending_feed) {
-            self.t.feed.insert(seq.to_be_bytes(), id.as_bytes())?;
+        let mut rows: Vec<(u64, RecordId, Vec<u8>)> = self
+            .pending
+            .drain()
+            .map(|(id, (seq, bytes))| (seq, id, bytes))
+            .collect();
+        rows.sort_unstable_by_key(|r| r.0);
+        for (seq, id, _) in &rows {
+            self.t.ids.insert(id.as_bytes(), &seq.to_be_bytes())?;
         }
-        for (id, bytes) in std::mem::take(&mut self.pending) {
-            self.t.records.insert(id.as_bytes(), bytes)?;
+        for (seq, _, bytes) in rows {
+            self.t.records.insert(seq.to_be_bytes(), bytes)?;
         }
         for (side, key, value) in std::mem::take(&mut self.pending_kv) {
             let tree = self.t.side(side);
@@ -488,13 +507,14 @@ impl Writer {
         Ok(())
     }
 
-    /// Removes a record's body and index entries (feed entry stays: the
-    /// feed is append-only and readers skip ids no longer held).
-    fn delete(&mut self, rec: &Record, batch: u64) -> Result<(), StoreError> {
+    /// Removes a record and its index entries (its feed position stays a
+    /// hole: readers of the feed skip it).
+    fn delete(&mut self, rec: &Record, sr: &pb::StoredRecord) -> Result<(), StoreError> {
         let id = rec.id();
-        self.add_terms(rec, -1, batch)?;
+        self.add_terms(rec, -1, sr.index_batch, sr.seq)?;
         if self.pending.remove(&id).is_none() {
-            self.t.records.remove(id.as_bytes())?;
+            self.t.ids.remove(id.as_bytes())?;
+            self.t.records.remove(sr.seq.to_be_bytes())?;
         }
         if rec.body().expires_at != 0 {
             self.t
@@ -518,7 +538,7 @@ impl Writer {
                     author: t.body().author.clone(),
                 });
             }
-            self.delete(&t, sr.index_batch)?;
+            self.delete(&t, &sr)?;
         }
         let tomb = pb::Tombstone {
             id: target.to_hex(),
@@ -550,10 +570,21 @@ impl Writer {
             if let Some(id) = RecordId::from_slice(&v)
                 && let Some((sr, rec)) = self.load_stored(&id)?
             {
-                self.delete(&rec, sr.index_batch)?;
+                self.delete(&rec, &sr)?;
                 n += 1;
             }
         }
         Ok(n)
     }
+}
+
+/// The next feed sequence number: past the last record and the high-water
+/// mark (numbers of a batch cut by a crash are not reused).
+fn next_seq(t: &Trees) -> Result<u64, StoreError> {
+    let last = t.records.last()?.map_or(0, |(k, _)| keys::u64_from(&k));
+    let mark = t
+        .meta
+        .get(super::NEXT_SEQ_KEY)?
+        .map_or(0, |v| keys::u64_from(&v));
+    Ok((last + 1).max(mark).max(1))
 }
