@@ -160,6 +160,9 @@ pub struct StorageSection {
     pub data_dir: PathBuf,
     /// How often expired records are purged, in seconds.
     pub purge_interval_secs: u64,
+    /// sled's page cache, MiB: more is faster under write load, less keeps
+    /// the node's memory down.
+    pub cache_mb: u64,
 }
 
 impl Default for StorageSection {
@@ -167,6 +170,7 @@ impl Default for StorageSection {
         StorageSection {
             data_dir: "data".into(),
             purge_interval_secs: 60,
+            cache_mb: crate::storage::DEFAULT_CACHE_BYTES >> 20,
         }
     }
 }
@@ -222,6 +226,8 @@ pub struct Settings {
     pub max_message_bytes: usize,
     /// Purge period in seconds.
     pub purge_interval_secs: u64,
+    /// sled's page cache, bytes.
+    pub cache_bytes: u64,
     /// Federation membership, when the agency has joined one.
     pub federation: Option<crate::federation::FederationSettings>,
 }
@@ -351,6 +357,7 @@ impl Settings {
             },
             max_message_bytes: cfg.limits.max_message_bytes,
             purge_interval_secs: cfg.storage.purge_interval_secs.max(1),
+            cache_bytes: cfg.storage.cache_mb.clamp(1, 1 << 20) << 20,
         })
     }
 }
@@ -374,6 +381,10 @@ tls_key = "keys/tls.key.pem"
 data_dir = "data"
 # How often expired records are purged, seconds.
 purge_interval_secs = 60
+# sled's page cache, MiB: more is faster under write load, less keeps the
+# node's memory down (node RSS is several times this; see README
+# Performance).
+cache_mb = 64
 
 [api]
 # Also serve the Agency service on TCP (plaintext: loopback or a trusted

@@ -72,12 +72,28 @@ fn actor<T>(req: &Request<T>) -> String {
 
 /// The API view of a stored record; the signature is re-verified on read.
 pub fn stored_pb(s: &Stored) -> pb::StoredRecord {
+    let status = s.record.signature_status();
+    stored_view(s, status)
+}
+
+/// The API views of many stored records, their signatures re-verified in
+/// batches across the cores ([`crate::record::Record::signature_statuses`]).
+pub fn stored_pbs(list: &[Stored]) -> Vec<pb::StoredRecord> {
+    let records: Vec<&crate::record::Record> = list.iter().map(|s| &s.record).collect();
+    let statuses = crate::record::Record::signature_statuses(&records);
+    list.iter()
+        .zip(statuses)
+        .map(|(s, status)| stored_view(s, status))
+        .collect()
+}
+
+fn stored_view(s: &Stored, status: Result<(), crate::record::RecordError>) -> pb::StoredRecord {
     pb::StoredRecord {
         id: s.record.id().to_hex(),
         signed: Some(s.record.signed().clone()),
         seq: s.seq,
         stored_at: s.stored_at,
-        signature: match s.record.signature_status() {
+        signature: match status {
             Ok(()) => "valid".into(),
             Err(e) => e.to_string(),
         },
@@ -209,7 +225,7 @@ impl Agency for AgencyService {
             .collect();
         Ok(Response::new(pb::GetResponse {
             record: Some(stored_pb(&s)),
-            history: history.iter().map(stored_pb).collect(),
+            history: stored_pbs(&history),
             holders,
         }))
     }
@@ -224,7 +240,7 @@ impl Agency for AgencyService {
         self.audit(who, "query", describe_query(&q, page.records.len()))
             .await;
         Ok(Response::new(pb::QueryResponse {
-            records: page.records.iter().map(stored_pb).collect(),
+            records: stored_pbs(&page.records),
             next_page_token: page.next.unwrap_or_default(),
         }))
     }

@@ -112,7 +112,11 @@ impl Node {
                     settings.data_dir.display()
                 ))
             })?;
-        let store = Store::open(&settings.data_dir.join("db"), settings.agency.as_str())?;
+        let store = Store::open_with(
+            &settings.data_dir.join("db"),
+            settings.agency.as_str(),
+            settings.cache_bytes,
+        )?;
         let federation = match &settings.federation {
             None => None,
             Some(f) => {

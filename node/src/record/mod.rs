@@ -195,6 +195,28 @@ impl Record {
         verify_signature(&self.signed).map(|_| ())
     }
 
+    /// [`Record::signature_status`] of many stored records at once: in
+    /// batches of 64 (one batch equation, about twice as fast per
+    /// signature) spread over the cores; a batch that fails is checked one
+    /// by one, so each record gets its own verdict. Only for records read
+    /// back from this node's store, which all passed the single check
+    /// before they were stored: a signature valid under it is valid under
+    /// the batch equation too, so the verdicts are the same.
+    pub fn signature_statuses(records: &[&Record]) -> Vec<Result<(), RecordError>> {
+        const BATCH: usize = 64;
+        let chunks: Vec<&[&Record]> = records.chunks(BATCH).collect();
+        crate::limits::par_map(chunks, |chunk| {
+            if batch_ok(chunk) {
+                chunk.iter().map(|_| Ok(())).collect::<Vec<_>>()
+            } else {
+                chunk.iter().map(|r| r.signature_status()).collect()
+            }
+        })
+        .into_iter()
+        .flatten()
+        .collect()
+    }
+
     /// The record id, SHA-256 of the body bytes.
     pub fn id(&self) -> RecordId {
         self.id
@@ -222,6 +244,30 @@ fn signing_input(body: &[u8]) -> Vec<u8> {
     v.extend_from_slice(SIGNING_CONTEXT);
     v.extend_from_slice(body);
     v
+}
+
+/// Whether every signature of `chunk` verifies, in one batch equation.
+fn batch_ok(chunk: &[&Record]) -> bool {
+    let mut msgs = Vec::with_capacity(chunk.len());
+    let mut sigs = Vec::with_capacity(chunk.len());
+    let mut keys = Vec::with_capacity(chunk.len());
+    for r in chunk {
+        let s = &r.signed;
+        let (Ok(sig), Ok(key)) = (
+            <[u8; 64]>::try_from(s.signature.as_slice()),
+            <[u8; 32]>::try_from(s.signer_public_key.as_slice()),
+        ) else {
+            return false;
+        };
+        let Ok(key) = VerifyingKey::from_bytes(&key) else {
+            return false;
+        };
+        msgs.push(signing_input(&s.body));
+        sigs.push(Signature::from_bytes(&sig));
+        keys.push(key);
+    }
+    let m: Vec<&[u8]> = msgs.iter().map(Vec::as_slice).collect();
+    ed25519_dalek::verify_batch(&m, &sigs, &keys).is_ok()
 }
 
 fn verify_signature(signed: &pb::SignedRecord) -> Result<VerifyingKey, RecordError> {

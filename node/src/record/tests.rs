@@ -444,3 +444,36 @@ fn valid_handling_variants() {
     });
     validate::validate_body(&b, &Limits::default()).expect("valid");
 }
+
+/// Re-verifying many stored records at once gives each its own verdict,
+/// the same as one at a time: a bad one fails only its own batch.
+#[test]
+fn batched_signature_statuses_match_single_checks() {
+    let k = key(1);
+    let mut records: Vec<Record> = (0..150)
+        .map(|i| {
+            let mut b = listing_body();
+            b.created_at = NOW - i;
+            Record::sign(b, &k)
+        })
+        .collect();
+    // Damage three, in different batches of 64: a flipped signature byte,
+    // a key of the wrong length, a body byte.
+    let damage = |r: &mut Record, how: usize| match how {
+        0 => r.signed.signature[5] ^= 1,
+        1 => r.signed.signer_public_key.truncate(31),
+        _ => r.signed.body[7] ^= 1,
+    };
+    for (i, how) in [(3, 0), (70, 1), (149, 2)] {
+        damage(&mut records[i], how);
+    }
+    let refs: Vec<&Record> = records.iter().collect();
+    let batched = Record::signature_statuses(&refs);
+    assert_eq!(batched.len(), records.len());
+    for (i, (r, b)) in records.iter().zip(&batched).enumerate() {
+        let single = r.signature_status();
+        assert_eq!(b.is_ok(), single.is_ok(), "record {i}");
+        assert_eq!(b.is_ok(), ![3, 70, 149].contains(&i), "record {i}");
+    }
+    assert!(Record::signature_statuses(&[]).is_empty());
+}

@@ -44,6 +44,9 @@ use crate::record::{Record, RecordError, RecordId};
 pub use audit::{AuditDraft, AuditVerdict};
 pub use query::{Query, QueryPage};
 
+/// sled's page cache by default (`[storage] cache_mb`).
+pub const DEFAULT_CACHE_BYTES: u64 = 64 * 1024 * 1024;
+
 /// The on-disk schema version this code reads and writes. 2: the index is
 /// posting blocks (1 had one key per term and record); 3: block references
 /// are one list per batch and bucket of terms (2 had one key per block).
@@ -228,9 +231,16 @@ impl Store {
     /// Opens (or creates) the database at `path` for `agency`. Refuses a
     /// database written by another agency or a newer schema.
     pub fn open(path: &Path, agency: &str) -> Result<Store, StoreError> {
+        Store::open_with(path, agency, DEFAULT_CACHE_BYTES)
+    }
+
+    /// [`Store::open`] with sled's page cache limited to `cache_bytes`
+    /// (`[storage] cache_mb`): more is faster under write load, less keeps
+    /// the node's memory down.
+    pub fn open_with(path: &Path, agency: &str, cache_bytes: u64) -> Result<Store, StoreError> {
         let db = sled::Config::new()
             .path(path)
-            .cache_capacity(128 * 1024 * 1024)
+            .cache_capacity(cache_bytes)
             .flush_every_ms(None)
             .open()?;
         let t = |n: &str| db.open_tree(n);
@@ -751,7 +761,7 @@ pub fn raw_sled(dir: &Path, n: usize, value_len: usize) -> Result<RawSled, Store
     use sha2::{Digest, Sha256};
     let db = sled::Config::new()
         .path(dir)
-        .cache_capacity(128 * 1024 * 1024)
+        .cache_capacity(DEFAULT_CACHE_BYTES)
         .flush_every_ms(None)
         .open()?;
     let records = db.open_tree("records")?;
@@ -778,6 +788,23 @@ pub fn raw_sled(dir: &Path, n: usize, value_len: usize) -> Result<RawSled, Store
         inserts_per_s: n as f64 / secs.max(1e-9),
         disk_bytes: disk_usage(dir),
     })
+}
+
+/// The bytes a stopped node's store holds (keys and values of every tree,
+/// before sled's own overhead) and the records among them: what raw sled
+/// is given in the benchmark's "same bytes" disk limit.
+pub fn logical_bytes(path: &Path) -> Result<(u64, u64), StoreError> {
+    let db = sled::Config::new().path(path).open()?;
+    let mut bytes = 0u64;
+    for name in db.tree_names() {
+        let tree = db.open_tree(&name)?;
+        for kv in tree.iter() {
+            let (k, v) = kv?;
+            bytes += (k.len() + v.len()) as u64;
+        }
+    }
+    let records = db.open_tree("seq_record")?.len() as u64;
+    Ok((bytes, records))
 }
 
 /// Bytes a directory tree occupies on disk (allocated blocks).
