@@ -13,7 +13,7 @@ use crate::record::terms::Field;
 use crate::storage::{AuditDraft, StoreError, Stored};
 
 /// Most drafts signed and stored under one flush during an import.
-const IMPORT_BATCH: usize = 1024;
+const IMPORT_BATCH: usize = 4096;
 /// Most per-line rejections returned in an import summary.
 const MAX_REJECTIONS: usize = 10_000;
 

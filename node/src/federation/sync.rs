@@ -31,8 +31,9 @@ use crate::policy;
 
 /// Feed entries read per step of a Pull stream.
 const PULL_BATCH: usize = 512;
-/// Records stored per ingest batch.
-const INGEST_BATCH: usize = 512;
+/// Most records stored per ingest batch (one durable write): large
+/// batches share posting blocks and the flush (measured best at 4,096).
+const INGEST_BATCH: usize = 4096;
 
 /// Whether `me` puts a record on the wire to `peer` (Pull, Fetch, and the
 /// set the completeness check compares): not expired, and [`policy::may_send`].
