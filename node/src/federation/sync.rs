@@ -294,24 +294,36 @@ impl Pipeline {
         let (node, peer) = (node.clone(), peer.to_string());
         let task = tokio::spawn(async move {
             let mut cursor = cursor;
+            // Set once a batch was checked under a manifest no longer in
+            // force: it and every later one are dropped, the cursor stays,
+            // and they are pulled again after the new handshake.
+            let mut stale = false;
             while let Some((checked, b)) = checked_rx.recv().await {
-                let moves = b.upto > cursor;
-                if checked.good.is_empty() && checked.rejected.is_empty() && !moves {
+                if stale {
                     continue;
                 }
-                let r = node
-                    .store_pulled(&peer, checked, moves.then_some(b.upto))
-                    .await
-                    .map_err(|e| format!("storing pulled records failed: {e}"))?;
-                account(&node, &peer, &r);
-                if let Some(fed) = node.federation() {
+                let moves = b.upto > cursor;
+                if !checked.good.is_empty() || !checked.rejected.is_empty() || moves {
+                    let stored = node
+                        .store_pulled(&peer, checked, moves.then_some(b.upto))
+                        .await
+                        .map_err(|e| format!("storing pulled records failed: {e}"))?;
+                    let Some(r) = stored else {
+                        stale = true;
+                        continue;
+                    };
+                    account(&node, &peer, &r);
                     if moves {
                         cursor = b.upto;
-                        fed.peer_update(&peer, |p| p.cursor = cursor);
+                        if let Some(fed) = node.federation() {
+                            fed.peer_update(&peer, |p| p.cursor = cursor);
+                        }
                     }
-                    if b.caught_up {
-                        fed.peer_update(&peer, |p| p.caught_up_at = crate::now_ms());
-                    }
+                }
+                if b.caught_up
+                    && let Some(fed) = node.federation()
+                {
+                    fed.peer_update(&peer, |p| p.caught_up_at = crate::now_ms());
                 }
             }
             verifier
@@ -352,6 +364,14 @@ impl Pipeline {
         (&mut self.task)
             .await
             .map_err(|e| format!("ingest task failed: {e}"))?
+    }
+}
+
+impl Drop for Pipeline {
+    /// A pull cancelled mid-way (its link was dropped) stops storing: a
+    /// write already handed to the writer still completes whole.
+    fn drop(&mut self) {
+        self.task.abort();
     }
 }
 

@@ -24,6 +24,8 @@ pub struct Checked {
     pub good: Vec<InsertItem>,
     /// `(id, reason)` of each refused record.
     pub rejected: Vec<(String, String)>,
+    /// The version of the manifest they were checked against.
+    pub manifest_version: u64,
 }
 
 fn cursor_key(peer: &str) -> String {
@@ -206,7 +208,10 @@ impl Node {
         items: Vec<(u64, pb::SignedRecord)>,
     ) -> Result<Ingested, NodeError> {
         let checked = self.check_pulled(peer, items.into_iter().map(|(_, r)| r).collect())?;
-        self.store_pulled(peer, checked, None).await
+        Ok(self
+            .store_pulled(peer, checked, None)
+            .await?
+            .unwrap_or_default())
     }
 
     /// The CPU half of an ingest: verifies pulled records exactly like
@@ -240,7 +245,10 @@ impl Node {
                 .map_err(|why| (id, why))
         };
         let results = crate::limits::par_map(items, check);
-        let mut out = Checked::default();
+        let mut out = Checked {
+            manifest_version: m.version(),
+            ..Checked::default()
+        };
         for r in results {
             match r {
                 Ok(record) => out.good.push(InsertItem {
@@ -257,14 +265,29 @@ impl Node {
     /// The storage half of an ingest: stores the checked records in one
     /// durable batch and, in the same flush, queues signed receipts for
     /// the newly stored ones (towards their authors, via `peer`) and moves
-    /// the peer's cursor to `cursor` when given.
+    /// the peer's cursor to `cursor` when given. `None`, with nothing
+    /// stored, when the manifest changed since the check: the records must
+    /// be checked again (the cursor stays, so they are pulled again).
     pub async fn store_pulled(
         &self,
         peer: &str,
         checked: Checked,
         cursor: Option<u64>,
-    ) -> Result<Ingested, NodeError> {
-        let Checked { good, rejected } = checked;
+    ) -> Result<Option<Ingested>, NodeError> {
+        let Checked {
+            good,
+            rejected,
+            manifest_version,
+        } = checked;
+        let Some(fed) = &self.federation else {
+            return Err(NodeError::Refused(
+                "this node is not in a federation".into(),
+            ));
+        };
+        if fed.current().version() != manifest_version {
+            return Ok(None);
+        }
+        let in_force = fed.subscribe();
         let mut out = Ingested {
             rejected,
             ..Ingested::default()
@@ -314,7 +337,11 @@ impl Node {
                             }
                         }
                     }
-                    if let Some(seq) = cursor {
+                    // A manifest put in force since the check may have
+                    // reset the cursors (its reset is queued behind this).
+                    if let Some(seq) = cursor
+                        && *in_force.borrow() == manifest_version
+                    {
                         writes.push((
                             Side::Meta,
                             cursor_key(&peer).into_bytes(),
@@ -354,13 +381,10 @@ impl Node {
             tracing::warn!(peer, record = %id, reason = %why, "pulled record rejected");
             self.audit_nowait(&actor, "reject", format!("{id}: {why}"));
         }
-        if queued
-            && receipts_due
-            && let Some(fed) = &self.federation
-        {
+        if queued && receipts_due {
             fed.outbox_signal(peer).notify_one();
         }
-        Ok(out)
+        Ok(Some(out))
     }
 
     /// Queues receipts for delivery to `peer`, durably.

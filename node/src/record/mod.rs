@@ -201,7 +201,9 @@ impl Record {
     /// by one, so each record gets its own verdict. Only for records read
     /// back from this node's store, which all passed the single check
     /// before they were stored: a signature valid under it is valid under
-    /// the batch equation too, so the verdicts are the same.
+    /// the batch equation too, and a record altered on disk fails both
+    /// (the batch equation accepts more only for signatures crafted with
+    /// small-order parts by the key's holder).
     pub fn signature_statuses(records: &[&Record]) -> Vec<Result<(), RecordError>> {
         const BATCH: usize = 64;
         let chunks: Vec<&[&Record]> = records.chunks(BATCH).collect();

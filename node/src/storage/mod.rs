@@ -238,11 +238,12 @@ impl Store {
     /// (`[storage] cache_mb`): more is faster under write load, less keeps
     /// the node's memory down.
     pub fn open_with(path: &Path, agency: &str, cache_bytes: u64) -> Result<Store, StoreError> {
-        let db = sled::Config::new()
-            .path(path)
-            .cache_capacity(cache_bytes)
-            .flush_every_ms(None)
-            .open()?;
+        let db = open_sled(
+            &sled::Config::new()
+                .path(path)
+                .cache_capacity(cache_bytes)
+                .flush_every_ms(None),
+        )?;
         let t = |n: &str| db.open_tree(n);
         let trees = Trees {
             records: t("seq_record")?,
@@ -660,7 +661,8 @@ impl Store {
         self.trees.records.is_empty()
     }
 
-    /// The last feed sequence number made durable (0 when empty).
+    /// The durable feed head (0 when empty): every position up to it is
+    /// final (a record, or a hole left by a deletion or a failed batch).
     pub fn feed_head(&self) -> Result<u64, StoreError> {
         Ok(*self.head.borrow())
     }
@@ -794,7 +796,7 @@ pub fn raw_sled(dir: &Path, n: usize, value_len: usize) -> Result<RawSled, Store
 /// before sled's own overhead) and the records among them: what raw sled
 /// is given in the benchmark's "same bytes" disk limit.
 pub fn logical_bytes(path: &Path) -> Result<(u64, u64), StoreError> {
-    let db = sled::Config::new().path(path).open()?;
+    let db = open_sled(&sled::Config::new().path(path))?;
     let mut bytes = 0u64;
     for name in db.tree_names() {
         let tree = db.open_tree(&name)?;
@@ -837,6 +839,25 @@ pub(crate) fn decode_record(
     Ok((sr, Record::from_stored(signed)?))
 }
 
+/// Opens a sled database, waiting up to 2 s for its file lock: sled's I/O
+/// threads can hold the file for a moment after a store in this process is
+/// closed (a restart). A lock held longer (another running node) fails
+/// with sled's "could not acquire lock" error.
+pub(crate) fn open_sled(cfg: &sled::Config) -> Result<sled::Db, StoreError> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
+    loop {
+        match cfg.open() {
+            Err(sled::Error::Io(e))
+                if e.to_string().contains("could not acquire lock")
+                    && std::time::Instant::now() < deadline =>
+            {
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+            other => return Ok(other?),
+        }
+    }
+}
+
 /// Decodes a `seq_record` value found by position.
 pub(crate) fn decode_row(seq: u64, v: &[u8]) -> Result<(pb::StoredRecord, Record), StoreError> {
     let mut sr = pb::StoredRecord::decode(v)
@@ -858,7 +879,8 @@ pub(crate) const CLEAN_KEY: &str = "clean";
 
 /// Recomputes every stats counter from the records and tombstones held,
 /// and drops `id_seq` entries of records that never reached the disk (a
-/// batch cut by a crash: the record row is written last).
+/// batch cut by a crash: the record row is written last) and any record
+/// row its id does not lead to.
 fn recount(t: &Trees) -> Result<u64, StoreError> {
     use crate::record::terms;
     let mut orphans = Vec::new();
@@ -873,15 +895,23 @@ fn recount(t: &Trees) -> Result<u64, StoreError> {
     }
     let mut counts: std::collections::HashMap<Vec<u8>, u64> = std::collections::HashMap::new();
     let mut n = 0u64;
+    let mut stray = Vec::new();
     for kv in t.records.iter() {
         let (k, v) = kv?;
         let (_, record) = decode_row(keys::u64_from(&k), &v)?;
+        if t.ids.get(record.id().as_bytes())?.as_deref() != Some(k.as_ref()) {
+            stray.push(k);
+            continue;
+        }
         for (field, value) in terms::terms(record.body()) {
             if terms::counted(field) {
                 *counts.entry(keys::stat_key(field, &value)).or_default() += 1;
             }
         }
         n += 1;
+    }
+    for k in stray {
+        t.records.remove(k)?;
     }
     let tombstones = t.tombstones.len() as u64;
     if tombstones > 0 {
@@ -894,8 +924,8 @@ fn recount(t: &Trees) -> Result<u64, StoreError> {
     Ok(n)
 }
 
-/// Appends block keys to a batch's reference list (a batch number reused
-/// after a failed write keeps the older references too).
+/// Appends block keys to a batch's reference list (kept even if a batch
+/// number ever came twice).
 fn add_block_refs(refs: &sled::Tree, key: &[u8], list: Vec<u8>) -> Result<(), StoreError> {
     let merged = match refs.get(key)? {
         Some(old) => [old.as_ref(), list.as_slice()].concat(),

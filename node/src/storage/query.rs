@@ -82,7 +82,7 @@ pub(super) fn run(store: &Store, q: &Query) -> Result<QueryPage, StoreError> {
     // Takes one candidate, newest first; true once the page is full and
     // one more result exists.
     let mut take = |e: keys::Entry, out: &mut Vec<Stored>| -> Result<bool, StoreError> {
-        // A record re-stored after a crash can sit in two blocks.
+        // Guard: one position taken once, even if two blocks held it.
         if last == Some(e) {
             return Ok(false);
         }

@@ -447,7 +447,7 @@ async fn counters_follow_the_records_and_are_recounted_after_an_unclean_stop() {
     drop(store);
     // A crash mid-batch: counters ahead of the rows, no clean mark.
     {
-        let db = sled::open(dir.path()).expect("raw sled");
+        let db = open_sled(&sled::Config::new().path(dir.path())).expect("raw sled");
         let counts = db.open_tree("field_count").expect("counts");
         counts
             .insert(keys::records_count_key(), &40u64.to_be_bytes())
@@ -495,7 +495,7 @@ async fn older_schemas_are_converted_at_open() {
         // Make it look like schema 1: records by id beside a seq → id feed
         // (whose last entry is a record deleted since), old-style index
         // keys, no blocks.
-        let db = sled::open(dir.path()).expect("raw sled");
+        let db = open_sled(&sled::Config::new().path(dir.path())).expect("raw sled");
         let rows = db.open_tree("seq_record").expect("rows");
         let by_id = db.open_tree("id_record").expect("old records");
         let feed = db.open_tree("seq_id").expect("old feed");
@@ -654,7 +654,7 @@ async fn an_id_without_its_record_row_is_dropped_after_a_crash() {
     store.close();
     drop(store);
     {
-        let db = sled::open(dir.path()).expect("raw sled");
+        let db = open_sled(&sled::Config::new().path(dir.path())).expect("raw sled");
         db.open_tree("seq_record")
             .expect("rows")
             .remove(seq.to_be_bytes())
@@ -674,4 +674,90 @@ async fn an_id_without_its_record_row_is_dropped_after_a_crash() {
         other => panic!("not stored again: {other:?}"),
     }
     assert!(store.get(&kept.id()).expect("get").is_some());
+}
+
+/// A row left without its id (a deletion cut by a crash) is dropped at the
+/// next unclean start: it is neither served in the feed nor counted.
+#[tokio::test]
+async fn a_record_row_without_its_id_is_dropped_after_a_crash() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let store = Store::open(dir.path(), "KE-KWS").expect("open");
+    let kept = rec(body(1, "Manis javanica", "KE"));
+    let gone = rec(body(2, "Manis javanica", "KE"));
+    put(&store, &kept).await.expect("insert");
+    put(&store, &gone).await.expect("insert");
+    store.close();
+    drop(store);
+    {
+        let db = open_sled(&sled::Config::new().path(dir.path())).expect("raw sled");
+        db.open_tree("id_seq")
+            .expect("ids")
+            .remove(gone.id().as_bytes())
+            .expect("remove");
+        db.open_tree("meta")
+            .expect("meta")
+            .insert(CLEAN_KEY, &[0])
+            .expect("unclean");
+        db.flush().expect("flush");
+    }
+    let store = Store::open(dir.path(), "KE-KWS").expect("reopen");
+    let head = store.feed_head().expect("head");
+    let feed: Vec<RecordId> = store
+        .feed_after(0, head, 100)
+        .expect("feed")
+        .into_iter()
+        .map(|s| s.record.id())
+        .collect();
+    assert_eq!(feed, vec![kept.id()]);
+    assert_eq!(store.len(), 1);
+    assert_eq!(store.record_count().expect("count"), 1);
+}
+
+/// Side writes keep their order inside one group commit: a cursor reset
+/// queued after an insert's cursor move wins.
+#[tokio::test]
+async fn a_side_write_after_an_insert_follow_up_wins() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let store = Store::open(dir.path(), "KE-KWS").expect("open");
+    for n in 0..20 {
+        let r = rec(body(n, "Manis javanica", "KE"));
+        let then: AfterInsert =
+            Box::new(|_, _| vec![(Side::Meta, b"cursor:ZA-DFFE".to_vec(), Some(vec![9]))]);
+        // Both queued before either is awaited: usually one group.
+        let (a, b) = tokio::join!(
+            store.insert_then(vec![item(&r)], Vec::new(), Some(then)),
+            store.kv_write(vec![(
+                Side::Meta,
+                b"cursor:ZA-DFFE".to_vec(),
+                Some(vec![0])
+            )]),
+        );
+        a.expect("insert");
+        b.expect("reset");
+        assert_eq!(
+            store.meta_get("cursor:ZA-DFFE").expect("meta"),
+            Some(vec![0]),
+            "round {n}"
+        );
+    }
+}
+
+/// A local new version of a record retracted meanwhile is refused by the
+/// writer too (an import checks references before the batch ahead of it
+/// is stored).
+#[tokio::test]
+async fn a_local_version_of_a_retracted_record_is_refused() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let store = Store::open(dir.path(), "KE-KWS").expect("open");
+    let v1 = rec(body(1, "Manis javanica", "KE"));
+    put(&store, &v1).await.expect("insert");
+    put(&store, &rec(retraction(&v1, "KE-KWS", 2)))
+        .await
+        .expect("retract");
+    let mut b2 = body(3, "Manis javanica", "KE");
+    b2.supersedes = v1.id().to_hex();
+    let e = put(&store, &rec(b2))
+        .await
+        .expect_err("version of a retracted record");
+    assert!(matches!(e, StoreError::Retracted { .. }), "{e}");
 }

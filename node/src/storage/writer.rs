@@ -103,9 +103,10 @@ pub(super) fn spawn(
                 flushes.fetch_add(1, Ordering::Relaxed);
                 let ok = flushed.is_ok();
                 healthy &= ok;
-                w.finish(done, flushed);
                 if ok {
-                    // Readers of the feed (Pull streams) wake on a new head.
+                    // Before the replies, so a caller sees its own writes
+                    // in the head. Readers of the feed (Pull streams) wake
+                    // on a new head.
                     head.send_if_modified(|h| {
                         let new = w.next_seq - 1;
                         let changed = *h != new;
@@ -113,6 +114,7 @@ pub(super) fn spawn(
                         changed
                     });
                 }
+                w.finish(done, flushed);
             }
             if healthy && let Err(e) = w.t.meta.insert(super::CLEAN_KEY, &[1]) {
                 tracing::error!(cause = %e, "cannot mark the clean stop");
@@ -143,6 +145,12 @@ struct Writer {
     /// Side writes that follow from this batch's records (`AfterInsert`),
     /// written after them.
     pending_kv: Vec<KvWrite>,
+    /// The feed high-water mark last written (0: unknown).
+    mark: u64,
+    /// Set after a failed group commit: id entries may then exist without
+    /// their record row, so `held` checks the row too (until restart, when
+    /// such entries are dropped).
+    suspect_ids: bool,
 }
 
 fn now_ms() -> i64 {
@@ -162,6 +170,8 @@ impl Writer {
             batch: None,
             pending: HashMap::new(),
             pending_kv: Vec::new(),
+            mark: 0,
+            suspect_ids: false,
         })
     }
 
@@ -199,6 +209,12 @@ impl Writer {
             Op::Audit { entry, reply } => {
                 self.chain.append(&self.t.audit, entry)?;
                 done.push(Done::Audit(reply));
+            }
+            Op::Kv { writes, reply } if !self.pending_kv.is_empty() => {
+                // Behind side writes still pending in this batch: keep the
+                // order (a cursor reset after a cursor move wins).
+                self.pending_kv.extend(writes);
+                done.push(Done::Meta(reply));
             }
             Op::Kv { writes, reply } => {
                 for (side, key, value) in writes {
@@ -240,6 +256,8 @@ impl Writer {
             self.batch = None;
             self.pending.clear();
             self.pending_kv.clear();
+            self.mark = 0;
+            self.suspect_ids = true;
             // Sequence numbers handed out in the failed batch are not
             // reused: some of their index entries may be on disk.
             // The in-memory audit head may be ahead of disk: reload it.
@@ -279,6 +297,18 @@ impl Writer {
             self.retract(&rec, r)?;
         }
         if let Ok(old) = body.supersedes.parse::<RecordId>() {
+            // A local draft may not supersede a retracted record (checked
+            // before signing too, but the retraction may be in a batch
+            // stored after that check).
+            if item.from.is_empty()
+                && let Some(ts) = self.t.tombstones.get(old.as_bytes())?
+            {
+                let ts = pb::Tombstone::decode(ts.as_ref()).unwrap_or_default();
+                return Err(StoreError::Retracted {
+                    id: old.to_hex(),
+                    reason: ts.reason,
+                });
+            }
             if let Some(prev) = self.load(&old)?
                 && prev.body().author != body.author
             {
@@ -317,7 +347,14 @@ impl Writer {
 
     /// True when the record is stored or pending in this batch.
     fn held(&self, id: &RecordId) -> Result<bool, StoreError> {
-        Ok(self.pending.contains_key(id) || self.t.ids.contains_key(id.as_bytes())?)
+        if self.pending.contains_key(id) {
+            return Ok(true);
+        }
+        match self.t.ids.get(id.as_bytes())? {
+            None => Ok(false),
+            Some(_) if !self.suspect_ids => Ok(true),
+            Some(seq) => Ok(self.t.records.contains_key(seq)?),
+        }
     }
 
     fn load(&self, id: &RecordId) -> Result<Option<Record>, StoreError> {
@@ -420,10 +457,11 @@ impl Writer {
     /// its seq is never handed out again), an id entry is dropped at the
     /// next start. The record is the commit point.
     fn write_batch(&mut self) -> Result<(), StoreError> {
-        if !self.pending.is_empty() {
+        if self.next_seq > self.mark {
             self.t
                 .meta
                 .insert(super::NEXT_SEQ_KEY, &self.next_seq.to_be_bytes())?;
+            self.mark = self.next_seq;
         }
         let batch = self.batch.take().unwrap_or(self.next_seq);
         let mut blocks: Vec<super::KeyValue> = Vec::with_capacity(self.new_index.len());
@@ -513,8 +551,10 @@ impl Writer {
         let id = rec.id();
         self.add_terms(rec, -1, sr.index_batch, sr.seq)?;
         if self.pending.remove(&id).is_none() {
-            self.t.ids.remove(id.as_bytes())?;
+            // The row first: it is the commit point; an id left without
+            // its row by a crash is dropped at the next start.
             self.t.records.remove(sr.seq.to_be_bytes())?;
+            self.t.ids.remove(id.as_bytes())?;
         }
         if rec.body().expires_at != 0 {
             self.t
