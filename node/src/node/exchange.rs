@@ -42,6 +42,13 @@ fn epoch_key(peer: &str) -> String {
     format!("epoch:{peer}")
 }
 
+/// The outbox write queueing `receipt` for `peer` under queue number `n`.
+fn outbox_entry(peer: &str, n: u64, receipt: &pb::Receipt) -> crate::storage::KvWrite {
+    let mut key = outbox_prefix(peer);
+    key.extend_from_slice(&n.to_be_bytes());
+    (Side::Outbox, key, Some(receipt.encode_to_vec()))
+}
+
 fn outbox_prefix(peer: &str) -> Vec<u8> {
     let mut k = peer.as_bytes().to_vec();
     k.push(0);
@@ -296,7 +303,6 @@ impl Node {
             .iter()
             .map(|i| (i.record.id(), i.record.body().author.clone()))
             .collect();
-        let receipts_due = ids.iter().any(|(_, a)| a != self.agency.as_str());
         let then = {
             let ids = ids.clone();
             let key = self.key.clone();
@@ -326,11 +332,7 @@ impl Node {
                             };
                             let receipt = receipts::sign(&body, &key);
                             match next_id() {
-                                Ok(n) => {
-                                    let mut k = outbox_prefix(&peer);
-                                    k.extend_from_slice(&n.to_be_bytes());
-                                    writes.push((Side::Outbox, k, Some(receipt.encode_to_vec())));
-                                }
+                                Ok(n) => writes.push(outbox_entry(&peer, n, &receipt)),
                                 Err(e) => {
                                     tracing::error!(cause = %e, "no queue number: receipts not queued");
                                 }
@@ -381,7 +383,7 @@ impl Node {
             tracing::warn!(peer, record = %id, reason = %why, "pulled record rejected");
             self.audit_nowait(&actor, "reject", format!("{id}: {why}"));
         }
-        if queued && receipts_due {
+        if queued {
             fed.outbox_signal(peer).notify_one();
         }
         Ok(Some(out))
@@ -394,9 +396,7 @@ impl Node {
         }
         let mut writes = Vec::with_capacity(rs.len());
         for r in rs {
-            let mut key = outbox_prefix(peer);
-            key.extend_from_slice(&self.store.next_id()?.to_be_bytes());
-            writes.push((Side::Outbox, key, Some(r.encode_to_vec())));
+            writes.push(outbox_entry(peer, self.store.next_id()?, &r));
         }
         self.store.kv_write(writes).await?;
         if let Some(fed) = &self.federation {

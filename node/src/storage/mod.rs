@@ -64,7 +64,7 @@ pub enum StoreError {
     /// Stored bytes do not decode.
     #[error("stored data is corrupt ({0}); restore the data dir from backup")]
     Corrupt(String),
-    /// The data dir belongs to another agency or schema.
+    /// The data dir belongs to another agency or schema, or is in use.
     #[error("{0}")]
     Mismatch(String),
     /// No record with this id or prefix.
@@ -210,6 +210,18 @@ impl Trees {
             Side::Outbox => &self.outbox,
         }
     }
+
+    /// Applies puts and removals to the side trees, in order (not flushed).
+    pub(crate) fn write_sides(&self, writes: Vec<KvWrite>) -> Result<(), StoreError> {
+        for (side, key, value) in writes {
+            let tree = self.side(side);
+            match value {
+                Some(v) => tree.insert(key, v)?,
+                None => tree.remove(key)?,
+            };
+        }
+        Ok(())
+    }
 }
 
 /// The node's database.
@@ -239,8 +251,8 @@ impl Store {
     /// the node's memory down.
     pub fn open_with(path: &Path, agency: &str, cache_bytes: u64) -> Result<Store, StoreError> {
         let db = open_sled(
-            &sled::Config::new()
-                .path(path)
+            path,
+            sled::Config::new()
                 .cache_capacity(cache_bytes)
                 .flush_every_ms(None),
         )?;
@@ -796,7 +808,7 @@ pub fn raw_sled(dir: &Path, n: usize, value_len: usize) -> Result<RawSled, Store
 /// before sled's own overhead) and the records among them: what raw sled
 /// is given in the benchmark's "same bytes" disk limit.
 pub fn logical_bytes(path: &Path) -> Result<(u64, u64), StoreError> {
-    let db = open_sled(&sled::Config::new().path(path))?;
+    let db = open_sled(path, sled::Config::new())?;
     let mut bytes = 0u64;
     for name in db.tree_names() {
         let tree = db.open_tree(&name)?;
@@ -830,27 +842,40 @@ pub(crate) fn decode_record(
     id: &RecordId,
     v: &[u8],
 ) -> Result<(pb::StoredRecord, Record), StoreError> {
-    let mut sr = pb::StoredRecord::decode(v)
-        .map_err(|e| StoreError::Corrupt(format!("record {id}: {e}")))?;
+    decode_value(v, || format!("record {id}"))
+}
+
+/// Decodes a `seq_record` value; `what` names it in errors.
+fn decode_value(
+    v: &[u8],
+    what: impl Fn() -> String,
+) -> Result<(pb::StoredRecord, Record), StoreError> {
+    let mut sr =
+        pb::StoredRecord::decode(v).map_err(|e| StoreError::Corrupt(format!("{}: {e}", what())))?;
     let signed = sr
         .signed
         .take()
-        .ok_or_else(|| StoreError::Corrupt(format!("record {id} has no signed bytes")))?;
+        .ok_or_else(|| StoreError::Corrupt(format!("{} has no signed bytes", what())))?;
     Ok((sr, Record::from_stored(signed)?))
 }
 
-/// Opens a sled database, waiting up to 2 s for its file lock: sled's I/O
-/// threads can hold the file for a moment after a store in this process is
-/// closed (a restart). A lock held longer (another running node) fails
-/// with sled's "could not acquire lock" error.
-pub(crate) fn open_sled(cfg: &sled::Config) -> Result<sled::Db, StoreError> {
+/// Opens the sled database at `path`, waiting up to 2 s for its file
+/// lock: sled's I/O threads can hold the file for a moment after a store in
+/// this process is closed (a restart). A lock held longer is another
+/// process using the data dir.
+pub(crate) fn open_sled(path: &Path, cfg: sled::Config) -> Result<sled::Db, StoreError> {
+    let cfg = cfg.path(path);
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
     loop {
         match cfg.open() {
-            Err(sled::Error::Io(e))
-                if e.to_string().contains("could not acquire lock")
-                    && std::time::Instant::now() < deadline =>
-            {
+            Err(sled::Error::Io(e)) if e.to_string().contains("could not acquire lock") => {
+                if std::time::Instant::now() >= deadline {
+                    return Err(StoreError::Mismatch(format!(
+                        "the database {} is in use by another process (its lock is held): \
+                         stop the other wildnet-node using this data dir, then start again",
+                        path.display()
+                    )));
+                }
                 std::thread::sleep(std::time::Duration::from_millis(10));
             }
             other => return Ok(other?),
@@ -860,12 +885,7 @@ pub(crate) fn open_sled(cfg: &sled::Config) -> Result<sled::Db, StoreError> {
 
 /// Decodes a `seq_record` value found by position.
 pub(crate) fn decode_row(seq: u64, v: &[u8]) -> Result<(pb::StoredRecord, Record), StoreError> {
-    let mut sr = pb::StoredRecord::decode(v)
-        .map_err(|e| StoreError::Corrupt(format!("record at feed position {seq}: {e}")))?;
-    let signed = sr.signed.take().ok_or_else(|| {
-        StoreError::Corrupt(format!("record at feed position {seq} has no signed bytes"))
-    })?;
-    Ok((sr, Record::from_stored(signed)?))
+    decode_value(v, || format!("record at feed position {seq}"))
 }
 
 /// `meta` key: the feed's high-water mark, the next sequence number to
@@ -922,6 +942,29 @@ fn recount(t: &Trees) -> Result<u64, StoreError> {
         t.counts.insert(k, &v.to_be_bytes())?;
     }
     Ok(n)
+}
+
+/// A batch's posting entries per term prefix cut into blocks (sorted by
+/// key), and the block reference lists per bucket.
+pub(crate) type CutBlocks = (Vec<KeyValue>, std::collections::HashMap<[u8; 9], Vec<u8>>);
+
+/// Cuts a batch's posting entries (per term prefix) into blocks and lists
+/// them per reference bucket: what the writer and the index rebuild store.
+pub(crate) fn cut_blocks(
+    terms: impl Iterator<Item = (Vec<u8>, Vec<keys::Entry>)>,
+    batch: u64,
+) -> CutBlocks {
+    let mut blocks = Vec::new();
+    let mut refs: std::collections::HashMap<[u8; 9], Vec<u8>> = Default::default();
+    for (prefix, mut entries) in terms {
+        let list = refs.entry(keys::block_ref_key(batch, &prefix)).or_default();
+        for (key, value) in keys::blocks(&prefix, &mut entries, batch) {
+            keys::push_block_ref(list, &key);
+            blocks.push((key, value));
+        }
+    }
+    blocks.sort_unstable();
+    (blocks, refs)
 }
 
 /// Appends block keys to a batch's reference list (kept even if a batch
@@ -987,13 +1030,9 @@ fn rebuild_index(t: &Trees) -> Result<u64, StoreError> {
     let write = |blocks: &mut std::collections::HashMap<Vec<u8>, Vec<keys::Entry>>,
                  batch: u64|
      -> Result<(), StoreError> {
-        let mut refs: std::collections::HashMap<[u8; 9], Vec<u8>> = Default::default();
-        for (prefix, mut entries) in blocks.drain() {
-            let list = refs.entry(keys::block_ref_key(batch, &prefix)).or_default();
-            for (key, value) in keys::blocks(&prefix, &mut entries, batch) {
-                keys::push_block_ref(list, &key);
-                t.index.insert(&key, value)?;
-            }
+        let (blocks, refs) = cut_blocks(blocks.drain(), batch);
+        for (key, value) in blocks {
+            t.index.insert(key, value)?;
         }
         for (key, list) in refs {
             add_block_refs(&t.blockrefs, &key, list)?;

@@ -49,6 +49,18 @@ fn item(r: &Record) -> InsertItem {
     }
 }
 
+/// Edits a closed store's raw trees with `edit`, as a crash would have
+/// left them, and clears its clean-stop mark.
+fn crashed(path: &std::path::Path, edit: impl FnOnce(&sled::Db)) {
+    let db = open_sled(path, sled::Config::new()).expect("raw sled");
+    edit(&db);
+    db.open_tree("meta")
+        .expect("meta")
+        .insert(CLEAN_KEY, &[0])
+        .expect("unclean");
+    db.flush().expect("flush");
+}
+
 async fn put(store: &Store, r: &Record) -> Result<Inserted, StoreError> {
     store
         .insert(vec![item(r)], Vec::new())
@@ -446,8 +458,7 @@ async fn counters_follow_the_records_and_are_recounted_after_an_unclean_stop() {
     store.close();
     drop(store);
     // A crash mid-batch: counters ahead of the rows, no clean mark.
-    {
-        let db = open_sled(&sled::Config::new().path(dir.path())).expect("raw sled");
+    crashed(dir.path(), |db| {
         let counts = db.open_tree("field_count").expect("counts");
         counts
             .insert(keys::records_count_key(), &40u64.to_be_bytes())
@@ -455,12 +466,7 @@ async fn counters_follow_the_records_and_are_recounted_after_an_unclean_stop() {
         counts
             .insert(keys::stat_key(Field::Species, "ghost"), &7u64.to_be_bytes())
             .expect("skew");
-        db.open_tree("meta")
-            .expect("meta")
-            .insert(CLEAN_KEY, &[0])
-            .expect("unclean");
-        db.flush().expect("flush");
-    }
+    });
     let store = Store::open(dir.path(), "KE-KWS").expect("reopen after crash");
     assert_eq!(store.record_count().expect("count"), 2, "recounted");
     assert_eq!(store.tombstone_count().expect("tombs"), 1);
@@ -495,7 +501,7 @@ async fn older_schemas_are_converted_at_open() {
         // Make it look like schema 1: records by id beside a seq → id feed
         // (whose last entry is a record deleted since), old-style index
         // keys, no blocks.
-        let db = open_sled(&sled::Config::new().path(dir.path())).expect("raw sled");
+        let db = open_sled(dir.path(), sled::Config::new()).expect("raw sled");
         let rows = db.open_tree("seq_record").expect("rows");
         let by_id = db.open_tree("id_record").expect("old records");
         let feed = db.open_tree("seq_id").expect("old feed");
@@ -653,18 +659,12 @@ async fn an_id_without_its_record_row_is_dropped_after_a_crash() {
     let seq = store.get(&cut.id()).expect("get").expect("held").seq;
     store.close();
     drop(store);
-    {
-        let db = open_sled(&sled::Config::new().path(dir.path())).expect("raw sled");
+    crashed(dir.path(), |db| {
         db.open_tree("seq_record")
             .expect("rows")
             .remove(seq.to_be_bytes())
             .expect("remove");
-        db.open_tree("meta")
-            .expect("meta")
-            .insert(CLEAN_KEY, &[0])
-            .expect("unclean");
-        db.flush().expect("flush");
-    }
+    });
     let store = Store::open(dir.path(), "KE-KWS").expect("reopen");
     assert!(store.get(&cut.id()).expect("get").is_none());
     assert_eq!(store.record_count().expect("count"), 1);
@@ -688,18 +688,12 @@ async fn a_record_row_without_its_id_is_dropped_after_a_crash() {
     put(&store, &gone).await.expect("insert");
     store.close();
     drop(store);
-    {
-        let db = open_sled(&sled::Config::new().path(dir.path())).expect("raw sled");
+    crashed(dir.path(), |db| {
         db.open_tree("id_seq")
             .expect("ids")
             .remove(gone.id().as_bytes())
             .expect("remove");
-        db.open_tree("meta")
-            .expect("meta")
-            .insert(CLEAN_KEY, &[0])
-            .expect("unclean");
-        db.flush().expect("flush");
-    }
+    });
     let store = Store::open(dir.path(), "KE-KWS").expect("reopen");
     let head = store.feed_head().expect("head");
     let feed: Vec<RecordId> = store

@@ -217,13 +217,7 @@ impl Writer {
                 done.push(Done::Meta(reply));
             }
             Op::Kv { writes, reply } => {
-                for (side, key, value) in writes {
-                    let tree = self.t.side(side);
-                    match value {
-                        Some(v) => tree.insert(key, v)?,
-                        None => tree.remove(key)?,
-                    };
-                }
+                self.t.write_sides(writes)?;
                 done.push(Done::Meta(reply));
             }
             Op::Purge { now, reply } => {
@@ -464,39 +458,12 @@ impl Writer {
             self.mark = self.next_seq;
         }
         let batch = self.batch.take().unwrap_or(self.next_seq);
-        let mut blocks: Vec<super::KeyValue> = Vec::with_capacity(self.new_index.len());
-        let mut refs: HashMap<[u8; 9], Vec<u8>> = HashMap::new();
-        for (prefix, mut entries) in self.new_index.drain() {
-            let list = refs.entry(keys::block_ref_key(batch, &prefix)).or_default();
-            for (k, v) in keys::blocks(&prefix, &mut entries, batch) {
-                keys::push_block_ref(list, &k);
-                blocks.push((k, v));
-            }
-        }
-        blocks.sort_unstable();
-        let threads = std::thread::available_parallelism()
-            .map_or(1, |n| n.get())
-            .min(4);
-        let chunk = blocks.len().div_ceil(threads).max(1);
+        let (blocks, refs) = super::cut_blocks(self.new_index.drain(), batch);
+        // Blocks are independent keys: insert them from every core.
         let index = &self.t.index;
-        std::thread::scope(|s| {
-            let handles: Vec<_> = blocks
-                .chunks(chunk)
-                .map(|part| {
-                    s.spawn(move || {
-                        for (k, v) in part {
-                            index.insert(k.as_slice(), v.as_slice())?;
-                        }
-                        Ok::<(), sled::Error>(())
-                    })
-                })
-                .collect();
-            for h in handles {
-                h.join()
-                    .map_err(|_| StoreError::Corrupt("index writer thread panicked".into()))??;
-            }
-            Ok::<(), StoreError>(())
-        })?;
+        for r in crate::limits::par_map(blocks, |(k, v)| index.insert(k, v)) {
+            r?;
+        }
         for (key, list) in refs {
             super::add_block_refs(&self.t.blockrefs, &key, list)?;
         }
@@ -513,13 +480,7 @@ impl Writer {
         for (seq, _, bytes) in rows {
             self.t.records.insert(seq.to_be_bytes(), bytes)?;
         }
-        for (side, key, value) in std::mem::take(&mut self.pending_kv) {
-            let tree = self.t.side(side);
-            match value {
-                Some(v) => tree.insert(key, v)?,
-                None => tree.remove(key)?,
-            };
-        }
+        self.t.write_sides(std::mem::take(&mut self.pending_kv))?;
         Ok(())
     }
 
