@@ -574,8 +574,10 @@ impl Node {
         Ok(out)
     }
 
-    /// Whether the id is held or was retracted here (nothing to fetch).
+    /// Whether the id is held or was retracted by its author here
+    /// (nothing to fetch). A pending tombstone does not count: fetching
+    /// the record shows whose retraction holds.
     pub fn knows(&self, id: &RecordId) -> Result<bool, NodeError> {
-        Ok(self.store.get(id)?.is_some() || self.store.tombstone(id)?.is_some())
+        Ok(self.store.get(id)?.is_some() || self.store.tombstone(id)?.is_some_and(|t| t.confirmed))
     }
 }

@@ -553,7 +553,17 @@ impl Node {
             }
             None => match self.store.tombstone(&id)? {
                 Some(t) => {
-                    let mut reason = format!("{} — retraction {}", t.reason, t.retraction);
+                    let mut reason =
+                        format!("{} — retraction {} by {}", t.reason, t.retraction, t.author);
+                    if !t.confirmed {
+                        let by: Vec<&str> = std::iter::once(t.author.as_str())
+                            .chain(t.rivals.iter().map(|r| r.author.as_str()))
+                            .collect();
+                        reason.push_str(&format!(
+                            "; pending: never held here, so a copy is refused only if written by {}",
+                            by.join(" or ")
+                        ));
+                    }
                     // On the author's node: who confirmed the deletion
                     // (their receipts for the retraction record).
                     if t.author == self.agency.as_str()

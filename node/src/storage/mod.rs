@@ -355,6 +355,7 @@ impl Store {
         let (reply, rx) = oneshot::channel();
         self.send(writer::Op::Insert {
             items,
+            checked: true,
             audit,
             then,
             reply,
@@ -642,6 +643,39 @@ impl Store {
         }
         self.trees.db.flush()?;
         Ok(true)
+    }
+
+    /// Stores records as they are, skipping every check of the writer
+    /// (duplicates, tombstones, authorship), as a defective writer would
+    /// have. A fault-injection tool for tests of repairs; nothing in
+    /// normal operation calls it.
+    pub async fn insert_unchecked(
+        &self,
+        items: Vec<InsertItem>,
+    ) -> Result<Vec<Result<Inserted, StoreError>>, StoreError> {
+        let (reply, rx) = oneshot::channel();
+        self.send(writer::Op::Insert {
+            items,
+            checked: false,
+            audit: Vec::new(),
+            then: None,
+            reply,
+        })?;
+        rx.await.map_err(|_| StoreError::Closed)?
+    }
+
+    /// Puts a tombstone as given, over any other, and flushes. A
+    /// fault-injection tool (see [`Store::insert_unchecked`]).
+    pub fn put_tombstone_unchecked(&self, ts: &pb::Tombstone) -> Result<(), StoreError> {
+        let id: RecordId = ts
+            .id
+            .parse()
+            .map_err(|_| StoreError::NotFound(ts.id.clone()))?;
+        self.trees
+            .tombstones
+            .insert(id.as_bytes(), ts.encode_to_vec())?;
+        self.trees.db.flush()?;
+        Ok(())
     }
 
     /// Number of records held (counts every row: O(n); see

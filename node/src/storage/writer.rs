@@ -8,9 +8,12 @@
 //!
 //! Ingest of one record, in order:
 //! 1. a held id, or the digest of an identical local draft, is a duplicate;
-//! 2. an id with a tombstone is refused (retracted before it arrived);
+//! 2. an id with a tombstone is refused when the tombstone is its
+//!    author's (retracted before it arrived); other agencies' claims on
+//!    the id are dropped ([`tombstones`]);
 //! 3. a retraction must come from the target's author; it deletes the
-//!    target's body and index entries and leaves a tombstone;
+//!    target's body and index entries and leaves a tombstone, which is
+//!    final ([`tombstones`]);
 //! 4. a new version must come from the author of the version it supersedes;
 //! 5. the record gets the next feed sequence number and its index entries;
 //! 6. at the end of the batch, the feed's high-water mark, index entries,
@@ -33,6 +36,9 @@ use super::{InsertItem, Inserted, KvWrite, StoreError, Trees, keys};
 use crate::record::terms;
 use crate::record::{Record, RecordId};
 
+mod repair;
+mod tombstones;
+
 /// Most operations applied under one flush.
 const BATCH_BUDGET: usize = 4096;
 
@@ -41,6 +47,8 @@ type Reply<T> = oneshot::Sender<Result<T, StoreError>>;
 pub(super) enum Op {
     Insert {
         items: Vec<InsertItem>,
+        /// False only for the fault-injection tool: store without checks.
+        checked: bool,
         audit: Vec<AuditDraft>,
         then: Option<super::AfterInsert>,
         reply: Reply<Vec<Result<Inserted, StoreError>>>,
@@ -76,6 +84,15 @@ pub(super) fn spawn(
     head: tokio::sync::watch::Sender<u64>,
 ) -> Result<(mpsc::Sender<Op>, std::thread::JoinHandle<()>), StoreError> {
     let mut w = Writer::new(trees)?;
+    let mended = w.repair_retractions()?;
+    w.write_batch()?;
+    w.t.db.flush()?;
+    if mended > 0 {
+        tracing::warn!(
+            ids = mended,
+            "this data dir was hit by the tombstone-overwrite defect: mended (see `wildnet audit list`)"
+        );
+    }
     head.send_replace(w.next_seq - 1);
     let (tx, rx) = mpsc::channel::<Op>();
     let handle = std::thread::Builder::new()
@@ -181,13 +198,19 @@ impl Writer {
         match op {
             Op::Insert {
                 items,
+                checked,
                 audit,
                 then,
                 reply,
             } => {
                 let mut results = Vec::with_capacity(items.len());
                 for item in items {
-                    match self.insert(item) {
+                    let r = if checked {
+                        self.insert(item)
+                    } else {
+                        self.store_new(item.draft_key, item.record, item.from)
+                    };
+                    match r {
                         Err(StoreError::Sled(e)) => {
                             done.push(Done::Insert(reply, Vec::new()));
                             return Err(StoreError::Sled(e));
@@ -274,15 +297,7 @@ impl Writer {
         {
             return Ok(Inserted::Duplicate(eid));
         }
-        if let Some(ts) = self.t.tombstones.get(id.as_bytes())? {
-            let ts = pb::Tombstone::decode(ts.as_ref()).unwrap_or_default();
-            if ts.author == rec.body().author {
-                return Err(StoreError::Retracted {
-                    id: id.to_hex(),
-                    reason: ts.reason,
-                });
-            }
-        }
+        self.settle(&rec)?;
         let body = rec.body();
         if body.expires_at != 0 && body.expires_at <= now_ms() {
             return Err(StoreError::Expired(body.expires_at));
@@ -312,6 +327,22 @@ impl Writer {
                     author: prev.body().author.clone(),
                 });
             }
+        }
+        self.store_new(item.draft_key, rec, item.from)
+    }
+
+    /// Stores a record that passed the checks of [`Writer::insert`]
+    /// (called directly only by the fault-injection tool
+    /// [`super::Store::insert_unchecked`]).
+    fn store_new(
+        &mut self,
+        draft_key: Option<[u8; 32]>,
+        rec: Record,
+        from: String,
+    ) -> Result<Inserted, StoreError> {
+        let id = rec.id();
+        let body = rec.body();
+        if let Ok(old) = body.supersedes.parse::<RecordId>() {
             self.t.superseded.insert(old.as_bytes(), id.as_bytes())?;
         }
         let seq = self.next_seq;
@@ -323,14 +354,14 @@ impl Writer {
                 .expiry
                 .insert(keys::expiry_key(body.expires_at, &id), id.as_bytes())?;
         }
-        if let Some(key) = &item.draft_key {
+        if let Some(key) = &draft_key {
             self.t.drafts.insert(key, id.as_bytes())?;
         }
         let stored = pb::StoredRecord {
             signed: Some(rec.signed().clone()),
             seq,
             stored_at,
-            received_from: item.from,
+            received_from: from,
             index_batch: batch,
             ..Default::default()
         };
@@ -521,39 +552,6 @@ impl Writer {
             self.t
                 .expiry
                 .remove(keys::expiry_key(rec.body().expires_at, &id))?;
-        }
-        Ok(())
-    }
-
-    fn retract(&mut self, retraction: &Record, r: &pb::Retraction) -> Result<(), StoreError> {
-        let target: RecordId = r
-            .target
-            .parse()
-            .map_err(|_| StoreError::NotFound(r.target.clone()))?;
-        let author = &retraction.body().author;
-        if let Some((sr, t)) = self.load_stored(&target)? {
-            if &t.body().author != author {
-                return Err(StoreError::NotAuthor {
-                    what: "retraction of",
-                    target: target.to_hex(),
-                    author: t.body().author.clone(),
-                });
-            }
-            self.delete(&t, &sr)?;
-        }
-        let tomb = pb::Tombstone {
-            id: target.to_hex(),
-            retraction: retraction.id().to_hex(),
-            author: author.clone(),
-            reason: r.reason.clone(),
-            retracted_at: retraction.body().created_at,
-        };
-        let before = self
-            .t
-            .tombstones
-            .insert(target.as_bytes(), tomb.encode_to_vec())?;
-        if before.is_none() {
-            self.bump(keys::TOMBSTONES_COUNT_KEY.to_vec(), 1);
         }
         Ok(())
     }

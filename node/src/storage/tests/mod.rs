@@ -7,6 +7,8 @@ use std::collections::HashSet;
 use super::*;
 use crate::record::terms::{self, Field};
 
+mod tombstones;
+
 fn key() -> SigningKey {
     SigningKey::from_bytes(&[3; 32])
 }
