@@ -6,14 +6,14 @@
 use std::collections::BTreeSet;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tonic::transport::Channel;
-use tonic::{Request, Response, Status};
+
 use wildnet_proto::v1 as pb;
 use wildnet_proto::v1::agency_client::AgencyClient;
 use wildnet_tests::fed::TestFederation;
+use wildnet_tests::rogue::RoguePeer;
 
 use crate::sync::{draft, held_ids, wait_until};
 
@@ -47,7 +47,7 @@ async fn sync_with(c: &mut AgencyClient<Channel>, peer: &str, verify: bool) -> p
     .into_inner()
 }
 
-fn peer<'a>(r: &'a pb::PeersResponse, id: &str) -> &'a pb::PeerState {
+pub(crate) fn peer<'a>(r: &'a pb::PeersResponse, id: &str) -> &'a pb::PeerState {
     r.peers.iter().find(|p| p.agency == id).expect("peer state")
 }
 
@@ -194,103 +194,7 @@ async fn completeness_check_repairs_deleted_rows() {
     fed.stop().await;
 }
 
-/// A peer that speaks the Federation protocol with a valid certificate but
-/// serves forged records.
-struct Rogue {
-    items: Vec<pb::SignedRecord>,
-    manifest_version: u64,
-}
-
-#[tonic::async_trait]
-impl pb::federation_server::Federation for Rogue {
-    type PullStream = tokio_stream::wrappers::ReceiverStream<Result<pb::PullItem, Status>>;
-    type ReconcileStream =
-        tokio_stream::wrappers::ReceiverStream<Result<pb::ReconcileResponse, Status>>;
-
-    async fn hello(
-        &self,
-        _: Request<pb::HelloRequest>,
-    ) -> Result<Response<pb::HelloResponse>, Status> {
-        Ok(Response::new(pb::HelloResponse {
-            agency: "GB-NWCU".into(),
-            manifest_version: self.manifest_version,
-            policy: None,
-            feed_head: self.items.len() as u64,
-        }))
-    }
-
-    async fn get_manifest(
-        &self,
-        _: Request<pb::GetManifestRequest>,
-    ) -> Result<Response<pb::Manifest>, Status> {
-        Err(Status::unimplemented("rogue"))
-    }
-
-    async fn offer_manifest(
-        &self,
-        _: Request<pb::Manifest>,
-    ) -> Result<Response<pb::OfferManifestResponse>, Status> {
-        Err(Status::unimplemented("rogue"))
-    }
-
-    async fn pull(
-        &self,
-        req: Request<pb::PullRequest>,
-    ) -> Result<Response<Self::PullStream>, Status> {
-        let since = req.into_inner().since;
-        let (tx, rx) = tokio::sync::mpsc::channel(64);
-        let items = self.items.clone();
-        tokio::spawn(async move {
-            for (i, r) in items.into_iter().enumerate() {
-                let seq = i as u64 + 1;
-                if seq > since {
-                    let item = pb::PullItem {
-                        seq,
-                        record: Some(r),
-                        caught_up: false,
-                    };
-                    if tx.send(Ok(item)).await.is_err() {
-                        return;
-                    }
-                }
-            }
-            let _ = tx
-                .send(Ok(pb::PullItem {
-                    seq: 0,
-                    record: None,
-                    caught_up: true,
-                }))
-                .await;
-            tx.closed().await;
-        });
-        Ok(Response::new(tokio_stream::wrappers::ReceiverStream::new(
-            rx,
-        )))
-    }
-
-    async fn reconcile(
-        &self,
-        _: Request<tonic::Streaming<pb::ReconcileRequest>>,
-    ) -> Result<Response<Self::ReconcileStream>, Status> {
-        Err(Status::unimplemented("rogue"))
-    }
-
-    async fn fetch(
-        &self,
-        _: Request<pb::FetchRequest>,
-    ) -> Result<Response<pb::FetchResponse>, Status> {
-        Err(Status::unimplemented("rogue"))
-    }
-
-    async fn acknowledge(
-        &self,
-        _: Request<pb::ReceiptBatch>,
-    ) -> Result<Response<pb::AcknowledgeResponse>, Status> {
-        Err(Status::unimplemented("rogue"))
-    }
-}
-
-fn note_body(author: &str, n: usize, scope: pb::Scope) -> pb::RecordBody {
+pub(crate) fn note_body(author: &str, n: usize, scope: pb::Scope) -> pb::RecordBody {
     let mut b = draft(n, pb::Tlp::Green, scope, &[], pb::HandlingCode::H0)
         .draft
         .expect("draft");
@@ -307,7 +211,6 @@ fn note_body(author: &str, n: usize, scope: pb::Scope) -> pb::RecordBody {
 /// reason, and the stream goes on.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tampered_records_from_a_malicious_peer_are_refused_and_the_rest_arrive() {
-    use rustls::pki_types::pem::PemObject;
     use wildnet_node::record::{Record, RecordId};
     let mut fed = TestFederation::start_with(
         &["KE-KWS", "GB-NWCU", "ZA-DFFE"],
@@ -315,18 +218,8 @@ async fn tampered_records_from_a_malicious_peer_are_refused_and_the_rest_arrive(
         Some(&[("KE-KWS", "GB-NWCU")]),
     )
     .await;
-    let gb = fed
-        .nodes
-        .iter()
-        .position(|n| n.agency == "GB-NWCU")
-        .expect("gb");
-    let (gb_dir, gb_addr) = (fed.nodes[gb].dir.clone(), fed.nodes[gb].addr);
-    let version = fed.node("KE-KWS").peers().await.manifest_version;
-    fed.nodes[gb].stop().await;
-
-    let settings =
-        wildnet_node::config::Settings::load(&gb_dir.join("node.toml")).expect("gb settings");
-    let key = wildnet_node::identity::load_signing_key(&settings.signing_key).expect("gb key");
+    let rogue = RoguePeer::replace(&mut fed, "GB-NWCU").await;
+    let key = rogue.key.clone();
     let good: Vec<Record> = (0..5)
         .map(|n| Record::sign(note_body("GB-NWCU", n, pb::Scope::Federation), &key))
         .collect();
@@ -356,42 +249,7 @@ async fn tampered_records_from_a_malicious_peer_are_refused_and_the_rest_arrive(
         good[4].signed().clone(),
     ];
 
-    // Serve them with GB's certificate, on GB's address.
-    let fs = settings.federation.as_ref().expect("federation");
-    let cert = rustls::pki_types::CertificateDer::from_pem_file(&fs.cert).expect("gb cert");
-    let tls_key = rustls::pki_types::PrivateKeyDer::from_pem_file(&settings.tls_key).expect("key");
-    let mut cfg = rustls::ServerConfig::builder_with_provider(Arc::new(
-        rustls::crypto::ring::default_provider(),
-    ))
-    .with_protocol_versions(&[&rustls::version::TLS13])
-    .expect("tls13")
-    .with_no_client_auth()
-    .with_single_cert(vec![cert], tls_key)
-    .expect("server config");
-    cfg.alpn_protocols = vec![b"h2".to_vec()];
-    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(cfg));
-    let listener = tokio::net::TcpListener::bind(gb_addr)
-        .await
-        .expect("rebind GB's address");
-    let (conn_tx, conn_rx) = tokio::sync::mpsc::channel(8);
-    tokio::spawn(async move {
-        while let Ok((tcp, _)) = listener.accept().await {
-            if let Ok(tls) = acceptor.accept(tcp).await
-                && conn_tx.send(Ok::<_, std::io::Error>(tls)).await.is_err()
-            {
-                return;
-            }
-        }
-    });
-    let rogue = Rogue {
-        items,
-        manifest_version: version,
-    };
-    let server = tokio::spawn(
-        tonic::transport::Server::builder()
-            .add_service(pb::federation_server::FederationServer::new(rogue))
-            .serve_with_incoming(tokio_stream::wrappers::ReceiverStream::new(conn_rx)),
-    );
+    rogue.serve(items);
 
     let mut ke = fed.node("KE-KWS").client().await;
     wait_until("the five good records at KE", || {
@@ -444,7 +302,7 @@ async fn tampered_records_from_a_malicious_peer_are_refused_and_the_rest_arrive(
         "{}",
         reason(&bad_ids[2])
     );
-    server.abort();
+    drop(rogue);
     fed.stop().await;
 }
 

@@ -8,4 +8,5 @@ mod federation;
 mod interfaces;
 mod lifecycle;
 mod refusals;
+mod retraction;
 mod sync;
