@@ -139,9 +139,7 @@ fn generate_keys(dir: &Path, id: &AgencyId, name: &str) -> Result<String, Identi
     fs::set_permissions(dir.join("keys"), fs::Permissions::from_mode(0o700))
         .map_err(io(&dir.join("keys")))?;
     let signing = SigningKey::generate(&mut rand_core::OsRng);
-    let signing_pem = signing
-        .to_pkcs8_pem(ed25519_dalek::pkcs8::spki::der::pem::LineEnding::LF)
-        .map_err(|e| IdentityError::Csr(e.to_string()))?;
+    let signing_pem = signing_key_pem(&signing)?;
     let tls = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256)
         .map_err(|e| IdentityError::Csr(e.to_string()))?;
     let req = admission_request(id, name, &signing, &tls)?;
@@ -157,6 +155,21 @@ fn generate_keys(dir: &Path, id: &AgencyId, name: &str) -> Result<String, Identi
     write_new(&dir.join(ADMISSION_FILE), &req.encode_to_vec(), 0o644)?;
     write_new(&dir.join(CSR_FILE), csr_pem.as_bytes(), 0o644)?;
     Ok(hex::encode(signing.verifying_key().as_bytes()))
+}
+
+/// The Ed25519 key as PKCS#8 v1 PEM (RFC 8410 `PrivateKeyInfo`, no public
+/// key): the form OpenSSL 3.0 and Python's `cryptography` load. (v2 with
+/// the public key, ed25519-dalek's default, is refused by both.) Reading
+/// accepts either.
+pub fn signing_key_pem(
+    key: &SigningKey,
+) -> Result<ed25519_dalek::pkcs8::spki::der::zeroize::Zeroizing<String>, IdentityError> {
+    ed25519_dalek::pkcs8::KeypairBytes {
+        secret_key: key.to_bytes(),
+        public_key: None,
+    }
+    .to_pkcs8_pem(ed25519_dalek::pkcs8::spki::der::pem::LineEnding::LF)
+    .map_err(|e| IdentityError::Csr(e.to_string()))
 }
 
 /// Key rotation, agency side: moves the current keys, admission request
@@ -319,6 +332,35 @@ pub fn load_signing_key(path: &Path) -> Result<SigningKey, IdentityError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The signing key is written as PKCS#8 v1 (version 0, no public key);
+    /// a v2 key (with the public key, as earlier versions wrote) still loads.
+    #[test]
+    fn signing_keys_are_pkcs8_v1_and_v2_still_loads() {
+        use ed25519_dalek::pkcs8::{KeypairBytes, spki::der::pem::LineEnding};
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let key = SigningKey::from_bytes(&[7; 32]);
+        let pem = signing_key_pem(&key).expect("pem");
+        let der = pkcs8_der(&pem);
+        // SEQUENCE, then INTEGER 0: PrivateKeyInfo v1.
+        assert_eq!(&der[2..5], &[0x02, 0x01, 0x00], "{der:02x?}");
+        let v2 = KeypairBytes::from(&key)
+            .to_pkcs8_pem(LineEnding::LF)
+            .expect("v2");
+        assert_eq!(&pkcs8_der(&v2)[2..5], &[0x02, 0x01, 0x01], "v2 fixture");
+        for (name, text) in [("v1.pem", pem.as_str()), ("v2.pem", v2.as_str())] {
+            let path = tmp.path().join(name);
+            fs::write(&path, text).expect("write");
+            fs::set_permissions(&path, fs::Permissions::from_mode(0o600)).expect("chmod");
+            let loaded = load_signing_key(&path).expect("load");
+            assert_eq!(loaded.to_bytes(), key.to_bytes(), "{name}");
+        }
+    }
+
+    fn pkcs8_der(pem: &str) -> Vec<u8> {
+        let (_, doc) = ed25519_dalek::pkcs8::SecretDocument::from_pem(pem).expect("pem");
+        doc.as_bytes().to_vec()
+    }
 
     /// init writes both keys 0600, a verifiable admission request and a
     /// config; a second init in the same dir refuses and changes nothing.

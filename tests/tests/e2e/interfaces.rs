@@ -153,3 +153,56 @@ fn graceful_shutdown() {
     assert!(!node.socket().exists(), "socket left behind");
     assert!(node.log_text().contains("stopped"), "{}", node.log_text());
 }
+
+/// Every private key file under `dir`, recursively.
+fn key_files(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
+    for e in std::fs::read_dir(dir).expect("read dir") {
+        let p = e.expect("entry").path();
+        if p.is_dir() {
+            key_files(&p, out);
+        } else if std::fs::read_to_string(&p).is_ok_and(|t| t.contains("PRIVATE KEY-----")) {
+            out.push(p);
+        }
+    }
+}
+
+/// Operators inspect and back up keys with stock tools: OpenSSL 3 reads
+/// every key file that `wildnet init`, `wildnet keys rotate` and
+/// `wildnet federation init` write (the Ed25519 key as PKCS#8 v1, which
+/// OpenSSL 3.0 needs), and the node still loads them.
+#[test]
+fn stock_openssl_reads_every_key_file() {
+    let mut node = TestNode::init("KE-KWS");
+    node.cli_ok(&["keys", "rotate", "--dir", &node.dir.to_string_lossy()]);
+    let fed = node.tmp.path().join("fed");
+    node.cli_ok(&[
+        "federation",
+        "init",
+        "--dir",
+        &fed.to_string_lossy(),
+        "--name",
+        "test federation",
+    ]);
+    let mut keys = Vec::new();
+    key_files(node.tmp.path(), &mut keys);
+    // Signing and TLS keys, their retired pair, the CA key.
+    assert_eq!(keys.len(), 5, "{keys:?}");
+    let mut ed25519 = 0;
+    for k in &keys {
+        let out = std::process::Command::new("openssl")
+            .args(["pkey", "-noout", "-text", "-in"])
+            .arg(k)
+            .output()
+            .expect("openssl is installed (scripts/test.sh installs it)");
+        assert!(
+            out.status.success(),
+            "openssl pkey cannot read {}: {}",
+            k.display(),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        ed25519 += usize::from(String::from_utf8_lossy(&out.stdout).contains("ED25519"));
+    }
+    assert_eq!(ed25519, 2, "the current and the retired signing key");
+    node.start();
+    node.cli_ok(&["publish", "note", "--text", "signed with the rotated key"]);
+}
