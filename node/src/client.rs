@@ -48,7 +48,7 @@ impl Target {
         let cfg = if dir.is_file() {
             dir.to_path_buf()
         } else {
-            dir.join(crate::identity::CONFIG_FILE)
+            dir.join(crate::layout::CONFIG_FILE)
         };
         if !cfg.exists() {
             return Err(ConnectError::Target(format!(

@@ -9,6 +9,9 @@ use serde::Deserialize;
 
 use crate::record::{AgencyId, Limits};
 
+/// sled's page cache by default, MiB (`[storage] cache_mb`).
+pub const DEFAULT_CACHE_MB: u64 = 64;
+
 /// The file as written.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -113,13 +116,13 @@ impl ShareSection {
 }
 
 fn default_fed_ca() -> PathBuf {
-    "federation/ca.cert.pem".into()
+    crate::layout::JOINED_CA_FILE.into()
 }
 fn default_fed_cert() -> PathBuf {
-    "federation/tls.cert.pem".into()
+    crate::layout::JOINED_CERT_FILE.into()
 }
 fn default_fed_manifest() -> PathBuf {
-    "federation/manifest.pb".into()
+    crate::layout::JOINED_MANIFEST_FILE.into()
 }
 fn default_hello() -> u64 {
     30
@@ -146,10 +149,10 @@ pub struct AgencySection {
 }
 
 fn default_signing_key() -> PathBuf {
-    crate::identity::SIGNING_KEY_FILE.into()
+    crate::layout::SIGNING_KEY_FILE.into()
 }
 fn default_tls_key() -> PathBuf {
-    crate::identity::TLS_KEY_FILE.into()
+    crate::layout::TLS_KEY_FILE.into()
 }
 
 /// `[storage]`.
@@ -168,9 +171,9 @@ pub struct StorageSection {
 impl Default for StorageSection {
     fn default() -> Self {
         StorageSection {
-            data_dir: "data".into(),
+            data_dir: crate::layout::DATA_DIR.into(),
             purge_interval_secs: 60,
-            cache_mb: crate::storage::DEFAULT_CACHE_BYTES >> 20,
+            cache_mb: DEFAULT_CACHE_MB,
         }
     }
 }
@@ -229,7 +232,31 @@ pub struct Settings {
     /// sled's page cache, bytes.
     pub cache_bytes: u64,
     /// Federation membership, when the agency has joined one.
-    pub federation: Option<crate::federation::FederationSettings>,
+    pub federation: Option<FederationSettings>,
+}
+
+/// `[federation]` settings, paths resolved.
+#[derive(Debug, Clone)]
+pub struct FederationSettings {
+    /// Where the Federation service listens.
+    pub listen: SocketAddr,
+    /// The federation CA certificate (PEM).
+    pub ca: PathBuf,
+    /// This agency's TLS certificate (PEM), issued by the CA.
+    pub cert: PathBuf,
+    /// The manifest the node was installed with.
+    pub manifest: PathBuf,
+    /// Which agencies to dial; None: every other agency of the manifest.
+    pub peers: Option<Vec<String>>,
+    /// How often an idle peer link re-checks (manifest versions), seconds.
+    pub hello_interval_secs: u64,
+    /// Sharing policy per peer.
+    pub share: std::collections::HashMap<String, crate::policy::PeerPolicy>,
+    /// Sharing policy for peers not listed in `share`.
+    pub default_share: crate::policy::PeerPolicy,
+    /// How often each peer link runs the completeness check, seconds
+    /// (0: only on demand, `wildnet sync --verify`).
+    pub verify_interval_secs: u64,
 }
 
 /// Why a config is refused.
@@ -260,9 +287,6 @@ pub enum ConfigError {
         message: String,
     },
 }
-
-/// The socket file name inside the data dir.
-pub const SOCKET_NAME: &str = "wildnet.sock";
 
 impl Settings {
     /// Reads and validates a config file.
@@ -325,7 +349,7 @@ impl Settings {
                         .map_err(|e| format!("[federation.share.{id}]: {e}"))?;
                     share.insert(id.clone(), sec.policy(&default_share, id)?);
                 }
-                crate::federation::FederationSettings {
+                FederationSettings {
                 share,
                 default_share,
                 listen: f.listen.parse().map_err(|e| {
@@ -349,7 +373,7 @@ impl Settings {
             name: cfg.agency.name,
             signing_key: resolve(&cfg.agency.signing_key),
             tls_key: resolve(&cfg.agency.tls_key),
-            socket: data_dir.join(SOCKET_NAME),
+            socket: data_dir.join(crate::layout::SOCKET_NAME),
             data_dir,
             tcp,
             limits: Limits {

@@ -12,24 +12,14 @@ use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use ed25519_dalek::pkcs8::{DecodePrivateKey, EncodePrivateKey};
-use ed25519_dalek::{Signer, SigningKey, Verifier, VerifyingKey};
+use ed25519_dalek::{Signer, SigningKey};
 use prost::Message;
 use wildnet_proto::v1 as pb;
 
+use crate::layout::{
+    ADMISSION_FILE, CONFIG_FILE, CSR_FILE, KEYS_DIR, SIGNING_KEY_FILE, TLS_KEY_FILE,
+};
 use crate::record::AgencyId;
-
-/// The context prefix both admission signatures cover.
-pub const ADMISSION_CONTEXT: &[u8] = b"wildnet-admission-v1\0";
-/// Signing key file, relative to the agency dir.
-pub const SIGNING_KEY_FILE: &str = "keys/signing.key.pem";
-/// TLS key file, relative to the agency dir.
-pub const TLS_KEY_FILE: &str = "keys/tls.key.pem";
-/// Admission request file, relative to the agency dir.
-pub const ADMISSION_FILE: &str = "admission-request.pb";
-/// Readable copy of the CSR, relative to the agency dir.
-pub const CSR_FILE: &str = "tls.csr.pem";
-/// Node configuration file, relative to the agency dir.
-pub const CONFIG_FILE: &str = "node.toml";
 
 /// What can go wrong with identity files.
 #[derive(Debug, thiserror::Error)]
@@ -63,9 +53,6 @@ pub enum IdentityError {
     /// Certificate machinery failed.
     #[error("cannot build the certificate signing request: {0}")]
     Csr(String),
-    /// An admission request does not verify.
-    #[error("admission request refused: {0}")]
-    BadRequest(String),
 }
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> IdentityError + '_ {
@@ -135,9 +122,9 @@ pub fn init(
 /// Writes fresh keys, the admission request and the CSR into `dir`
 /// (refusing to overwrite); returns the hex Ed25519 public key.
 fn generate_keys(dir: &Path, id: &AgencyId, name: &str) -> Result<String, IdentityError> {
-    fs::create_dir_all(dir.join("keys")).map_err(io(dir))?;
-    fs::set_permissions(dir.join("keys"), fs::Permissions::from_mode(0o700))
-        .map_err(io(&dir.join("keys")))?;
+    fs::create_dir_all(dir.join(KEYS_DIR)).map_err(io(dir))?;
+    fs::set_permissions(dir.join(KEYS_DIR), fs::Permissions::from_mode(0o700))
+        .map_err(io(&dir.join(KEYS_DIR)))?;
     let signing = SigningKey::generate(&mut rand_core::OsRng);
     let signing_pem = signing_key_pem(&signing)?;
     let tls = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256)
@@ -179,9 +166,7 @@ pub fn signing_key_pem(
 pub fn rotate(dir: &Path) -> Result<InitReport, IdentityError> {
     let settings = crate::config::Settings::load(&dir.join(CONFIG_FILE))
         .map_err(|e| IdentityError::BadInput(e.to_string()))?;
-    let retired = dir
-        .join("keys")
-        .join(format!("retired-{}", crate::now_ms()));
+    let retired = dir.join(crate::layout::retired_keys_dir(crate::now_ms()));
     fs::create_dir_all(&retired).map_err(io(&retired))?;
     fs::set_permissions(&retired, fs::Permissions::from_mode(0o700)).map_err(io(&retired))?;
     for f in [SIGNING_KEY_FILE, TLS_KEY_FILE, ADMISSION_FILE, CSR_FILE] {
@@ -255,7 +240,7 @@ pub fn admission_request(
         tls_public_key: tls.public_key_raw().to_vec(),
     }
     .encode_to_vec();
-    let mut input = ADMISSION_CONTEXT.to_vec();
+    let mut input = crate::membership::admission::CONTEXT.to_vec();
     input.extend_from_slice(&body);
     let rng = ring::rand::SystemRandom::new();
     let ecdsa = ring::signature::EcdsaKeyPair::from_pkcs8(
@@ -272,40 +257,6 @@ pub fn admission_request(
         tls_signature: tls_signature.as_ref().to_vec(),
         signing_signature: signing.sign(&input).to_bytes().to_vec(),
     })
-}
-
-/// Checks both proofs of possession and returns the request body.
-pub fn verify_admission_request(
-    req: &pb::AdmissionRequest,
-) -> Result<pb::AdmissionRequestBody, IdentityError> {
-    let bad = |m: &str| IdentityError::BadRequest(m.to_string());
-    let body = pb::AdmissionRequestBody::decode(req.body.as_slice())
-        .map_err(|e| IdentityError::BadRequest(format!("body does not decode: {e}")))?;
-    body.agency
-        .parse::<AgencyId>()
-        .map_err(|e| IdentityError::BadRequest(e.to_string()))?;
-    let mut input = ADMISSION_CONTEXT.to_vec();
-    input.extend_from_slice(&req.body);
-    let key: [u8; 32] = body
-        .signing_public_key
-        .as_slice()
-        .try_into()
-        .map_err(|_| bad("signing public key is not 32 bytes"))?;
-    let key = VerifyingKey::from_bytes(&key).map_err(|_| bad("signing public key is invalid"))?;
-    let sig: [u8; 64] = req
-        .signing_signature
-        .as_slice()
-        .try_into()
-        .map_err(|_| bad("Ed25519 signature is not 64 bytes"))?;
-    key.verify(&input, &ed25519_dalek::Signature::from_bytes(&sig))
-        .map_err(|_| bad("the Ed25519 proof of possession does not verify"))?;
-    ring::signature::UnparsedPublicKey::new(
-        &ring::signature::ECDSA_P256_SHA256_ASN1,
-        &body.tls_public_key,
-    )
-    .verify(&input, &req.tls_signature)
-    .map_err(|_| bad("the TLS key proof of possession does not verify"))?;
-    Ok(body)
 }
 
 /// Loads the Ed25519 signing key, refusing a file others can read.
@@ -386,7 +337,7 @@ mod tests {
             fs::read(dir.join(ADMISSION_FILE)).expect("req").as_slice(),
         )
         .expect("decodes");
-        let body = verify_admission_request(&req).expect("verifies");
+        let body = crate::membership::admission::verify(&req).expect("verifies");
         assert_eq!(body.agency, "KE-KWS");
         assert_eq!(body.signing_public_key, key.verifying_key().to_bytes());
 
@@ -403,17 +354,17 @@ mod tests {
         let signing = SigningKey::from_bytes(&[7; 32]);
         let tls = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).expect("key");
         let req = admission_request(&id, "DFFE", &signing, &tls).expect("request");
-        verify_admission_request(&req).expect("valid");
+        crate::membership::admission::verify(&req).expect("valid");
         let mut t = req.clone();
         let last = t.body.len() - 1;
         t.body[last] ^= 1;
-        assert!(verify_admission_request(&t).is_err());
+        assert!(crate::membership::admission::verify(&t).is_err());
         let mut t = req.clone();
         t.signing_signature[0] ^= 1;
-        assert!(verify_admission_request(&t).is_err());
+        assert!(crate::membership::admission::verify(&t).is_err());
         let mut t = req;
         t.tls_signature[10] ^= 1;
-        assert!(verify_admission_request(&t).is_err());
+        assert!(crate::membership::admission::verify(&t).is_err());
     }
 
     /// Bad agency ids and mismatched countries are refused before any file is written.

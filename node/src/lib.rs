@@ -1,36 +1,71 @@
 //! wildnet-node: one agency's node of the wildnet federation.
 //!
-//! - [`record`] holds the domain types (record ids, agency ids) and the one
-//!   place that signs and verifies records: Ed25519 over the verbatim body
-//!   bytes, never re-encoded.
-//! - [`species`] is the shipped CITES reference table that normalises names.
-//! - [`identity`] creates and loads the agency's two keys (Ed25519 for
+//! The modules are layers, declared below from the bottom up: **a module
+//! may use only modules listed above it** (`tests/layers.rs` fails the
+//! build's tests when an arrow runs up a layer). ARCHITECTURE.md walks one
+//! record through them.
+//!
+//! **Pure domain** — no files, no sockets, no clock but what is passed in.
+//! - [`limits`]: the machine's own limits, measured in-process for the
+//!   benchmark, and `par_map` over the cores.
+//! - [`species`]: the shipped CITES reference table that normalises names.
+//! - [`record`]: record ids, agency ids, validation, normalisation, index
+//!   terms, and the one place that signs and verifies records — Ed25519
+//!   over the verbatim body bytes, never re-encoded.
+//! - [`membership`]: the CA-signed manifest (who is who), the TLS
+//!   verifiers that check peers against it, admission-request checks,
+//!   delivery receipts and the set reconciliation of the completeness
+//!   check.
+//! - [`policy`]: who may hold a record and whether this node may send it to
+//!   a peer, as pure functions with exhaustive tests.
+//!
+//! **Files and settings** — offline tools over an agency or federation dir.
+//! - [`layout`]: every file name of an agency dir and a federation dir.
+//! - [`config`]: `node.toml` parsed and validated into runtime settings.
+//! - [`identity`]: creates, rotates and loads the agency's keys (Ed25519 for
 //!   records, ECDSA P-256 for TLS) and its admission request.
-//! - [`config`] parses `node.toml` and validates it into runtime settings.
-//! - [`storage`] is the only module that touches sled: records, feed,
-//!   indexes, tombstones, audit chain, with group commit.
-//! - [`node`] is the agency's domain operations (publish, import, query,
-//!   retract …) on top of storage; [`service`] maps them onto the gRPC
-//!   Agency service and does nothing else.
-//! - [`federation`] is membership: the CA-signed manifest, mutual TLS
-//!   between agency nodes, the Federation service and the peer links.
-//! - [`policy`] decides, as pure functions, who may hold a record and
-//!   whether this node may send it to a peer.
-//! - [`server`] runs the listeners (Unix socket, optional TCP) with health
-//!   and reflection until shutdown; [`client`] connects to a node.
+//! - [`secretariat`]: the federation's offline CA and manifest editing.
+//! - [`join`]: the agency side of admission (installs what the secretariat
+//!   returned).
+//!
+//! **Storage**
+//! - [`storage`]: the only module that says sled — records by feed
+//!   position, indexes, tombstones, audit chain, peer state — behind one
+//!   group-commit writer.
+//!
+//! **Runtime**
+//! - [`federation`]: the running node's federation state — the manifest in
+//!   force, its TLS identity, per-peer state, counters and signals.
+//! - [`node`]: the agency's domain operations (publish, import, query,
+//!   retract, ingest of pulled records, receipts, peer cursors) on top of
+//!   storage. No gRPC here.
+//! - [`sync`]: the network between nodes — peer links, dialling, Pull
+//!   (both sides), the completeness check, receipt delivery.
+//!
+//! **Surface**
+//! - [`api`]: the two gRPC services (Agency, Federation): convert, call the
+//!   node, map the result; nothing else.
+//! - [`server`]: runs the listeners with health and reflection until
+//!   shutdown.
+//! - [`client`]: connects a CLI to a node.
 
-pub mod client;
-pub mod config;
-pub mod federation;
-pub mod identity;
 pub mod limits;
-pub mod node;
-pub mod policy;
-pub mod record;
-pub mod server;
-pub mod service;
 pub mod species;
+pub mod record;
+pub mod membership;
+pub mod policy;
+pub mod layout;
+pub mod config;
+pub mod identity;
+pub mod secretariat;
+pub mod join;
 pub mod storage;
+pub mod federation;
+pub mod node;
+pub mod sync;
+pub mod api;
+pub mod server;
+pub mod client;
 
 /// Milliseconds since the Unix epoch, from the system clock.
 pub fn now_ms() -> i64 {

@@ -17,10 +17,10 @@ use tonic::transport::server::TcpIncoming;
 use wildnet_proto::v1::agency_server::AgencyServer;
 use wildnet_proto::v1::federation_server::FederationServer;
 
+use crate::api::agency::AgencyService;
+use crate::api::federation::FederationService;
 use crate::config::Settings;
-use crate::federation::service::FederationService;
 use crate::node::Node;
-use crate::service::AgencyService;
 
 /// File in the data dir holding the bound TCP address, when TCP is on.
 pub const TCP_ADDR_FILE: &str = "api.addr";
@@ -120,7 +120,7 @@ pub async fn run_with(
                 .await
                 .context("federation server failed")
         });
-        peer_links = Some(tokio::spawn(crate::federation::peers::run(
+        peer_links = Some(tokio::spawn(crate::sync::links::run(
             node.clone(),
             stop_rx.clone(),
         )));

@@ -11,7 +11,7 @@ use tempfile::TempDir;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 use tonic::transport::Channel;
-use wildnet_node::federation::secretariat::Secretariat;
+use wildnet_node::secretariat::Secretariat;
 use wildnet_proto::v1 as pb;
 use wildnet_proto::v1::agency_client::AgencyClient;
 
@@ -170,7 +170,7 @@ impl TestFederation {
                 .join("issued")
                 .join(format!("{}.cert.pem", id.to_lowercase()));
             let listen = listener.local_addr().expect("addr").to_string();
-            wildnet_node::federation::join::join(
+            wildnet_node::join::join(
                 dir,
                 &cert,
                 &fed_dir.join("ca.cert.pem"),
@@ -366,8 +366,8 @@ pub async fn hello_with(
     client_cert: Option<(Vec<u8>, &rcgen::KeyPair)>,
 ) -> Result<pb::HelloResponse, String> {
     use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
-    let ca_der = wildnet_node::federation::secretariat::read_cert_pem(&fed_dir.join("ca.cert.pem"))
-        .expect("ca");
+    let ca_der =
+        wildnet_node::secretariat::read_cert_pem(&fed_dir.join("ca.cert.pem")).expect("ca");
     let mut roots = rustls::RootCertStore::empty();
     roots.add(CertificateDer::from(ca_der)).expect("root");
     let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());

@@ -25,7 +25,7 @@ use clap::Args;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde_json::json;
 use tonic::transport::Channel;
-use wildnet_node::federation::secretariat::Secretariat;
+use wildnet_node::secretariat::Secretariat;
 use wildnet_proto::v1 as pb;
 use wildnet_proto::v1::agency_client::AgencyClient;
 
@@ -307,7 +307,7 @@ fn create_federation(root: &Path) -> anyhow::Result<Vec<NodeProc>> {
         let cert = fed_dir
             .join("issued")
             .join(format!("{}.cert.pem", n.agency.to_lowercase()));
-        wildnet_node::federation::join::join(
+        wildnet_node::join::join(
             &n.dir,
             &cert,
             &fed_dir.join("ca.cert.pem"),

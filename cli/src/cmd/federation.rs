@@ -9,8 +9,8 @@ use clap::{Args, Subcommand};
 use prost::Message;
 use serde_json::{Value, json};
 use tonic::transport::Channel;
-use wildnet_node::federation::manifest::Trusted;
-use wildnet_node::federation::secretariat::Secretariat;
+use wildnet_node::membership::manifest::Trusted;
+use wildnet_node::secretariat::Secretariat;
 use wildnet_proto::v1 as pb;
 use wildnet_proto::v1::agency_client::AgencyClient;
 
@@ -327,14 +327,8 @@ pub fn run(a: FederationArgs, format: Format) -> anyhow::Result<ExitCode> {
             manifest,
             listen,
         } => {
-            let listen = wildnet_node::federation::join::join(
-                &dir,
-                &cert,
-                &ca,
-                &manifest,
-                listen.as_deref(),
-            )
-            .map_err(anyhow::Error::msg)?;
+            let listen = wildnet_node::join::join(&dir, &cert, &ca, &manifest, listen.as_deref())
+                .map_err(anyhow::Error::msg)?;
             output::line(&format!(
                 "joined: {} now listens for peers on {listen} (restart wildnet-node to apply)",
                 dir.display()
@@ -368,7 +362,7 @@ fn quickstart(dir: &Path, agencies: &[String], groups: &str, base_port: u16) -> 
             .checked_add(i as u16)
             .context("--base-port too high for this many agencies")?;
         let address = format!("127.0.0.1:{port}");
-        let req = std::fs::read(adir.join(wildnet_node::identity::ADMISSION_FILE))?;
+        let req = std::fs::read(adir.join(wildnet_node::layout::ADMISSION_FILE))?;
         s.admit(&req, &address, &format!("duty officer, {id}"), false, 365)?;
         dirs.push((id, adir, address));
     }
@@ -386,7 +380,7 @@ fn quickstart(dir: &Path, agencies: &[String], groups: &str, base_port: u16) -> 
         let cert = fed_dir
             .join("issued")
             .join(format!("{}.cert.pem", id.to_lowercase()));
-        wildnet_node::federation::join::join(
+        wildnet_node::join::join(
             adir,
             &cert,
             &fed_dir.join("ca.cert.pem"),

@@ -48,7 +48,7 @@ pub fn run(a: &InitArgs, format: Format) -> anyhow::Result<ExitCode> {
             output::line(&format!("signing key: {}", r.signing_public_key))?;
             output::line(&format!(
                 "start the node with: wildnet-node --config {}",
-                r.dir.join(wildnet_node::identity::CONFIG_FILE).display()
+                r.dir.join(wildnet_node::layout::CONFIG_FILE).display()
             ))?;
         }
     }
@@ -91,7 +91,7 @@ pub fn keys(a: &KeysArgs, format: Format) -> anyhow::Result<ExitCode> {
             output::line(&format!("signing key: {}", r.signing_public_key))?;
             output::line(&format!(
                 "next: the secretariat runs `wildnet federation admit --rotate --request {}`, you run `wildnet federation join`, then restart the node",
-                dir.join(wildnet_node::identity::ADMISSION_FILE).display()
+                dir.join(wildnet_node::layout::ADMISSION_FILE).display()
             ))?;
         }
     }

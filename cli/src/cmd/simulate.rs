@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail};
 use indicatif::ProgressBar;
 use tokio::sync::oneshot;
-use wildnet_node::federation::secretariat::Secretariat;
+use wildnet_node::secretariat::Secretariat;
 use wildnet_proto::v1 as pb;
 
 /// The two topologies compared.
@@ -101,7 +101,7 @@ pub async fn run(
             .join("issued")
             .join(format!("{}.cert.pem", id.to_lowercase()));
         let listen = listener.local_addr()?.to_string();
-        wildnet_node::federation::join::join(
+        wildnet_node::join::join(
             &dir,
             &cert,
             &fed_dir.join("ca.cert.pem"),

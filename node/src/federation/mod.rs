@@ -1,60 +1,28 @@
-//! The federation: the manifest in force, this node's TLS identity, the
-//! mutual-TLS Federation listener and the peers it dials.
-//!
-//! - [`manifest`] verifies manifests and answers who is who (pure).
-//! - [`secretariat`] is the offline CA and manifest editing (files).
-//! - [`tls`] builds the rustls configurations and their verifiers.
-//! - [`service`] is the Federation gRPC service; [`peers`] dials peers,
-//!   exchanges manifests and keeps each peer's state.
-
-pub mod join;
-pub mod manifest;
-pub mod peers;
-pub mod receipts;
-pub mod reconcile;
-pub mod secretariat;
-pub mod service;
-pub mod sync;
-pub mod tls;
-pub mod wire;
+//! The running node's federation state: the manifest in force (and a
+//! watch on it), this node's TLS identity and configurations, each peer's
+//! visible state and byte counters, and the signals that wake peer links
+//! (sync now, verify now, receipts queued, shutting down). The network
+//! that uses it is in [`crate::sync`]; what it trusts, in
+//! [`crate::membership`].
 
 use std::collections::BTreeMap;
-use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex, RwLock};
-use std::time::Duration;
 
-use hyper_util::rt::TokioIo;
 use tokio::sync::watch;
-use tonic::transport::{Channel, Endpoint, Uri};
 use wildnet_proto::v1 as pb;
-use wildnet_proto::v1::federation_client::FederationClient;
 
-use self::manifest::{CaKey, Trusted};
-use self::tls::{ManifestCell, TlsIdentity};
+use crate::config::FederationSettings;
+use crate::membership::manifest::{CaKey, Trusted};
+use crate::membership::tls::{self, ManifestCell, TlsIdentity};
 
-/// `[federation]` settings, paths resolved.
-#[derive(Debug, Clone)]
-pub struct FederationSettings {
-    /// Where the Federation service listens.
-    pub listen: SocketAddr,
-    /// The federation CA certificate (PEM).
-    pub ca: PathBuf,
-    /// This agency's TLS certificate (PEM), issued by the CA.
-    pub cert: PathBuf,
-    /// The manifest the node was installed with.
-    pub manifest: PathBuf,
-    /// Which agencies to dial; None: every other agency of the manifest.
-    pub peers: Option<Vec<String>>,
-    /// How often an idle peer link re-checks (manifest versions), seconds.
-    pub hello_interval_secs: u64,
-    /// Sharing policy per peer.
-    pub share: std::collections::HashMap<String, crate::policy::PeerPolicy>,
-    /// Sharing policy for peers not listed in `share`.
-    pub default_share: crate::policy::PeerPolicy,
-    /// How often each peer link runs the completeness check, seconds
-    /// (0: only on demand, `wildnet sync --verify`).
-    pub verify_interval_secs: u64,
+/// Bytes sent and received on one peer's dialled connections.
+#[derive(Debug, Default)]
+pub struct WireCount {
+    /// Bytes written.
+    pub sent: AtomicU64,
+    /// Bytes read.
+    pub received: AtomicU64,
 }
 
 /// The federation state of a running node.
@@ -69,7 +37,7 @@ pub struct Federation {
     sync: watch::Sender<u64>,
     verify: watch::Sender<u64>,
     outbox: Mutex<BTreeMap<String, Arc<tokio::sync::Notify>>>,
-    wire: Mutex<BTreeMap<String, Arc<wire::WireCount>>>,
+    wire: Mutex<BTreeMap<String, Arc<WireCount>>>,
     closing: watch::Sender<bool>,
 }
 
@@ -106,10 +74,10 @@ impl Federation {
         tls_key: &std::path::Path,
         stored: Option<pb::Manifest>,
     ) -> Result<Federation, String> {
-        let ca_der = secretariat::read_cert_pem(&settings.ca).map_err(|e| e.to_string())?;
+        let ca_der = crate::secretariat::read_cert_pem(&settings.ca).map_err(|e| e.to_string())?;
         let ca = CaKey::from_cert_der(&ca_der)?;
-        let from_file =
-            secretariat::read_manifest(&settings.manifest, &ca).map_err(|e| e.to_string())?;
+        let from_file = crate::secretariat::read_manifest(&settings.manifest, &ca)
+            .map_err(|e| e.to_string())?;
         let mut trusted = from_file;
         if let Some(m) = stored {
             match Trusted::verify(m, &ca) {
@@ -192,67 +160,22 @@ impl Federation {
         tls::server_config(&self.identity, &self.ca.cert_der, self.manifest.clone())
     }
 
-    /// Dials `agency` at `address` with mutual TLS.
-    pub async fn dial(
-        &self,
-        agency: &str,
-        address: &str,
-    ) -> Result<FederationClient<Channel>, String> {
-        let cfg = tls::client_config(
+    /// The TLS configuration for dialling `agency`: its certificate must
+    /// name that agency and be the one the manifest in force lists.
+    pub fn client_config(&self, agency: &str) -> Result<Arc<rustls::ClientConfig>, String> {
+        tls::client_config(
             &self.identity,
             &self.ca.cert_der,
             self.manifest.clone(),
             agency,
-        )?;
-        let addr = tokio::net::lookup_host(address)
-            .await
-            .map_err(|e| format!("cannot resolve {address}: {e}"))?
-            .next()
-            .ok_or_else(|| format!("{address} resolves to nothing"))?;
-        let host = address.rsplit_once(':').map(|(h, _)| h).unwrap_or(address);
-        let host = host
-            .trim_start_matches('[')
-            .trim_end_matches(']')
-            .to_string();
-        let name = rustls::pki_types::ServerName::try_from(host)
-            .map_err(|e| format!("bad server name in {address}: {e}"))?;
-        let connector = tokio_rustls::TlsConnector::from(cfg);
-        let count = self.wire_count(agency);
-        let channel = Endpoint::from_shared(format!("http://{address}"))
-            .map_err(|e| e.to_string())?
-            .connect_timeout(Duration::from_secs(5))
-            .timeout(Duration::from_secs(15))
-            .connect_with_connector(tower::service_fn(move |_: Uri| {
-                let (connector, name, count) = (connector.clone(), name.clone(), count.clone());
-                async move {
-                    let tcp = tokio::net::TcpStream::connect(addr).await?;
-                    tcp.set_nodelay(true)?;
-                    let tcp = wire::Counted::new(tcp, count);
-                    let tls = connector.connect(name, tcp).await?;
-                    Ok::<_, std::io::Error>(TokioIo::new(tls))
-                }
-            }))
-            .await
-            .map_err(|e| {
-                let mut msg = e.to_string();
-                let mut src = std::error::Error::source(&e);
-                while let Some(s) = src {
-                    let text = s.to_string();
-                    if !msg.contains(&text) {
-                        msg = format!("{msg}: {text}");
-                    }
-                    src = s.source();
-                }
-                msg
-            })?;
-        Ok(FederationClient::new(channel))
+        )
     }
 
     /// The byte counters of the connections this node dials to `agency`.
-    pub fn wire_count(&self, agency: &str) -> Arc<wire::WireCount> {
+    pub fn wire_count(&self, agency: &str) -> Arc<WireCount> {
         match self.wire.lock() {
             Ok(mut m) => m.entry(agency.to_string()).or_default().clone(),
-            Err(_) => Arc::new(wire::WireCount::default()),
+            Err(_) => Arc::new(WireCount::default()),
         }
     }
 
@@ -342,6 +265,3 @@ impl Federation {
             .collect()
     }
 }
-
-#[cfg(test)]
-mod tests;

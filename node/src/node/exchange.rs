@@ -9,12 +9,22 @@ use sha2::{Digest, Sha256};
 use wildnet_proto::v1 as pb;
 
 use super::{Node, NodeError};
-use crate::federation::receipts;
-use crate::federation::reconcile::Id;
-use crate::federation::sync::Ingested;
+use crate::membership::receipts;
+use crate::membership::reconcile::Id;
 use crate::policy::{self, PeerPolicy};
 use crate::record::{Record, RecordId};
 use crate::storage::{InsertItem, Inserted, Side, StoreError};
+
+/// What one ingest batch did.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Ingested {
+    /// Newly stored.
+    pub received: u64,
+    /// Already held.
+    pub duplicates: u64,
+    /// Refused, with id and reason.
+    pub rejected: Vec<(String, String)>,
+}
 
 /// Pulled records after [`Node::check_pulled`]: the ones to store, and the
 /// refused ones with their id and reason.
@@ -207,7 +217,7 @@ impl Node {
     }
 
     /// Verifies and stores records pulled from `peer` (see
-    /// `federation::sync` for the steps), then queues signed receipts for
+    /// `sync` for the steps), then queues signed receipts for
     /// the newly stored ones towards their authors, via `peer`.
     pub async fn ingest(
         &self,
@@ -564,7 +574,7 @@ impl Node {
             // The sender must be able to hold it too (on the puller's side,
             // a record of a group the peer is not in is not the peer's to send).
             if policy::in_audience(b, sender, &m, now)
-                && crate::federation::sync::may_serve(b, sender, to, &m, policy, now)
+                && crate::policy::may_serve(b, sender, to, &m, policy, now)
             {
                 out.push(*s.record.id().as_bytes());
             }

@@ -12,7 +12,7 @@ use wildnet_proto::v1 as pb;
 
 mod exchange;
 
-pub use exchange::Checked;
+pub use exchange::{Checked, Ingested};
 
 use crate::config::Settings;
 use crate::record::terms::{self, Field, Term};
@@ -211,7 +211,7 @@ impl Node {
     /// Verifies a manifest against the CA and adopts it when newer:
     /// persisted first, then in force, then gossiped by the peer links.
     pub async fn adopt_manifest(&self, m: pb::Manifest, source: &str) -> pb::OfferManifestResponse {
-        use crate::federation::manifest::Trusted;
+        use crate::membership::manifest::Trusted;
         let Some(fed) = &self.federation else {
             return pb::OfferManifestResponse {
                 adopted: false,

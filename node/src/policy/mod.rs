@@ -13,7 +13,7 @@
 
 use wildnet_proto::v1 as pb;
 
-use crate::federation::manifest::Trusted;
+use crate::membership::manifest::Trusted;
 
 /// This node's sharing policy towards one peer (`node.toml`).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -215,6 +215,19 @@ pub fn groups_of(agency: &str, m: &Trusted) -> Vec<String> {
         .filter(|g| g.members.iter().any(|a| a == agency))
         .map(|g| g.name.clone())
         .collect()
+}
+
+/// Whether `me` puts a record on the wire to `peer` (Pull, Fetch, and the
+/// set the completeness check compares): not expired, and [`may_send`].
+pub fn may_serve(
+    b: &pb::RecordBody,
+    me: &str,
+    peer: &str,
+    m: &Trusted,
+    policy: &PeerPolicy,
+    now: i64,
+) -> bool {
+    (b.expires_at == 0 || b.expires_at > now) && may_send(b, me, peer, m, policy, now).is_ok()
 }
 
 #[cfg(test)]

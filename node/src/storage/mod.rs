@@ -45,7 +45,7 @@ pub use audit::{AuditDraft, AuditVerdict};
 pub use query::{Query, QueryPage};
 
 /// sled's page cache by default (`[storage] cache_mb`).
-pub const DEFAULT_CACHE_BYTES: u64 = 64 * 1024 * 1024;
+pub const DEFAULT_CACHE_BYTES: u64 = crate::config::DEFAULT_CACHE_MB << 20;
 
 /// The on-disk schema version this code reads and writes. 2: the index is
 /// posting blocks (1 had one key per term and record); 3: block references

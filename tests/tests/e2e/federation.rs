@@ -14,8 +14,7 @@ fn tls_key(dir: &Path) -> rcgen::KeyPair {
 }
 
 fn tls_cert(dir: &Path) -> Vec<u8> {
-    wildnet_node::federation::secretariat::read_cert_pem(&dir.join("federation/tls.cert.pem"))
-        .expect("cert")
+    wildnet_node::secretariat::read_cert_pem(&dir.join("federation/tls.cert.pem")).expect("cert")
 }
 
 fn now() -> i64 {
@@ -203,7 +202,7 @@ async fn refusal_matrix() {
         None,
     )
     .expect("load");
-    let e = za_fed.dial("ZA-DFFE", &ke.addr.to_string()).await;
+    let e = wildnet_node::sync::dial::dial(&za_fed, "ZA-DFFE", &ke.addr.to_string()).await;
     let e = match e {
         Ok(mut c) => c
             .hello(pb::HelloRequest::default())
@@ -253,7 +252,7 @@ async fn manifest_gossip_and_forgeries() {
     body.version += 1;
     let r = c
         .install_manifest(
-            wildnet_node::federation::manifest::sign(&body, &rogue.serialize_der()).expect("sign"),
+            wildnet_node::membership::manifest::sign(&body, &rogue.serialize_der()).expect("sign"),
         )
         .await
         .expect("call")
@@ -268,7 +267,7 @@ async fn manifest_gossip_and_forgeries() {
     let mut body = s.manifest().body().clone();
     body.federation = "a different federation".into();
     let same =
-        wildnet_node::federation::manifest::sign(&body, &ca_key.serialize_der()).expect("sign");
+        wildnet_node::membership::manifest::sign(&body, &ca_key.serialize_der()).expect("sign");
     let r = c.install_manifest(same).await.expect("call").into_inner();
     assert!(!r.adopted && r.reason.contains("differs"), "{r:?}");
     assert_eq!(
@@ -407,7 +406,7 @@ async fn key_rotation() {
     s.admit(&req, &za_addr.to_string(), "", true, 30)
         .expect("admit --rotate");
     let fed_dir = fed.fed_dir.clone();
-    wildnet_node::federation::join::join(
+    wildnet_node::join::join(
         &za_dir,
         &fed_dir.join("issued/za-dffe.cert.pem"),
         &fed_dir.join("ca.cert.pem"),

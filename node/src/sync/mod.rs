@@ -25,29 +25,25 @@ use tonic::Status;
 use wildnet_proto::v1 as pb;
 use wildnet_proto::v1::federation_client::FederationClient;
 
-use super::peers::stopped;
-use crate::node::Node;
+use crate::node::{Ingested, Node};
 use crate::policy;
+
+pub mod dial;
+pub mod links;
+
+/// Most ids in one Fetch.
+pub const FETCH_MAX: usize = 1024;
+
+/// Resolves once `stop` turns true (or its sender is gone).
+pub(crate) async fn stopped(stop: &mut tokio::sync::watch::Receiver<bool>) {
+    let _ = stop.wait_for(|s| *s).await;
+}
 
 /// Feed entries read per step of a Pull stream.
 const PULL_BATCH: usize = 512;
 /// Most records stored per ingest batch (one durable write): large
 /// batches share posting blocks and the flush (measured best at 4,096).
 const INGEST_BATCH: usize = 4096;
-
-/// Whether `me` puts a record on the wire to `peer` (Pull, Fetch, and the
-/// set the completeness check compares): not expired, and [`policy::may_send`].
-pub(crate) fn may_serve(
-    b: &pb::RecordBody,
-    me: &str,
-    peer: &str,
-    m: &super::manifest::Trusted,
-    policy: &policy::PeerPolicy,
-    now: i64,
-) -> bool {
-    (b.expires_at == 0 || b.expires_at > now)
-        && policy::may_send(b, me, peer, m, policy, now).is_ok()
-}
 
 /// The source side of Pull/Subscribe for an authenticated `peer`.
 pub fn serve_pull(
@@ -115,7 +111,7 @@ pub fn serve_pull(
                 pos = seq;
                 // Never echo a record to the peer it came from: it has it.
                 let send = (stored.received_from != peer
-                    && may_serve(stored.record.body(), &me, &peer, &m, &policy, now))
+                    && policy::may_serve(stored.record.body(), &me, &peer, &m, &policy, now))
                 .then_some(stored);
                 match send {
                     Some(s) => {
@@ -152,17 +148,6 @@ pub fn serve_pull(
         }
     });
     ReceiverStream::new(rx)
-}
-
-/// What one ingest batch did.
-#[derive(Debug, Default, Clone, PartialEq, Eq)]
-pub struct Ingested {
-    /// Newly stored.
-    pub received: u64,
-    /// Already held.
-    pub duplicates: u64,
-    /// Refused, with id and reason.
-    pub rejected: Vec<(String, String)>,
 }
 
 /// Pulls from `peer` until the stream fails, the manifest changes, a sync
@@ -427,7 +412,7 @@ pub(super) async fn verify(
     client: &mut FederationClient<tonic::transport::Channel>,
     announced: &policy::PeerPolicy,
 ) -> Result<(), String> {
-    use super::reconcile::Initiator;
+    use crate::membership::reconcile::Initiator;
     let started = std::time::Instant::now();
     let (n, p, me, pol) = (
         node.clone(),
@@ -473,7 +458,7 @@ pub(super) async fn verify(
         }
     }
     let mut repaired = 0;
-    for chunk in missing.chunks(super::service::FETCH_MAX) {
+    for chunk in missing.chunks(FETCH_MAX) {
         let records = client
             .fetch(pb::FetchRequest {
                 ids: chunk.to_vec(),

@@ -3,19 +3,19 @@ use std::path::Path;
 use ed25519_dalek::SigningKey;
 use ed25519_dalek::pkcs8::DecodePrivateKey;
 
-use super::manifest::{ManifestError, Trusted};
-use super::secretariat::Secretariat;
+use super::Secretariat;
+use crate::membership::manifest::{ManifestError, Trusted};
 use crate::record::{KeyBinding, RecordError};
 
 fn agency(root: &Path, id: &str) -> (std::path::PathBuf, Vec<u8>) {
     let dir = root.join(id.to_lowercase());
     crate::identity::init(&dir, id, &format!("{id} test"), &id[..2]).expect("init");
-    let req = std::fs::read(dir.join(crate::identity::ADMISSION_FILE)).expect("request");
+    let req = std::fs::read(dir.join(crate::layout::ADMISSION_FILE)).expect("request");
     (dir, req)
 }
 
 fn signing_key(dir: &Path) -> SigningKey {
-    let pem = std::fs::read_to_string(dir.join(crate::identity::SIGNING_KEY_FILE)).expect("key");
+    let pem = std::fs::read_to_string(dir.join(crate::layout::SIGNING_KEY_FILE)).expect("key");
     SigningKey::from_pkcs8_pem(&pem).expect("key")
 }
 

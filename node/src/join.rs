@@ -5,11 +5,8 @@
 use std::fs;
 use std::path::Path;
 
-use super::manifest::CaKey;
-use super::secretariat::{read_cert_pem, read_manifest};
-
-/// Files installed in the agency dir, relative to it.
-pub const FED_DIR: &str = "federation";
+use crate::membership::manifest::CaKey;
+use crate::secretariat::{read_cert_pem, read_manifest};
 
 /// Installs the federation files into `dir` after checking that they fit
 /// together: the certificate names this agency and carries this agency's
@@ -22,14 +19,14 @@ pub fn join(
     manifest: &Path,
     listen: Option<&str>,
 ) -> Result<String, String> {
-    let cfg_path = dir.join(crate::identity::CONFIG_FILE);
+    let cfg_path = dir.join(crate::layout::CONFIG_FILE);
     let settings = crate::config::Settings::load(&cfg_path).map_err(|e| e.to_string())?;
     let agency = settings.agency.to_string();
     let ca_der = read_cert_pem(ca).map_err(|e| e.to_string())?;
     let ca_key = CaKey::from_cert_der(&ca_der)?;
     let trusted = read_manifest(manifest, &ca_key).map_err(|e| e.to_string())?;
     let cert_der = read_cert_pem(cert).map_err(|e| e.to_string())?;
-    let named = super::tls::agency_of(&cert_der)?;
+    let named = crate::membership::tls::agency_of(&cert_der)?;
     if named != agency {
         return Err(format!(
             "{} is the certificate of {named}, not of {agency}",
@@ -62,14 +59,14 @@ pub fn join(
         .parse::<std::net::SocketAddr>()
         .map_err(|e| format!("listen address {listen:?} must be IP:PORT ({e}); pass --listen"))?;
 
-    let fed = dir.join(FED_DIR);
+    let fed = dir.join(crate::layout::JOINED_DIR);
     fs::create_dir_all(&fed).map_err(|e| format!("{}: {e}", fed.display()))?;
     for (from, to) in [
-        (ca, "ca.cert.pem"),
-        (cert, "tls.cert.pem"),
-        (manifest, "manifest.pb"),
+        (ca, crate::layout::JOINED_CA_FILE),
+        (cert, crate::layout::JOINED_CERT_FILE),
+        (manifest, crate::layout::JOINED_MANIFEST_FILE),
     ] {
-        let target = fed.join(to);
+        let target = dir.join(to);
         if from.canonicalize().ok() != target.canonicalize().ok() {
             fs::copy(from, &target).map_err(|e| {
                 format!(

@@ -11,17 +11,9 @@ use std::path::{Path, PathBuf};
 use prost::Message;
 use wildnet_proto::v1 as pb;
 
-use super::manifest::{self, CaKey, Trusted, cert_sha256};
+use crate::layout::{CA_CERT, CA_KEY, ISSUED, MANIFEST};
+use crate::membership::manifest::{self, CaKey, Trusted, cert_sha256};
 use crate::record::AgencyId;
-
-/// CA key file in the federation dir.
-pub const CA_KEY: &str = "ca.key.pem";
-/// CA certificate file.
-pub const CA_CERT: &str = "ca.cert.pem";
-/// Manifest file.
-pub const MANIFEST: &str = "manifest.pb";
-/// Issued certificates directory.
-pub const ISSUED: &str = "issued";
 
 /// What went wrong.
 #[derive(Debug, thiserror::Error)]
@@ -268,7 +260,7 @@ impl Secretariat {
         let req = pb::AdmissionRequest::decode(request)
             .map_err(|e| refused(format!("not an admission request: {e}")))?;
         let body =
-            crate::identity::verify_admission_request(&req).map_err(|e| refused(e.to_string()))?;
+            crate::membership::admission::verify(&req).map_err(|e| refused(e.to_string()))?;
         let id: AgencyId = body
             .agency
             .parse()
@@ -384,10 +376,7 @@ impl Secretariat {
             }),
         }
         self.publish(m)?;
-        let path = self
-            .dir
-            .join(ISSUED)
-            .join(format!("{}.cert.pem", id.as_str().to_lowercase()));
+        let path = self.dir.join(crate::layout::issued_cert(id.as_str()));
         fs::create_dir_all(self.dir.join(ISSUED)).map_err(io(&self.dir))?;
         write_file(&path, pem.as_bytes(), 0o644, false)?;
         Ok((id.to_string(), der))
@@ -497,3 +486,6 @@ impl Secretariat {
         Ok(what)
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -12,6 +12,7 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use wildnet_proto::v1 as pb;
 
+use super::stopped;
 use crate::node::Node;
 
 /// Backoff state of one link.
@@ -23,11 +24,6 @@ enum Link {
     Up,
     /// Failed `n` times in a row.
     Failing(u32),
-}
-
-/// Resolves once `stop` turns true (or its sender is gone).
-pub(super) async fn stopped(stop: &mut watch::Receiver<bool>) {
-    let _ = stop.wait_for(|s| *s).await;
 }
 
 fn backoff(n: u32) -> Duration {
@@ -116,7 +112,7 @@ async fn link(node: Arc<Node>, peer: String, address: String, mut stop: watch::R
         if let (Ok((_, announced)), Some(c)) = (&result, client.as_mut()) {
             // Receipts queued while the link was down go first; those that
             // cannot go stay queued and never hold up the pull.
-            if let Err(e) = super::sync::deliver_receipts(&node, &peer, c).await {
+            if let Err(e) = super::deliver_receipts(&node, &peer, c).await {
                 tracing::warn!(cause = %e, "receipts not delivered; kept for later");
             }
             let mut step = Ok(());
@@ -125,7 +121,7 @@ async fn link(node: Arc<Node>, peer: String, address: String, mut stop: watch::R
             if step.is_ok() && due {
                 seen = asked;
                 verify_at = next_check();
-                if let Err(e) = super::sync::verify(&node, &peer, c, announced).await {
+                if let Err(e) = super::verify(&node, &peer, c, announced).await {
                     tracing::warn!(cause = %e, "completeness check failed");
                     fed.peer_update(&peer, |p| p.verify_error = e.clone());
                     step = Err(e);
@@ -134,7 +130,7 @@ async fn link(node: Arc<Node>, peer: String, address: String, mut stop: watch::R
             // Pull (then subscribe) until the stream fails or we must
             // re-handshake (new manifest, sync or check requested).
             if step.is_ok() {
-                step = super::sync::pull(
+                step = super::pull(
                     &node,
                     &peer,
                     c,
@@ -201,7 +197,7 @@ async fn exchange(
         return Err("no federation".into());
     };
     if client.is_none() {
-        *client = Some(fed.dial(peer, address).await?);
+        *client = Some(super::dial::dial(fed, peer, address).await?);
     }
     let Some(c) = client.as_mut() else {
         return Err("no connection".into());

@@ -1,23 +1,22 @@
-//! Bytes on the wire of dialled peer connections (TCP payload, so TLS
-//! records and HTTP/2 framing included). Each connection is dialled by one
-//! side, so the sum over nodes of what they dialled counts every byte once.
+//! Dialling a peer: mutual TLS over TCP, counting the bytes on the wire
+//! (TCP payload, so TLS records and HTTP/2 framing included) in the
+//! federation state's [`WireCount`] for that peer. Each connection is
+//! dialled by one side, so the sum over nodes of what they dialled counts
+//! every byte once.
 
 use std::io;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::task::{Context, Poll};
+use std::time::Duration;
 
+use hyper_util::rt::TokioIo;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tonic::transport::{Channel, Endpoint, Uri};
+use wildnet_proto::v1::federation_client::FederationClient;
 
-/// Bytes sent and received on one peer's dialled connections.
-#[derive(Debug, Default)]
-pub struct WireCount {
-    /// Bytes written.
-    pub sent: AtomicU64,
-    /// Bytes read.
-    pub received: AtomicU64,
-}
+use crate::federation::{Federation, WireCount};
 
 /// A stream that adds what passes through it to a [`WireCount`].
 #[derive(Debug)]
@@ -83,6 +82,57 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Counted<S> {
     fn is_write_vectored(&self) -> bool {
         self.inner.is_write_vectored()
     }
+}
+
+/// Dials `agency` at `address` with mutual TLS.
+pub async fn dial(
+    fed: &Federation,
+    agency: &str,
+    address: &str,
+) -> Result<FederationClient<Channel>, String> {
+    let cfg = fed.client_config(agency)?;
+    let addr = tokio::net::lookup_host(address)
+        .await
+        .map_err(|e| format!("cannot resolve {address}: {e}"))?
+        .next()
+        .ok_or_else(|| format!("{address} resolves to nothing"))?;
+    let host = address.rsplit_once(':').map(|(h, _)| h).unwrap_or(address);
+    let host = host
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .to_string();
+    let name = rustls::pki_types::ServerName::try_from(host)
+        .map_err(|e| format!("bad server name in {address}: {e}"))?;
+    let connector = tokio_rustls::TlsConnector::from(cfg);
+    let count = fed.wire_count(agency);
+    let channel = Endpoint::from_shared(format!("http://{address}"))
+        .map_err(|e| e.to_string())?
+        .connect_timeout(Duration::from_secs(5))
+        .timeout(Duration::from_secs(15))
+        .connect_with_connector(tower::service_fn(move |_: Uri| {
+            let (connector, name, count) = (connector.clone(), name.clone(), count.clone());
+            async move {
+                let tcp = tokio::net::TcpStream::connect(addr).await?;
+                tcp.set_nodelay(true)?;
+                let tcp = Counted::new(tcp, count);
+                let tls = connector.connect(name, tcp).await?;
+                Ok::<_, std::io::Error>(TokioIo::new(tls))
+            }
+        }))
+        .await
+        .map_err(|e| {
+            let mut msg = e.to_string();
+            let mut src = std::error::Error::source(&e);
+            while let Some(s) = src {
+                let text = s.to_string();
+                if !msg.contains(&text) {
+                    msg = format!("{msg}: {text}");
+                }
+                src = s.source();
+            }
+            msg
+        })?;
+    Ok(FederationClient::new(channel))
 }
 
 #[cfg(test)]

@@ -9,9 +9,7 @@ use wildnet_proto::v1 as pb;
 use wildnet_proto::v1::federation_server::Federation as FederationApi;
 
 use crate::node::Node;
-
-/// Most ids in one Fetch.
-pub const FETCH_MAX: usize = 1024;
+use crate::sync::FETCH_MAX;
 
 /// The Federation service over a node.
 #[derive(Debug, Clone)]
@@ -37,7 +35,7 @@ impl FederationService {
         let cert = certs.first().ok_or_else(|| {
             Status::unauthenticated("no client certificate: mutual TLS is required")
         })?;
-        let agency = super::tls::agency_of(cert).map_err(Status::unauthenticated)?;
+        let agency = crate::membership::tls::agency_of(cert).map_err(Status::unauthenticated)?;
         if let Err(why) = fed.current().check_cert(&agency, cert, crate::now_ms()) {
             tracing::warn!(peer = %agency, cause = %why, "federation call refused");
             self.node
@@ -88,8 +86,8 @@ impl FederationApi for FederationService {
                     Ok(Some(m)) => m,
                     _ => return,
                 };
-                let reply =
-                    super::reconcile::respond(&ours, &msg).map_err(Status::invalid_argument);
+                let reply = crate::membership::reconcile::respond(&ours, &msg)
+                    .map_err(Status::invalid_argument);
                 let stop = reply.is_err();
                 if tx.send(reply).await.is_err() || stop {
                     return;
@@ -137,7 +135,7 @@ impl FederationApi for FederationService {
             })?;
             // The same rule as Pull: only what the caller may hold.
             if let Some(s) = stored
-                && super::sync::may_serve(s.record.body(), &me, &peer, &m, policy, now)
+                && crate::policy::may_serve(s.record.body(), &me, &peer, &m, policy, now)
             {
                 records.push(s.record.signed().clone());
             }
@@ -172,7 +170,7 @@ impl FederationApi for FederationService {
         let peer = self.caller(&req)?;
         let r = req.into_inner();
         tracing::debug!(peer = %peer, since = r.since, follow = r.follow, "pull");
-        Ok(Response::new(super::sync::serve_pull(
+        Ok(Response::new(crate::sync::serve_pull(
             self.node.clone(),
             peer,
             r,

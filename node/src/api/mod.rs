@@ -1,0 +1,8 @@
+//! The gRPC surface: each service converts the request, calls the
+//! node's domain operation and maps the result; nothing else.
+//!
+//! - [`agency`] is the local Agency service (Unix socket, optional TCP).
+//! - [`federation`] is the Federation service peers call over mutual TLS.
+
+pub mod agency;
+pub mod federation;
