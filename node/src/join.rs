@@ -77,13 +77,10 @@ pub fn join(
             })?;
         }
     }
-    let text = fs::read_to_string(&cfg_path).map_err(|e| format!("{}: {e}", cfg_path.display()))?;
-    if !text.lines().any(|l| l.trim() == "[federation]") {
-        let section = format!(
-            "\n[federation]\n# Federation service (mutual TLS 1.3), the address the manifest lists.\nlisten = \"{listen}\"\nca = \"federation/ca.cert.pem\"\ncert = \"federation/tls.cert.pem\"\nmanifest = \"federation/manifest.pb\"\n# Agencies to dial; absent: every other agency of the manifest.\n# peers = [\"ZA-DFFE\"]\n# Seconds between manifest checks on an idle peer link.\nhello_interval_secs = 30\n# Seconds between completeness checks with each peer (0: on demand only).\nverify_interval_secs = 3600\n"
-        );
-        fs::write(&cfg_path, text + &section)
-            .map_err(|e| format!("{}: {e}", cfg_path.display()))?;
+    let mut cfg = crate::config::NodeToml::open(&cfg_path).map_err(|e| e.to_string())?;
+    if !cfg.is_federated() {
+        cfg.add_federation(&listen).map_err(|e| e.to_string())?;
+        cfg.save().map_err(|e| e.to_string())?;
     }
     Ok(listen)
 }

@@ -12,7 +12,7 @@ use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status};
 use wildnet_proto::v1 as pb;
 
-use crate::fed::TestFederation;
+use crate::fed::Federation;
 
 /// Feed position of the rogue's first record: above any cursor that a
 /// test's real node reached, so a node that pulled the replaced node still
@@ -33,7 +33,7 @@ impl RoguePeer {
     /// Stops `agency`'s node and serves its Federation address in its
     /// place, with its certificate, at the manifest version the first node
     /// of `fed` has in force.
-    pub async fn replace(fed: &mut TestFederation, agency: &str) -> RoguePeer {
+    pub async fn replace(fed: &mut Federation, agency: &str) -> RoguePeer {
         use rustls::pki_types::pem::PemObject;
         let idx = fed
             .nodes
@@ -41,9 +41,12 @@ impl RoguePeer {
             .position(|n| n.agency == agency)
             .expect("node to replace");
         let other = fed.nodes.iter().find(|n| n.agency != agency).expect("peer");
-        let manifest_version = other.peers().await.manifest_version;
-        let (dir, addr) = (fed.nodes[idx].dir.clone(), fed.nodes[idx].addr);
-        fed.nodes[idx].stop().await;
+        let manifest_version = other.peers().await.expect("peers").manifest_version;
+        let (dir, addr) = (
+            fed.nodes[idx].dir.clone(),
+            fed.nodes[idx].addr.expect("federated"),
+        );
+        fed.nodes[idx].stop().await.expect("stop");
 
         let settings =
             wildnet_node::config::Settings::load(&dir.join("node.toml")).expect("settings");

@@ -12,7 +12,7 @@ use tonic::transport::Channel;
 
 use wildnet_proto::v1 as pb;
 use wildnet_proto::v1::agency_client::AgencyClient;
-use wildnet_tests::fed::TestFederation;
+use wildnet_tests::fed::federation;
 use wildnet_tests::rogue::RoguePeer;
 
 use crate::sync::{draft, held_ids, wait_until};
@@ -66,10 +66,11 @@ fn set_share(dir: &Path, peer: &str, max_tlp: &str) {
 /// and the peer re-pulls from the start and gets what it may now hold.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn policy_widening_triggers_a_re_pull() {
-    let mut fed = TestFederation::start(&["KE-KWS", "ZA-DFFE"], &[]).await;
+    let mut fed = federation(&["KE-KWS", "ZA-DFFE"], &[], None).await;
     fed.restart_with("KE-KWS", |d| set_share(d, "ZA-DFFE", "green"))
-        .await;
-    let mut ke = fed.node("KE-KWS").client().await;
+        .await
+        .expect("restart");
+    let mut ke = fed.node("KE-KWS").client().await.expect("client");
     let mut green = BTreeSet::new();
     let mut all = BTreeSet::new();
     for n in 0..3 {
@@ -77,7 +78,7 @@ async fn policy_widening_triggers_a_re_pull() {
         all.insert(publish(&mut ke, 100 + n, pb::Tlp::Amber).await);
     }
     all.extend(green.iter().cloned());
-    let mut za = fed.node("ZA-DFFE").client().await;
+    let mut za = fed.node("ZA-DFFE").client().await.expect("client");
     let r = sync(&mut za, false).await;
     assert!(
         held_ids(&mut za).await == green,
@@ -90,8 +91,9 @@ async fn policy_widening_triggers_a_re_pull() {
     );
 
     fed.restart_with("KE-KWS", |d| set_share(d, "ZA-DFFE", "amber"))
-        .await;
-    let mut za = fed.node("ZA-DFFE").client().await;
+        .await
+        .expect("restart");
+    let mut za = fed.node("ZA-DFFE").client().await.expect("client");
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         let r = sync(&mut za, false).await;
@@ -105,35 +107,35 @@ async fn policy_widening_triggers_a_re_pull() {
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    let audit = fed.node("ZA-DFFE").audit().await;
+    let audit = fed.node("ZA-DFFE").audit().await.expect("audit");
     assert!(
         audit
             .iter()
             .any(|e| e.action == "re-pull" && e.detail.contains("widened")),
         "ZA audits the re-pull"
     );
-    let audit = fed.node("KE-KWS").audit().await;
+    let audit = fed.node("KE-KWS").audit().await.expect("audit");
     assert!(
         audit
             .iter()
             .any(|e| e.action == "policy-widened" && e.detail.starts_with("ZA-DFFE")),
         "KE audits the widening"
     );
-    fed.stop().await;
+    fed.stop().await.expect("stop");
 }
 
 /// Rows lost behind the cursor are invisible to the pull; the completeness
 /// check finds exactly them, fetches them, and says so in `peers`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn completeness_check_repairs_deleted_rows() {
-    let mut fed = TestFederation::start(&["KE-KWS", "ZA-DFFE"], &[]).await;
-    let mut ke = fed.node("KE-KWS").client().await;
+    let mut fed = federation(&["KE-KWS", "ZA-DFFE"], &[], None).await;
+    let mut ke = fed.node("KE-KWS").client().await.expect("client");
     let mut ids = Vec::new();
     for n in 0..300 {
         ids.push(publish(&mut ke, n, pb::Tlp::Green).await);
     }
     let all: BTreeSet<String> = ids.iter().cloned().collect();
-    let mut za = fed.node("ZA-DFFE").client().await;
+    let mut za = fed.node("ZA-DFFE").client().await.expect("client");
     sync(&mut za, false).await;
     assert!(
         held_ids(&mut za).await == all,
@@ -150,8 +152,9 @@ async fn completeness_check_repairs_deleted_rows() {
             assert!(store.drop_record_row(&id).expect("drop row"));
         }
     })
-    .await;
-    let mut za = fed.node("ZA-DFFE").client().await;
+    .await
+    .expect("restart");
+    let mut za = fed.node("ZA-DFFE").client().await.expect("client");
     let r = sync(&mut za, false).await;
     let held = held_ids(&mut za).await;
     assert_eq!(
@@ -191,7 +194,7 @@ async fn completeness_check_repairs_deleted_rows() {
     let r = sync(&mut za, true).await;
     let p = peer(&r, "KE-KWS");
     assert_eq!((p.verify_missing, p.verify_ranges), (0, 1), "{p:?}");
-    fed.stop().await;
+    fed.stop().await.expect("stop");
 }
 
 pub(crate) fn note_body(author: &str, n: usize, scope: pb::Scope) -> pb::RecordBody {
@@ -212,7 +215,7 @@ pub(crate) fn note_body(author: &str, n: usize, scope: pb::Scope) -> pb::RecordB
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tampered_records_from_a_malicious_peer_are_refused_and_the_rest_arrive() {
     use wildnet_node::record::{Record, RecordId};
-    let mut fed = TestFederation::start_with(
+    let mut fed = federation(
         &["KE-KWS", "GB-NWCU", "ZA-DFFE"],
         &[],
         Some(&[("KE-KWS", "GB-NWCU")]),
@@ -251,7 +254,7 @@ async fn tampered_records_from_a_malicious_peer_are_refused_and_the_rest_arrive(
 
     rogue.serve(items);
 
-    let mut ke = fed.node("KE-KWS").client().await;
+    let mut ke = fed.node("KE-KWS").client().await.expect("client");
     wait_until("the five good records at KE", || {
         let mut c = ke.clone();
         let want: Vec<String> = good.iter().map(|r| r.id().to_hex()).collect();
@@ -271,7 +274,7 @@ async fn tampered_records_from_a_malicious_peer_are_refused_and_the_rest_arrive(
             "forged record {id} was stored"
         );
     }
-    let p = fed.node("KE-KWS").peers().await;
+    let p = fed.node("KE-KWS").peers().await.expect("peers");
     let p = peer(&p, "GB-NWCU");
     assert_eq!((p.received, p.rejected), (5, 3), "{p:?}");
     assert!(
@@ -279,7 +282,7 @@ async fn tampered_records_from_a_malicious_peer_are_refused_and_the_rest_arrive(
         "peers names the last rejected record and why: {:?}",
         p.last_rejection
     );
-    let audit = fed.node("KE-KWS").audit().await;
+    let audit = fed.node("KE-KWS").audit().await.expect("audit");
     let reason = |id: &str| {
         audit
             .iter()
@@ -303,7 +306,7 @@ async fn tampered_records_from_a_malicious_peer_are_refused_and_the_rest_arrive(
         reason(&bad_ids[2])
     );
     drop(rogue);
-    fed.stop().await;
+    fed.stop().await.expect("stop");
 }
 
 /// Kills the child on drop, so a failing test leaves no process behind.
@@ -356,16 +359,16 @@ async fn records(c: &mut AgencyClient<Channel>) -> u64 {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigkill_mid_sync_converges_without_loss_or_duplicates() {
     const N: usize = 4000;
-    let mut fed = TestFederation::start(&["KE-KWS", "ZA-DFFE"], &[]).await;
+    let mut fed = federation(&["KE-KWS", "ZA-DFFE"], &[], None).await;
     let za = fed
         .nodes
         .iter()
         .position(|n| n.agency == "ZA-DFFE")
         .expect("za");
     let za_dir = fed.nodes[za].dir.clone();
-    fed.nodes[za].stop().await;
+    fed.nodes[za].stop().await.expect("stop");
 
-    let mut ke = fed.node("KE-KWS").client().await;
+    let mut ke = fed.node("KE-KWS").client().await.expect("client");
     let items: Vec<pb::ImportItem> = (0..N)
         .map(|n| pb::ImportItem {
             line: n as u64 + 1,
@@ -442,7 +445,7 @@ async fn sigkill_mid_sync_converges_without_loss_or_duplicates() {
         .expect("audit verify")
         .into_inner();
     assert!(v.ok, "audit chain broken after SIGKILL: {v:?}");
-    fed.stop().await;
+    fed.stop().await.expect("stop");
 }
 
 /// In a line KE — ZA — GB: a chain of three versions converges at GB with
@@ -450,13 +453,13 @@ async fn sigkill_mid_sync_converges_without_loss_or_duplicates() {
 /// sent to it by ZA, which still stores it until its next purge.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn versions_converge_and_expired_records_are_never_sent() {
-    let mut fed = TestFederation::start_with(
+    let mut fed = federation(
         &["KE-KWS", "ZA-DFFE", "GB-NWCU"],
         &[],
         Some(&[("KE-KWS", "ZA-DFFE"), ("ZA-DFFE", "GB-NWCU")]),
     )
     .await;
-    let mut ke = fed.node("KE-KWS").client().await;
+    let mut ke = fed.node("KE-KWS").client().await.expect("client");
     let v1 = publish(&mut ke, 1, pb::Tlp::Green).await;
     let mut chain = vec![v1.clone()];
     for n in 2..=3 {
@@ -472,7 +475,7 @@ async fn versions_converge_and_expired_records_are_never_sent() {
         }
         chain.push(ke.publish(d).await.expect("new version").into_inner().id);
     }
-    let mut gb = fed.node("GB-NWCU").client().await;
+    let mut gb = fed.node("GB-NWCU").client().await.expect("client");
     wait_until("the third version at GB", || {
         let (mut c, id) = (gb.clone(), chain[2].clone());
         async move { c.get(pb::GetRequest { id }).await.is_ok() }
@@ -493,8 +496,7 @@ async fn versions_converge_and_expired_records_are_never_sent() {
         .iter()
         .position(|n| n.agency == "GB-NWCU")
         .expect("gb");
-    let (gb_dir, gb_addr) = (fed.nodes[gb_idx].dir.clone(), fed.nodes[gb_idx].addr);
-    fed.nodes[gb_idx].stop().await;
+    fed.nodes[gb_idx].stop().await.expect("stop");
     let mut d = draft(
         9,
         pb::Tlp::Green,
@@ -507,7 +509,7 @@ async fn versions_converge_and_expired_records_are_never_sent() {
         b.expires_at = expires_at;
     }
     let short = ke.publish(d).await.expect("publish").into_inner().id;
-    let mut za = fed.node("ZA-DFFE").client().await;
+    let mut za = fed.node("ZA-DFFE").client().await.expect("client");
     sync_with(&mut za, "KE-KWS", false).await;
     assert!(za.get(pb::GetRequest { id: short.clone() }).await.is_ok());
     // Past its expiry it is still stored at ZA until the next purge (every
@@ -516,11 +518,11 @@ async fn versions_converge_and_expired_records_are_never_sent() {
         chrono::Utc::now().timestamp_millis() > expires_at + 100
     })
     .await;
-    let listener = tokio::net::TcpListener::bind(gb_addr)
+    fed.nodes[gb_idx]
+        .start_in_process(None)
         .await
-        .expect("rebind");
-    fed.nodes[gb_idx] = wildnet_tests::fed::start_node("GB-NWCU", &gb_dir, listener).await;
-    let mut gb = fed.node("GB-NWCU").client().await;
+        .expect("start again");
+    let mut gb = fed.node("GB-NWCU").client().await.expect("client");
     let r = sync(&mut gb, true).await;
     assert!(
         gb.get(pb::GetRequest { id: short }).await.is_err(),
@@ -530,5 +532,5 @@ async fn versions_converge_and_expired_records_are_never_sent() {
     let p = peer(&r, "ZA-DFFE");
     assert_eq!((p.rejected, p.verify_missing), (0, 0), "{p:?}");
     assert_eq!(held_ids(&mut gb).await.len(), 3, "the three versions only");
-    fed.stop().await;
+    fed.stop().await.expect("stop");
 }

@@ -6,7 +6,7 @@ use std::path::Path;
 
 use prost::Message;
 use wildnet_proto::v1 as pb;
-use wildnet_tests::fed::{TestFederation, foreign_cert, hello_with, issue_cert};
+use wildnet_tests::fed::{Federation, federation, foreign_cert, hello_with, issue_cert};
 
 fn tls_key(dir: &Path) -> rcgen::KeyPair {
     rcgen::KeyPair::from_pem(&std::fs::read_to_string(dir.join("keys/tls.key.pem")).expect("key"))
@@ -24,10 +24,10 @@ fn now() -> i64 {
 /// Waits for a refusal audited on `node` after entry `before` whose
 /// reason contains `reason` (refusals are audited just after the
 /// handshake fails, so an earlier case's may land late: match on reason).
-async fn refusal_with(fed: &TestFederation, node: &str, before: usize, reason: &str) -> String {
+async fn refusal_with(fed: &Federation, node: &str, before: usize, reason: &str) -> String {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
     loop {
-        let entries = fed.node(node).audit().await;
+        let entries = fed.node(node).audit().await.expect("audit");
         let refusals: Vec<&str> = entries
             .iter()
             .skip(before)
@@ -52,18 +52,22 @@ async fn refusal_with(fed: &TestFederation, node: &str, before: usize, reason: &
 /// others as authenticated peers.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn three_nodes_authenticate_each_other() {
-    let fed = TestFederation::start(
+    let fed = federation(
         &["KE-KWS", "ZA-DFFE", "GB-NWCU"],
         &[("SADC", &["KE-KWS", "ZA-DFFE"])],
+        None,
     )
     .await;
     fed.wait_peer_state("KE-KWS", &["ZA-DFFE", "GB-NWCU"], "authenticated")
-        .await;
+        .await
+        .expect("wait");
     fed.wait_peer_state("ZA-DFFE", &["KE-KWS", "GB-NWCU"], "authenticated")
-        .await;
+        .await
+        .expect("wait");
     fed.wait_peer_state("GB-NWCU", &["KE-KWS", "ZA-DFFE"], "authenticated")
-        .await;
-    let p = fed.node("KE-KWS").peers().await;
+        .await
+        .expect("wait");
+    let p = fed.node("KE-KWS").peers().await.expect("peers");
     assert_eq!(p.manifest_version, 5, "version 1 + 3 admissions + 1 group");
     assert!(
         p.peers
@@ -72,22 +76,26 @@ async fn three_nodes_authenticate_each_other() {
         "{:?}",
         p.peers
     );
-    fed.stop().await;
+    fed.stop().await.expect("stop");
 }
 
 /// Every bad certificate is refused at the handshake, with its reason
 /// audited; the valid one is accepted.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn refusal_matrix() {
-    let fed = TestFederation::start(&["KE-KWS", "ZA-DFFE", "GB-NWCU"], &[]).await;
+    let fed = federation(&["KE-KWS", "ZA-DFFE", "GB-NWCU"], &[], None).await;
     let ke = fed.node("KE-KWS");
     let za_dir = fed.node("ZA-DFFE").dir.clone();
     let za_key = tls_key(&za_dir);
 
     // The valid certificate works.
-    let ok = hello_with(&fed.fed_dir, ke.addr, Some((tls_cert(&za_dir), &za_key)))
-        .await
-        .expect("valid cert refused");
+    let ok = hello_with(
+        &fed.fed_dir,
+        ke.addr.expect("federated"),
+        Some((tls_cert(&za_dir), &za_key)),
+    )
+    .await
+    .expect("valid cert refused");
     assert_eq!(ok.agency, "KE-KWS");
 
     let other_key = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).expect("key");
@@ -152,8 +160,8 @@ async fn refusal_matrix() {
         ),
     ];
     for (what, cert, reason) in cases {
-        let before = ke.audit().await.len();
-        let r = hello_with(&fed.fed_dir, ke.addr, cert).await;
+        let before = ke.audit().await.expect("audit").len();
+        let r = hello_with(&fed.fed_dir, ke.addr.expect("federated"), cert).await;
         assert!(r.is_err(), "{what}: accepted");
         let detail = refusal_with(&fed, "KE-KWS", before, reason).await;
         assert!(!detail.is_empty(), "{what}");
@@ -162,29 +170,40 @@ async fn refusal_matrix() {
     // Revocation on a running node: revoke GB-NWCU, install at KE only.
     let gb_dir = fed.node("GB-NWCU").dir.clone();
     let gb_key = tls_key(&gb_dir);
-    hello_with(&fed.fed_dir, ke.addr, Some((tls_cert(&gb_dir), &gb_key)))
-        .await
-        .expect("GB valid before");
-    let mut s = fed.secretariat();
+    hello_with(
+        &fed.fed_dir,
+        ke.addr.expect("federated"),
+        Some((tls_cert(&gb_dir), &gb_key)),
+    )
+    .await
+    .expect("GB valid before");
+    let mut s = fed.secretariat().expect("secretariat");
     s.revoke("GB-NWCU", None, now()).expect("revoke");
     let r = ke
         .client()
         .await
+        .expect("client")
         .install_manifest(s.manifest().manifest().clone())
         .await
         .expect("install")
         .into_inner();
     assert!(r.adopted, "{r:?}");
-    let before = ke.audit().await.len();
+    let before = ke.audit().await.expect("audit").len();
     assert!(
-        hello_with(&fed.fed_dir, ke.addr, Some((tls_cert(&gb_dir), &gb_key)))
-            .await
-            .is_err(),
+        hello_with(
+            &fed.fed_dir,
+            ke.addr.expect("federated"),
+            Some((tls_cert(&gb_dir), &gb_key))
+        )
+        .await
+        .is_err(),
         "revoked agency accepted"
     );
     refusal_with(&fed, "KE-KWS", before, "revoked").await;
-    fed.wait_peer_state("KE-KWS", &["GB-NWCU"], "dropped").await;
-    let p = ke.peers().await;
+    fed.wait_peer_state("KE-KWS", &["GB-NWCU"], "dropped")
+        .await
+        .expect("wait");
+    let p = ke.peers().await.expect("peers");
     let gb = p
         .peers
         .iter()
@@ -202,7 +221,12 @@ async fn refusal_matrix() {
         None,
     )
     .expect("load");
-    let e = wildnet_node::sync::dial::dial(&za_fed, "ZA-DFFE", &ke.addr.to_string()).await;
+    let e = wildnet_node::sync::dial::dial(
+        &za_fed,
+        "ZA-DFFE",
+        &ke.addr.expect("federated").to_string(),
+    )
+    .await;
     let e = match e {
         Ok(mut c) => c
             .hello(pb::HelloRequest::default())
@@ -213,22 +237,28 @@ async fn refusal_matrix() {
     }
     .expect_err("a node answering under another agency's name was accepted");
     assert!(e.contains("was dialled") || e.contains("KE-KWS"), "{e}");
-    fed.stop().await;
+    fed.stop().await.expect("stop");
 }
 
 /// A new manifest installed at one node reaches all three; forged, older
 /// and conflicting manifests are refused with their reason.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn manifest_gossip_and_forgeries() {
-    let fed = TestFederation::start(&["KE-KWS", "ZA-DFFE", "GB-NWCU"], &[]).await;
+    let fed = federation(&["KE-KWS", "ZA-DFFE", "GB-NWCU"], &[], None).await;
     fed.wait_peer_state("KE-KWS", &["ZA-DFFE", "GB-NWCU"], "authenticated")
-        .await;
-    let old = fed.secretariat().manifest().manifest().clone();
-    let mut s = fed.secretariat();
+        .await
+        .expect("wait");
+    let old = fed
+        .secretariat()
+        .expect("secretariat")
+        .manifest()
+        .manifest()
+        .clone();
+    let mut s = fed.secretariat().expect("secretariat");
     s.group_set("SADC", &["KE-KWS".into(), "ZA-DFFE".into()])
         .expect("group");
     let v = s.manifest().version();
-    let mut ke = fed.node("KE-KWS").client().await;
+    let mut ke = fed.node("KE-KWS").client().await.expect("client");
     let r = ke
         .install_manifest(s.manifest().manifest().clone())
         .await
@@ -236,10 +266,11 @@ async fn manifest_gossip_and_forgeries() {
         .into_inner();
     assert!(r.adopted && r.version == v, "{r:?}");
     fed.wait_manifest(&["KE-KWS", "ZA-DFFE", "GB-NWCU"], v)
-        .await;
+        .await
+        .expect("wait");
 
     let gb = fed.node("GB-NWCU");
-    let mut c = gb.client().await;
+    let mut c = gb.client().await.expect("client");
     // Edited bytes.
     let mut forged = s.manifest().manifest().clone();
     let last = forged.body.len() - 1;
@@ -271,14 +302,14 @@ async fn manifest_gossip_and_forgeries() {
     let r = c.install_manifest(same).await.expect("call").into_inner();
     assert!(!r.adopted && r.reason.contains("differs"), "{r:?}");
     assert_eq!(
-        gb.peers().await.manifest_version,
+        gb.peers().await.expect("peers").manifest_version,
         v,
         "a refused manifest replaced the good one"
     );
     // Refusals are audited without waiting for a flush: poll for all four.
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
     loop {
-        let audit = gb.audit().await;
+        let audit = gb.audit().await.expect("audit");
         let n = audit
             .iter()
             .filter(|e| e.action == "manifest-refused")
@@ -303,7 +334,7 @@ async fn manifest_gossip_and_forgeries() {
             .into_inner(),
         adopted
     );
-    fed.stop().await;
+    fed.stop().await.expect("stop");
 }
 
 /// A stock gRPC client built on BoringSSL (Python grpcio) completes a
@@ -311,12 +342,12 @@ async fn manifest_gossip_and_forgeries() {
 /// without one or with a foreign CA's.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn python_grpcio_interoperates() {
-    let fed = TestFederation::start(&["KE-KWS", "ZA-DFFE"], &[]).await;
-    let addr = fed.node("KE-KWS").addr.to_string();
+    let fed = federation(&["KE-KWS", "ZA-DFFE"], &[], None).await;
+    let addr = fed.node("KE-KWS").addr.expect("federated").to_string();
     let ca = fed.fed_dir.join("ca.cert.pem");
     let za = fed.node("ZA-DFFE").dir.clone();
     // A certificate for ZA-DFFE's own key from a foreign CA.
-    let rogue = fed.tmp.path().join("rogue.cert.pem");
+    let rogue = fed.root.join("rogue.cert.pem");
     wildnet_tests::fed::write_cert_pem(&rogue, &foreign_cert("ZA-DFFE", &tls_key(&za)));
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/python/hello.py");
     let run = move |cert: Option<&Path>| {
@@ -353,7 +384,7 @@ async fn python_grpcio_interoperates() {
     // just after the handshake fails, so poll for it).
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
     loop {
-        let audit = fed.node("KE-KWS").audit().await;
+        let audit = fed.node("KE-KWS").audit().await.expect("audit");
         let refused: Vec<&str> = audit
             .iter()
             .filter(|e| e.action == "tls-refused")
@@ -370,7 +401,7 @@ async fn python_grpcio_interoperates() {
         );
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
-    fed.stop().await;
+    fed.stop().await.expect("stop");
 }
 
 /// Key rotation: ZA-DFFE retires its keys; after admission with --rotate,
@@ -378,16 +409,18 @@ async fn python_grpcio_interoperates() {
 /// old one, and its node signs with the new key.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn key_rotation() {
-    let mut fed = TestFederation::start(&["KE-KWS", "ZA-DFFE"], &[]).await;
+    let mut fed = federation(&["KE-KWS", "ZA-DFFE"], &[], None).await;
     fed.wait_peer_state("KE-KWS", &["ZA-DFFE"], "authenticated")
-        .await;
+        .await
+        .expect("wait");
     let za_dir = fed.node("ZA-DFFE").dir.clone();
-    let za_addr = fed.node("ZA-DFFE").addr;
+    let za_addr = fed.node("ZA-DFFE").addr.expect("federated");
     let (old_cert, old_key) = (tls_cert(&za_dir), tls_key(&za_dir));
     let old_signing = fed
         .node("ZA-DFFE")
         .client()
         .await
+        .expect("client")
         .info(pb::InfoRequest {})
         .await
         .expect("info")
@@ -398,10 +431,10 @@ async fn key_rotation() {
         .iter()
         .position(|n| n.agency == "ZA-DFFE")
         .expect("za");
-    fed.nodes[idx].stop().await;
+    fed.nodes[idx].stop().await.expect("stop");
 
     wildnet_node::identity::rotate(&za_dir).expect("rotate");
-    let mut s = fed.secretariat();
+    let mut s = fed.secretariat().expect("secretariat");
     let req = std::fs::read(za_dir.join("admission-request.pb")).expect("request");
     s.admit(&req, &za_addr.to_string(), "", true, 30)
         .expect("admit --rotate");
@@ -418,6 +451,7 @@ async fn key_rotation() {
     let r = ke
         .client()
         .await
+        .expect("client")
         .install_manifest(s.manifest().manifest().clone())
         .await
         .expect("install")
@@ -425,26 +459,31 @@ async fn key_rotation() {
     assert!(r.adopted, "{r:?}");
 
     // The restarted node links up with its new certificate…
-    let listener = tokio::net::TcpListener::bind(za_addr)
+    fed.nodes[idx]
+        .start_in_process(None)
         .await
-        .expect("rebind the same port");
-    fed.nodes[idx] = wildnet_tests::fed::start_node("ZA-DFFE", &za_dir, listener).await;
+        .expect("start again");
     fed.wait_peer_state("ZA-DFFE", &["KE-KWS"], "authenticated")
-        .await;
+        .await
+        .expect("wait");
     let ke = fed.node("KE-KWS");
     hello_with(
         &fed.fed_dir,
-        ke.addr,
+        ke.addr.expect("federated"),
         Some((tls_cert(&za_dir), &tls_key(&za_dir))),
     )
     .await
     .expect("new cert accepted");
     // …the old one is refused…
-    let before = ke.audit().await.len();
+    let before = ke.audit().await.expect("audit").len();
     assert!(
-        hello_with(&fed.fed_dir, ke.addr, Some((old_cert, &old_key)))
-            .await
-            .is_err(),
+        hello_with(
+            &fed.fed_dir,
+            ke.addr.expect("federated"),
+            Some((old_cert, &old_key))
+        )
+        .await
+        .is_err(),
         "old cert accepted"
     );
     refusal_with(&fed, "KE-KWS", before, "revoked").await;
@@ -453,6 +492,7 @@ async fn key_rotation() {
     let info = za
         .client()
         .await
+        .expect("client")
         .info(pb::InfoRequest {})
         .await
         .expect("info")
@@ -461,6 +501,7 @@ async fn key_rotation() {
     let p = za
         .client()
         .await
+        .expect("client")
         .publish(pb::PublishRequest {
             draft: Some(pb::RecordBody {
                 payload: Some(pb::record_body::Payload::Note(pb::Note {
@@ -476,6 +517,7 @@ async fn key_rotation() {
     let g = za
         .client()
         .await
+        .expect("client")
         .get(pb::GetRequest { id: p.id })
         .await
         .expect("get")
@@ -490,7 +532,7 @@ async fn key_rotation() {
         ),
         info.signing_public_key
     );
-    fed.stop().await;
+    fed.stop().await.expect("stop");
 }
 
 fn hex_of(b: &[u8]) -> String {

@@ -9,7 +9,7 @@ use tonic::transport::Channel;
 use wildnet_node::record::{Record, RecordId};
 use wildnet_proto::v1 as pb;
 use wildnet_proto::v1::agency_client::AgencyClient;
-use wildnet_tests::fed::TestFederation;
+use wildnet_tests::fed::{Federation, federation};
 use wildnet_tests::rogue::RoguePeer;
 
 use crate::completeness::{note_body, peer};
@@ -64,16 +64,10 @@ async fn get(c: &mut AgencyClient<Channel>, id: &str) -> Result<pb::GetResponse,
 
 /// Waits until `node` has counted `n` records from `from` under `what`
 /// (`received` or `rejected`).
-async fn wait_count(
-    fed: &TestFederation,
-    node: &str,
-    from: &str,
-    what: &str,
-    n: u64,
-) -> pb::PeerState {
+async fn wait_count(fed: &Federation, node: &str, from: &str, what: &str, n: u64) -> pb::PeerState {
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
-        let p = peer(&fed.node(node).peers().await, from).clone();
+        let p = peer(&fed.node(node).peers().await.expect("peers"), from).clone();
         let got = if what == "rejected" {
             p.rejected
         } else {
@@ -104,14 +98,14 @@ fn audited(audit: &[pb::AuditEntry], action: &str, prefix: &str) -> Option<Strin
 /// refused as before.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_peer_cannot_overwrite_a_retraction_or_bring_the_record_back() {
-    let mut fed = TestFederation::start_with(
+    let mut fed = federation(
         &["KE-KWS", "GB-NWCU", "ZA-DFFE"],
         &[],
         Some(&[("KE-KWS", "GB-NWCU"), ("KE-KWS", "ZA-DFFE")]),
     )
     .await;
     let rogue = RoguePeer::replace(&mut fed, "GB-NWCU").await;
-    let mut ke = fed.node("KE-KWS").client().await;
+    let mut ke = fed.node("KE-KWS").client().await.expect("client");
     // 1. KE publishes R and retracts it itself.
     let (r_id, r_signed) = publish(&mut ke, 1).await;
     let (kept_id, _) = publish(&mut ke, 2).await;
@@ -164,12 +158,12 @@ async fn a_peer_cannot_overwrite_a_retraction_or_bring_the_record_back() {
         get(&mut ke, &kept_id).await.is_ok(),
         "a held record was lost"
     );
-    let audit = fed.node("KE-KWS").audit().await;
+    let audit = fed.node("KE-KWS").audit().await.expect("audit");
     let detail = audited(&audit, "reject", &forged_id).expect("GB's retraction audited");
     assert!(detail.contains("only its author KE-KWS"), "{detail}");
 
     // Nothing of it reached ZA-DFFE.
-    let mut za = fed.node("ZA-DFFE").client().await;
+    let mut za = fed.node("ZA-DFFE").client().await.expect("client");
     za.sync(pb::SyncRequest {
         peer: "KE-KWS".into(),
         wait: true,
@@ -188,7 +182,7 @@ async fn a_peer_cannot_overwrite_a_retraction_or_bring_the_record_back() {
         "{at_za:?}"
     );
     drop(rogue);
-    fed.stop().await;
+    fed.stop().await.expect("stop");
 }
 
 /// A retraction of an id the node never held binds only its signer: GB
@@ -197,7 +191,7 @@ async fn a_peer_cannot_overwrite_a_retraction_or_bring_the_record_back() {
 /// refuses the record even after GB claimed the same id first.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_pre_emptive_retraction_binds_only_its_signer() {
-    let mut fed = TestFederation::start_with(
+    let mut fed = federation(
         &["KE-KWS", "GB-NWCU", "ZA-DFFE"],
         &[],
         Some(&[("ZA-DFFE", "GB-NWCU")]),
@@ -205,7 +199,7 @@ async fn a_pre_emptive_retraction_binds_only_its_signer() {
     .await;
     let ke_key = signing_key(&fed.node("KE-KWS").dir);
     let rogue = RoguePeer::replace(&mut fed, "GB-NWCU").await;
-    let mut za = fed.node("ZA-DFFE").client().await;
+    let mut za = fed.node("ZA-DFFE").client().await.expect("client");
 
     let x = Record::sign(note_body("KE-KWS", 1, pb::Scope::Federation), &ke_key);
     let x_id = x.id().to_hex();
@@ -225,7 +219,7 @@ async fn a_pre_emptive_retraction_binds_only_its_signer() {
         get(&mut za, &pre_id).await.is_err(),
         "GB's claim still held"
     );
-    let audit = fed.node("ZA-DFFE").audit().await;
+    let audit = fed.node("ZA-DFFE").audit().await.expect("audit");
     let detail = audited(&audit, "retraction-dropped", &pre_id).expect("drop audited");
     assert!(detail.contains("written by KE-KWS"), "{detail}");
 
@@ -248,7 +242,7 @@ async fn a_pre_emptive_retraction_binds_only_its_signer() {
     assert!(get(&mut za, &rival.id().to_hex()).await.is_err());
     assert!(get(&mut za, &own.id().to_hex()).await.is_ok());
     drop(rogue);
-    fed.stop().await;
+    fed.stop().await.expect("stop");
 }
 
 /// A data dir left as the defect left it — KE's tombstone overwritten by
@@ -257,9 +251,9 @@ async fn a_pre_emptive_retraction_binds_only_its_signer() {
 /// named, GB's retraction is dropped, and the repair is audited.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_data_dir_hit_by_the_defect_is_mended_when_the_node_opens_it() {
-    let mut fed = TestFederation::start(&["KE-KWS", "GB-NWCU"], &[]).await;
+    let mut fed = federation(&["KE-KWS", "GB-NWCU"], &[], None).await;
     let gb_key = signing_key(&fed.node("GB-NWCU").dir);
-    let mut ke = fed.node("KE-KWS").client().await;
+    let mut ke = fed.node("KE-KWS").client().await.expect("client");
     let (r_id, r_signed) = publish(&mut ke, 1).await;
     let own = ke
         .retract(pb::RetractRequest {
@@ -296,9 +290,10 @@ async fn a_data_dir_hit_by_the_defect_is_mended_when_the_node_opens_it() {
         assert!(store.get(&id).expect("get").is_some(), "the forged state");
         store.close();
     })
-    .await;
+    .await
+    .expect("restart");
 
-    let mut ke = fed.node("KE-KWS").client().await;
+    let mut ke = fed.node("KE-KWS").client().await.expect("client");
     let why = get(&mut ke, &r_id).await.expect_err("R still back");
     assert!(
         why.contains(&own) && why.contains("by KE-KWS") && why.contains("seller misidentified"),
@@ -308,9 +303,9 @@ async fn a_data_dir_hit_by_the_defect_is_mended_when_the_node_opens_it() {
         get(&mut ke, &forged_id).await.is_err(),
         "GB's retraction held"
     );
-    let audit = fed.node("KE-KWS").audit().await;
+    let audit = fed.node("KE-KWS").audit().await.expect("audit");
     let detail = audited(&audit, "retraction-repaired", &r_id).expect("repair audited");
     assert!(detail.contains("deleted again"), "{detail}");
     assert!(audited(&audit, "retraction-dropped", &forged_id).is_some());
-    fed.stop().await;
+    fed.stop().await.expect("stop");
 }

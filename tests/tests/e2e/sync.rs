@@ -5,7 +5,7 @@ use std::collections::{BTreeSet, HashMap};
 use std::time::{Duration, Instant};
 
 use wildnet_proto::v1 as pb;
-use wildnet_tests::fed::TestFederation;
+use wildnet_tests::fed::{Federation, federation};
 
 const AGENCIES: [&str; 5] = ["KE-KWS", "ZA-DFFE", "GB-NWCU", "VN-EP", "TH-DNP"];
 /// The one group: two agencies at the end of the line.
@@ -60,7 +60,7 @@ pub(crate) fn draft(
 }
 
 /// Publishes every scope × TLP × handling-code combination from every agency.
-async fn publish_matrix(fed: &TestFederation) -> Vec<Published> {
+async fn publish_matrix(fed: &Federation) -> Vec<Published> {
     let tlps = [
         pb::Tlp::Clear,
         pb::Tlp::Green,
@@ -77,7 +77,7 @@ async fn publish_matrix(fed: &TestFederation) -> Vec<Published> {
     let mut out = Vec::new();
     let mut n = 0;
     for author in AGENCIES {
-        let mut c = fed.node(author).client().await;
+        let mut c = fed.node(author).client().await.expect("client");
         let other = AGENCIES[(AGENCIES.iter().position(|a| *a == author).unwrap_or(0) + 2) % 5];
         let scopes: Vec<(pb::Scope, Vec<&str>)> = vec![
             (pb::Scope::Local, vec![]),
@@ -166,8 +166,8 @@ fn expected(records: &[Published], links: &[(&str, &str)]) -> HashMap<String, BT
     out
 }
 
-async fn holdings(fed: &TestFederation, agency: &str) -> BTreeSet<String> {
-    held_ids(&mut fed.node(agency).client().await).await
+async fn holdings(fed: &Federation, agency: &str) -> BTreeSet<String> {
+    held_ids(&mut fed.node(agency).client().await.expect("client")).await
 }
 
 /// Every record id a node holds (all versions), through paginated queries.
@@ -195,7 +195,7 @@ pub(crate) async fn held_ids(
     }
 }
 
-async fn assert_exact(fed: &TestFederation, want: &HashMap<String, BTreeSet<String>>, what: &str) {
+async fn assert_exact(fed: &Federation, want: &HashMap<String, BTreeSet<String>>, what: &str) {
     let deadline = Instant::now() + Duration::from_secs(60);
     for agency in AGENCIES {
         loop {
@@ -203,6 +203,7 @@ async fn assert_exact(fed: &TestFederation, want: &HashMap<String, BTreeSet<Stri
                 .node(agency)
                 .client()
                 .await
+                .expect("client")
                 .sync(pb::SyncRequest {
                     peer: String::new(),
                     wait: true,
@@ -229,7 +230,7 @@ async fn assert_exact(fed: &TestFederation, want: &HashMap<String, BTreeSet<Stri
                 missed.len(),
                 expect.len(),
                 missed.first(),
-                fed.node(agency).peers().await.peers
+                fed.node(agency).peers().await.expect("peers").peers
             );
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
@@ -237,7 +238,7 @@ async fn assert_exact(fed: &TestFederation, want: &HashMap<String, BTreeSet<Stri
 }
 
 async fn matrix(links: &[(&str, &str)], what: &str) {
-    let fed = TestFederation::start_with(&AGENCIES, &[GROUP], Some(links)).await;
+    let fed = federation(&AGENCIES, &[GROUP], Some(links)).await;
     let records = publish_matrix(&fed).await;
     assert_eq!(
         records.len(),
@@ -265,7 +266,7 @@ async fn matrix(links: &[(&str, &str)], what: &str) {
     assert_exact(&fed, &want, what).await;
     // Nothing was rejected on the way: senders only send what may be held.
     for a in AGENCIES {
-        for p in fed.node(a).peers().await.peers {
+        for p in fed.node(a).peers().await.expect("peers").peers {
             assert_eq!(
                 p.rejected, 0,
                 "{what}: {a} rejected from {}: {}",
@@ -273,7 +274,7 @@ async fn matrix(links: &[(&str, &str)], what: &str) {
             );
         }
     }
-    fed.stop().await;
+    fed.stop().await.expect("stop");
 }
 
 /// A line KE—ZA—GB—VN—TH: records relay hop by hop within their audience.
@@ -304,18 +305,20 @@ async fn leak_miss_matrix_star() {
 /// without any explicit sync (subscribe keeps the streams live).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn live_propagation_and_relay() {
-    let fed = TestFederation::start_with(
+    let fed = federation(
         &["KE-KWS", "ZA-DFFE", "GB-NWCU"],
         &[],
         Some(&[("KE-KWS", "ZA-DFFE"), ("ZA-DFFE", "GB-NWCU")]),
     )
     .await;
     fed.wait_peer_state("ZA-DFFE", &["KE-KWS", "GB-NWCU"], "authenticated")
-        .await;
+        .await
+        .expect("wait");
     let id = fed
         .node("KE-KWS")
         .client()
         .await
+        .expect("client")
         .publish(draft(
             1,
             pb::Tlp::Green,
@@ -329,7 +332,7 @@ async fn live_propagation_and_relay() {
         .id;
     for at in ["ZA-DFFE", "GB-NWCU"] {
         let deadline = Instant::now() + Duration::from_secs(20);
-        let mut c = fed.node(at).client().await;
+        let mut c = fed.node(at).client().await.expect("client");
         loop {
             if let Ok(r) = c.get(pb::GetRequest { id: id.clone() }).await {
                 assert_eq!(r.into_inner().record.expect("record").signature, "valid");
@@ -339,7 +342,7 @@ async fn live_propagation_and_relay() {
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
     }
-    fed.stop().await;
+    fed.stop().await.expect("stop");
 }
 
 pub(crate) async fn wait_until<F, Fut>(what: &str, mut check: F)
@@ -358,13 +361,13 @@ where
 /// keeps a tombstone; a node that was offline catches up from its cursor.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn retraction_two_hops_and_offline_catch_up() {
-    let mut fed = TestFederation::start_with(
+    let mut fed = federation(
         &["KE-KWS", "ZA-DFFE", "GB-NWCU"],
         &[],
         Some(&[("KE-KWS", "ZA-DFFE"), ("ZA-DFFE", "GB-NWCU")]),
     )
     .await;
-    let mut ke = fed.node("KE-KWS").client().await;
+    let mut ke = fed.node("KE-KWS").client().await.expect("client");
     let id = ke
         .publish(draft(
             1,
@@ -377,7 +380,7 @@ async fn retraction_two_hops_and_offline_catch_up() {
         .expect("publish")
         .into_inner()
         .id;
-    let gb = fed.node("GB-NWCU").client().await;
+    let gb = fed.node("GB-NWCU").client().await.expect("client");
     wait_until("the record at GB-NWCU", || {
         let (mut c, id) = (gb.clone(), id.clone());
         async move { c.get(pb::GetRequest { id }).await.is_ok() }
@@ -452,8 +455,7 @@ async fn retraction_two_hops_and_offline_catch_up() {
         .iter()
         .position(|n| n.agency == "GB-NWCU")
         .expect("gb");
-    let (gb_dir, gb_addr) = (fed.nodes[idx].dir.clone(), fed.nodes[idx].addr);
-    fed.nodes[idx].stop().await;
+    fed.nodes[idx].stop().await.expect("stop");
     for n in 0..50 {
         ke.publish(draft(
             100 + n,
@@ -465,14 +467,15 @@ async fn retraction_two_hops_and_offline_catch_up() {
         .await
         .expect("publish while GB is offline");
     }
-    let listener = tokio::net::TcpListener::bind(gb_addr)
+    fed.nodes[idx]
+        .start_in_process(None)
         .await
-        .expect("rebind");
-    fed.nodes[idx] = wildnet_tests::fed::start_node("GB-NWCU", &gb_dir, listener).await;
+        .expect("start again");
     // `sync --wait` catches up with direct peers: ZA (the relay) first.
     fed.node("ZA-DFFE")
         .client()
         .await
+        .expect("client")
         .sync(pb::SyncRequest {
             peer: "KE-KWS".into(),
             wait: true,
@@ -481,7 +484,7 @@ async fn retraction_two_hops_and_offline_catch_up() {
         })
         .await
         .expect("ZA sync --wait");
-    let mut gb = fed.node("GB-NWCU").client().await;
+    let mut gb = fed.node("GB-NWCU").client().await.expect("client");
     gb.sync(pb::SyncRequest {
         peer: String::new(),
         wait: true,
@@ -497,5 +500,5 @@ async fn retraction_two_hops_and_offline_catch_up() {
         .into_inner();
     // 50 new records plus the retraction record itself; the retracted one is gone.
     assert_eq!(held.records, 51, "{held:?}");
-    fed.stop().await;
+    fed.stop().await.expect("stop");
 }

@@ -9,6 +9,9 @@ use serde::Deserialize;
 
 use crate::record::{AgencyId, Limits};
 
+mod edit;
+pub use edit::NodeToml;
+
 /// sled's page cache by default, MiB (`[storage] cache_mb`).
 pub const DEFAULT_CACHE_MB: u64 = 64;
 
@@ -444,7 +447,7 @@ mod tests {
     /// The shipped node.example.toml parses and matches what init writes.
     #[test]
     fn example_config_is_valid() {
-        let text = include_str!("../../node.example.toml");
+        let text = include_str!("../../../node.example.toml");
         let cfg: Config = toml::from_str(text).expect("node.example.toml parses");
         Settings::from_config(cfg, Path::new(".")).expect("node.example.toml is valid");
         let id: AgencyId = "KE-KWS".parse().expect("id");
