@@ -8,9 +8,9 @@
 pub mod fed;
 pub mod rogue;
 
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::path::PathBuf;
+use std::process::{Command, ExitStatus, Output};
+use std::time::Duration;
 
 use tempfile::TempDir;
 use tonic::transport::Channel;
@@ -18,47 +18,26 @@ use wildnet_proto::v1::agency_client::AgencyClient;
 
 /// Path of a workspace binary built for this test run.
 pub fn bin(name: &str) -> PathBuf {
-    let exe = std::env::current_exe().expect("test executable path");
-    let dir = exe
-        .parent()
-        .and_then(Path::parent)
-        .expect("test executable lives in target/<profile>/deps");
-    let p = dir.join(name);
-    assert!(
-        p.exists(),
-        "{} is not built: run the suite with `cargo test --workspace` (it builds the binaries) or run `cargo build --bins` first",
-        p.display()
-    );
-    p
+    wildnet_testbed::node::binary(name).unwrap_or_else(|e| panic!("{e}"))
 }
 
-/// Polls `check` until it returns `Some` or `timeout` passes.
-pub fn wait_for<T>(what: &str, timeout: Duration, mut check: impl FnMut() -> Option<T>) -> T {
-    let start = Instant::now();
-    let mut pause = Duration::from_millis(5);
-    loop {
-        if let Some(v) = check() {
-            return v;
-        }
-        assert!(
-            start.elapsed() < timeout,
-            "timed out after {timeout:?} waiting for {what}"
-        );
-        std::thread::sleep(pause);
-        pause = (pause * 2).min(Duration::from_millis(100));
-    }
+/// Polls `check` until it returns `Some` or `timeout` passes (the
+/// testbed's bounded wait, failing the test with what it waited for).
+pub fn wait_for<T>(what: &str, timeout: Duration, check: impl FnMut() -> Option<T>) -> T {
+    wildnet_testbed::wait::until_blocking(what, timeout, check).unwrap_or_else(|e| panic!("{e}"))
 }
 
-/// One agency node process in its own temp dir.
+/// One agency node process in its own temp dir, created by the real
+/// `wildnet init` and driven by the real CLI; the process is run by the
+/// testbed's node handle.
 pub struct TestNode {
-    /// Keeps the temp dir alive.
+    /// Keeps the dir alive.
     pub tmp: TempDir,
-    /// The agency dir made by `wildnet init`.
+    /// The agency dir.
     pub dir: PathBuf,
-    /// The agency id.
+    /// Agency id.
     pub agency: String,
-    child: Option<Child>,
-    log: PathBuf,
+    node: wildnet_testbed::Node,
 }
 
 impl TestNode {
@@ -86,22 +65,19 @@ impl TestNode {
             "init failed: {}",
             String::from_utf8_lossy(&out.stderr)
         );
-        let log = tmp.path().join("node.log");
         TestNode {
+            node: wildnet_testbed::Node::new(agency, &dir),
             tmp,
             dir,
             agency: agency.to_string(),
-            child: None,
-            log,
         }
     }
 
     /// Adds a loopback TCP listener on an OS-assigned port to node.toml.
     pub fn with_tcp(self) -> TestNode {
-        let cfg = self.config();
-        let text = std::fs::read_to_string(&cfg).expect("read node.toml");
-        let text = text.replace("# tcp = \"127.0.0.1:7401\"", "tcp = \"127.0.0.1:0\"");
-        std::fs::write(&cfg, text).expect("write node.toml");
+        let mut cfg = wildnet_node::config::NodeToml::open(&self.config()).expect("node.toml");
+        cfg.set_api_tcp("127.0.0.1:0");
+        cfg.save().expect("write node.toml");
         self
     }
 
@@ -112,76 +88,35 @@ impl TestNode {
 
     /// The Agency socket.
     pub fn socket(&self) -> PathBuf {
-        self.dir.join("data").join("wildnet.sock")
+        self.node.socket()
     }
 
     /// Starts `wildnet-node` and waits until its socket accepts connections.
     pub fn start(&mut self) -> &mut Self {
-        assert!(self.child.is_none(), "node already running");
-        let log = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&self.log)
-            .expect("open node log");
-        let child = Command::new(bin("wildnet-node"))
-            .arg("--config")
-            .arg(self.config())
-            .env("RUST_LOG", "info")
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .expect("spawn wildnet-node");
-        self.child = Some(child);
-        let socket = self.socket();
-        wait_for("the node socket", Duration::from_secs(30), || {
-            if let Some(Ok(Some(status))) = self.child.as_mut().map(Child::try_wait) {
-                panic!(
-                    "wildnet-node exited early with {status}:\n{}",
-                    self.log_text()
-                );
-            }
-            std::os::unix::net::UnixStream::connect(&socket)
-                .ok()
-                .map(|_| ())
-        });
+        if let Err(e) = self.node.start_process() {
+            panic!("{e:#}");
+        }
         self
     }
 
     /// The node's log so far.
     pub fn log_text(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
+        self.node.log_text()
     }
 
     /// The process id of the running node.
     pub fn pid(&self) -> u32 {
-        self.child.as_ref().expect("node running").id()
-    }
-
-    fn signal(&mut self, sig: &str) -> ExitStatus {
-        let mut child = self.child.take().expect("node running");
-        let ok = Command::new("kill")
-            .args([sig, &child.id().to_string()])
-            .status()
-            .expect("run kill");
-        assert!(ok.success(), "kill {sig} failed");
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            if let Some(st) = child.try_wait().expect("wait") {
-                return st;
-            }
-            assert!(Instant::now() < deadline, "node did not exit after {sig}");
-            std::thread::sleep(Duration::from_millis(10));
-        }
+        self.node.pid().expect("node running")
     }
 
     /// SIGKILL: no chance to flush or clean up.
     pub fn kill(&mut self) {
-        self.signal("-KILL");
+        self.node.kill().expect("kill the node");
     }
 
     /// SIGTERM: graceful shutdown; returns the exit status.
     pub fn stop(&mut self) -> ExitStatus {
-        self.signal("-TERM")
+        self.node.terminate().expect("stop the node")
     }
 
     /// Runs the CLI against this node.
@@ -229,15 +164,6 @@ impl TestNode {
             .channel()
             .await
             .expect("connect to node")
-    }
-}
-
-impl Drop for TestNode {
-    fn drop(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
     }
 }
 

@@ -17,7 +17,7 @@
 //! It reports; it never passes or fails on a figure.
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitCode, Stdio};
+use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
@@ -25,9 +25,9 @@ use clap::Args;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde_json::json;
 use tonic::transport::Channel;
-use wildnet_node::secretariat::Secretariat;
 use wildnet_proto::v1 as pb;
 use wildnet_proto::v1::agency_client::AgencyClient;
+use wildnet_testbed::{Addresses, FedSpec, Links, Node};
 
 use crate::{Format, output};
 
@@ -159,197 +159,26 @@ impl Report {
     }
 }
 
-/// A `wildnet-node` process of the bench federation.
-struct NodeProc {
-    agency: &'static str,
-    dir: PathBuf,
-    child: Option<Child>,
-}
-
-impl NodeProc {
-    fn socket(&self) -> PathBuf {
-        self.dir.join("data").join("wildnet.sock")
-    }
-
-    /// Starts the node; returns how long until its socket accepted.
-    fn start(&mut self) -> anyhow::Result<Duration> {
-        let exe = node_binary()?;
-        let log = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(self.dir.join("node.log"))
-            .context("cannot open the node log")?;
-        let started = Instant::now();
-        let mut child = Command::new(&exe)
-            .arg("--config")
-            .arg(self.dir.join("node.toml"))
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .with_context(|| format!("cannot run {}", exe.display()))?;
-        let socket = self.socket();
-        loop {
-            if std::os::unix::net::UnixStream::connect(&socket).is_ok() {
-                break;
-            }
-            if let Some(status) = child.try_wait()? {
-                bail!(
-                    "{} exited with {status} at start-up; see {}",
-                    self.agency,
-                    self.dir.join("node.log").display()
-                );
-            }
-            if started.elapsed() > Duration::from_secs(300) {
-                let _ = child.kill();
-                bail!("{} did not start within 5 minutes", self.agency);
-            }
-            std::thread::sleep(Duration::from_millis(2));
-        }
-        let took = started.elapsed();
-        self.child = Some(child);
-        Ok(took)
-    }
-
-    async fn client(&self) -> anyhow::Result<AgencyClient<Channel>> {
-        wildnet_node::client::Target::Unix(self.socket())
-            .connect()
-            .await
-            .map_err(|e| anyhow::anyhow!("{}: {e}", self.agency))
-    }
-
-    /// Resident set size, bytes (Linux /proc).
-    fn rss(&self) -> u64 {
-        let Some(c) = &self.child else { return 0 };
-        std::fs::read_to_string(format!("/proc/{}/status", c.id()))
-            .ok()
-            .and_then(|s| {
-                s.lines()
-                    .find(|l| l.starts_with("VmRSS:"))
-                    .and_then(|l| l.split_whitespace().nth(1))
-                    .and_then(|kb| kb.parse::<u64>().ok())
-            })
-            .map_or(0, |kb| kb * 1024)
-    }
-
-    /// SIGTERM, then waits for the graceful stop.
-    fn stop(&mut self) -> anyhow::Result<()> {
-        if let Some(mut c) = self.child.take() {
-            let _ = Command::new("kill")
-                .args(["-TERM", &c.id().to_string()])
-                .status();
-            let deadline = Instant::now() + Duration::from_secs(60);
-            loop {
-                if c.try_wait()?.is_some() {
-                    break;
-                }
-                if Instant::now() > deadline {
-                    let _ = c.kill();
-                    let _ = c.wait();
-                    break;
-                }
-                std::thread::sleep(Duration::from_millis(5));
-            }
-        }
-        Ok(())
-    }
-}
-
-impl Drop for NodeProc {
-    fn drop(&mut self) {
-        if let Some(c) = self.child.as_mut() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
-}
-
-/// `wildnet-node`, next to this `wildnet`.
-fn node_binary() -> anyhow::Result<PathBuf> {
-    let me = std::env::current_exe().context("cannot find the wildnet executable")?;
-    let exe = me.with_file_name("wildnet-node");
-    if !exe.exists() {
-        bail!(
-            "{} not found: build both binaries (cargo build --release) and run wildnet from target/release",
-            exe.display()
-        );
-    }
-    Ok(exe)
-}
-
-fn edit_config(dir: &Path, f: impl FnOnce(String) -> String) -> anyhow::Result<()> {
-    let cfg = dir.join("node.toml");
-    let text = std::fs::read_to_string(&cfg).with_context(|| format!("{}", cfg.display()))?;
-    std::fs::write(&cfg, f(text)).with_context(|| format!("{}", cfg.display()))?;
-    Ok(())
-}
-
-/// Creates the federation: CA, three agencies, manifest. Each node first
-/// starts on port 0 to learn a free port of its own; the manifest then
-/// lists those addresses, and each node.toml listens on its own, with the
-/// line KE — ZA — GB as its peers.
-fn create_federation(root: &Path) -> anyhow::Result<Vec<NodeProc>> {
-    let fed_dir = root.join("fed");
-    let mut s = Secretariat::init(&fed_dir, "wildnet bench")?;
-    let mut nodes = Vec::new();
-    for id in [KE, ZA, GB] {
-        let dir = root.join(id.to_lowercase());
-        wildnet_node::identity::init(&dir, id, &format!("{id} (bench)"), &id[..2])?;
-        let req = std::fs::read(dir.join("admission-request.pb"))?;
-        s.admit(&req, "127.0.0.1:1", "bench", false, 30)?;
-        nodes.push(NodeProc {
-            agency: id,
-            dir,
-            child: None,
-        });
-    }
-    for n in &nodes {
-        let cert = fed_dir
-            .join("issued")
-            .join(format!("{}.cert.pem", n.agency.to_lowercase()));
-        wildnet_node::join::join(
-            &n.dir,
-            &cert,
-            &fed_dir.join("ca.cert.pem"),
-            &fed_dir.join("manifest.pb"),
-            Some("127.0.0.1:0"),
-        )
-        .map_err(anyhow::Error::msg)?;
-        edit_config(&n.dir, |t| {
-            t.replace("# peers = [\"ZA-DFFE\"]", "peers = []")
-                .replace("hello_interval_secs = 30", "hello_interval_secs = 2")
-        })?;
-    }
-    let mut addrs = Vec::new();
-    for n in &mut nodes {
-        n.start()?;
-        let file = n
-            .dir
-            .join("data")
-            .join(wildnet_node::server::FEDERATION_ADDR_FILE);
-        let addr = std::fs::read_to_string(&file)
-            .with_context(|| format!("{} did not write {}", n.agency, file.display()))?;
-        n.stop()?;
-        s.set_address(n.agency, addr.trim())?;
-        addrs.push(addr.trim().to_string());
-    }
-    let peers = |id: &str| match id {
-        KE => format!("[\"{ZA}\"]"),
-        ZA => format!("[\"{KE}\", \"{GB}\"]"),
-        _ => format!("[\"{ZA}\"]"),
-    };
-    for (n, addr) in nodes.iter().zip(&addrs) {
-        std::fs::copy(
-            fed_dir.join("manifest.pb"),
-            n.dir.join("federation").join("manifest.pb"),
-        )?;
-        let p = peers(n.agency);
-        edit_config(&n.dir, |t| {
-            t.replace("listen = \"127.0.0.1:0\"", &format!("listen = \"{addr}\""))
-                .replace("peers = []", &format!("peers = {p}"))
-        })?;
-    }
-    Ok(nodes)
+/// Creates the federation (CA, three agencies, certificates) with the
+/// testbed: addresses learnt by running each node once on port 0, the
+/// line KE — ZA — GB as the links. Nothing is left running.
+fn create_federation(root: &Path) -> anyhow::Result<Vec<Node>> {
+    let spec = FedSpec::new(&[KE, ZA, GB])
+        .named("wildnet bench", "bench")
+        .links(Links::Line)
+        .addresses(Addresses::Learnt)
+        .hello_interval(Some(2));
+    let built = wildnet_testbed::build(&spec, root)?;
+    Ok(built
+        .agencies
+        .into_iter()
+        .map(|a| {
+            let mut n = Node::new(&a.id, &a.dir);
+            n.addr = Some(a.addr);
+            n.log_level = "warn".into();
+            n
+        })
+        .collect())
 }
 
 fn percentile(sorted: &[f64], p: f64) -> f64 {
@@ -391,16 +220,11 @@ fn note(n: usize, share: &str) -> anyhow::Result<pb::PublishRequest> {
         ..Default::default()
     };
     crate::draft::share(share, &mut h)?;
-    Ok(pb::PublishRequest {
-        draft: Some(pb::RecordBody {
-            handling: Some(h),
-            payload: Some(pb::record_body::Payload::Note(pb::Note {
-                title: format!("bench note {n}"),
-                text: format!("seller moved to a new channel, batch {n}"),
-            })),
-            ..Default::default()
-        }),
-    })
+    Ok(wildnet_testbed::drafts::note(
+        &format!("bench note {n}"),
+        &format!("seller moved to a new channel, batch {n}"),
+        Some(h),
+    ))
 }
 
 /// Waits until `node`'s cursor on `peer` reaches `head`; returns how long.
@@ -411,22 +235,10 @@ async fn wait_caught_up(
     bar: &ProgressBar,
     what: &str,
 ) -> anyhow::Result<Duration> {
-    let started = Instant::now();
-    let mut last_error = String::new();
-    loop {
-        let r = c.peers(pb::PeersRequest {}).await?.into_inner();
-        if let Some(p) = r.peers.iter().find(|p| p.agency == peer) {
-            if p.cursor >= head {
-                return Ok(started.elapsed());
-            }
-            bar.set_message(format!("{what}: {} of {head} feed positions", p.cursor));
-            last_error = p.last_error.clone();
-        }
-        if started.elapsed() > Duration::from_secs(3600) {
-            bail!("{what}: not caught up after an hour ({last_error})");
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    let progress = |cursor| bar.set_message(format!("{what}: {cursor} of {head} feed positions"));
+    wildnet_testbed::wait::caught_up(c, peer, head, Duration::from_secs(3600), progress)
+        .await
+        .with_context(|| format!("{what}: not caught up"))
 }
 
 async fn feed_head(c: &mut AgencyClient<Channel>) -> anyhow::Result<u64> {
@@ -550,7 +362,7 @@ pub async fn run(a: BenchArgs, format: Format) -> anyhow::Result<ExitCode> {
     };
 
     // Ingest at KE.
-    ke.start()?;
+    ke.start_process()?;
     let mut kec = ke.client().await?;
     bar.set_message(format!("generating {} listings", plan.records));
     let csv = root.path().join("listings.csv");
@@ -708,7 +520,7 @@ pub async fn run(a: BenchArgs, format: Format) -> anyhow::Result<ExitCode> {
     )
     .target("< 300 MB");
     let disk = wildnet_node::storage::disk_usage(&ke.dir.join("data"));
-    ke.stop()?;
+    ke.terminate()?;
     // The same bytes in raw sled: what the node's trees hold per record
     // (keys and values), as one value plus one index entry per record.
     bar.set_message("limits: raw sled with the node's bytes per record");
@@ -745,7 +557,7 @@ pub async fn run(a: BenchArgs, format: Format) -> anyhow::Result<ExitCode> {
     )
     .vs("sled raw disk for the same bytes", same_per_record)
     .target("<= 1.5x raw");
-    let startup = ke.start()?;
+    let startup = ke.start_process()?;
     r.add(
         "resources",
         format!("start-up holding {stored} records"),
@@ -758,7 +570,7 @@ pub async fn run(a: BenchArgs, format: Format) -> anyhow::Result<ExitCode> {
     // Cold sync KE → ZA.
     bar.set_message(format!("cold sync: {ZA} pulls {stored} records from {KE}"));
     let t = Instant::now();
-    za.start()?;
+    za.start_process()?;
     let mut zac = za.client().await?;
     wait_caught_up(&mut zac, KE, ke_head, &bar, "cold sync").await?;
     let took = t.elapsed();
@@ -778,7 +590,7 @@ pub async fn run(a: BenchArgs, format: Format) -> anyhow::Result<ExitCode> {
     // GB catches up with ZA (nothing of it is GB's: positions only).
     bar.set_message(format!("{GB} scans {ZA}'s feed"));
     let za_head = feed_head(&mut zac).await?;
-    gb.start()?;
+    gb.start_process()?;
     let mut gbc = gb.client().await?;
     let scan = wait_caught_up(&mut gbc, ZA, za_head, &bar, "feed scan").await?;
     r.add(
@@ -824,7 +636,7 @@ pub async fn run(a: BenchArgs, format: Format) -> anyhow::Result<ExitCode> {
         .target("< 100 ms (2 hops)");
 
     for n in nodes.iter_mut() {
-        n.stop()?;
+        n.terminate()?;
     }
     bar.finish_and_clear();
     let total = started.elapsed().as_secs_f64();

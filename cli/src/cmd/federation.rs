@@ -350,59 +350,40 @@ fn quickstart(dir: &Path, agencies: &[String], groups: &str, base_port: u16) -> 
     if agencies.len() < 2 {
         bail!("a federation needs at least two agencies (--agencies KE-KWS,ZA-DFFE)");
     }
-    let fed_dir = dir.join("federation");
-    let mut s = Secretariat::init(&fed_dir, "wildnet demo federation")?;
-    let mut dirs = Vec::new();
-    for (i, id) in agencies.iter().enumerate() {
-        let id = id.trim().to_uppercase();
-        let adir = dir.join(id.to_lowercase());
-        wildnet_node::identity::init(&adir, &id, &format!("{id} (demo)"), &id[..2.min(id.len())])
-            .with_context(|| format!("cannot create {}", adir.display()))?;
-        let port = base_port
-            .checked_add(i as u16)
-            .context("--base-port too high for this many agencies")?;
-        let address = format!("127.0.0.1:{port}");
-        let req = std::fs::read(adir.join(wildnet_node::layout::ADMISSION_FILE))?;
-        s.admit(&req, &address, &format!("duty officer, {id}"), false, 365)?;
-        dirs.push((id, adir, address));
-    }
-    for spec in groups.split(';').map(str::trim).filter(|g| !g.is_empty()) {
-        let (name, members) = spec
+    let ids: Vec<String> = agencies.iter().map(|id| id.trim().to_uppercase()).collect();
+    let mut spec = wildnet_testbed::FedSpec::new(&ids)
+        .named("wildnet demo federation", "demo")
+        .addresses(wildnet_testbed::Addresses::Fixed(base_port))
+        .hello_interval(None);
+    spec.cert_days = 365;
+    spec.secretariat_dir = "federation".into();
+    for g in groups.split(';').map(str::trim).filter(|g| !g.is_empty()) {
+        let (name, members) = g
             .split_once('=')
-            .with_context(|| format!("group {spec:?} must be NAME=ID,ID"))?;
-        let members: Vec<String> = members
+            .with_context(|| format!("group {g:?} must be NAME=ID,ID"))?;
+        let members = members
             .split(',')
             .map(|m| m.trim().to_uppercase())
             .collect();
-        s.group_set(name.trim(), &members)?;
+        spec.groups.push((name.trim().to_string(), members));
     }
-    for (id, adir, address) in &dirs {
-        let cert = fed_dir
-            .join("issued")
-            .join(format!("{}.cert.pem", id.to_lowercase()));
-        wildnet_node::join::join(
-            adir,
-            &cert,
-            &fed_dir.join("ca.cert.pem"),
-            &fed_dir.join("manifest.pb"),
-            Some(address),
-        )
-        .map_err(anyhow::Error::msg)?;
-    }
+    let built = wildnet_testbed::build(&spec, dir)?;
     output::line(&format!(
         "federation of {} agencies in {} (manifest version {}). Start each node in its own terminal:",
-        dirs.len(),
+        built.agencies.len(),
         dir.display(),
-        s.manifest().version()
+        built.secretariat()?.manifest().version()
     ))?;
-    for (id, adir, address) in &dirs {
+    for a in &built.agencies {
         output::line(&format!(
-            "  wildnet-node --config {}/node.toml    # {id} on {address}",
-            adir.display()
+            "  wildnet-node --config {}/node.toml    # {} on {}",
+            a.dir.display(),
+            a.id,
+            a.addr
         ))?;
     }
-    if let Some((_, adir, _)) = dirs.first() {
-        output::line(&format!("then: wildnet --node {} peers", adir.display()))?;
+    if let Some(a) = built.agencies.first() {
+        output::line(&format!("then: wildnet --node {} peers", a.dir.display()))?;
     }
     Ok(())
 }

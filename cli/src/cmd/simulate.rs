@@ -10,9 +10,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use indicatif::ProgressBar;
-use tokio::sync::oneshot;
-use wildnet_node::secretariat::Secretariat;
 use wildnet_proto::v1 as pb;
+use wildnet_testbed::{FedSpec, Federation, Kind, Links, Node, drafts};
 
 /// The two topologies compared.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -50,24 +49,8 @@ pub struct Outcome {
     pub max_links: usize,
 }
 
-struct SimNode {
-    id: String,
-    socket: std::path::PathBuf,
-    stop: Option<oneshot::Sender<()>>,
-    task: tokio::task::JoinHandle<anyhow::Result<()>>,
-}
-
 fn id_of(i: usize) -> String {
     format!("SM-N{i:03}")
-}
-
-async fn client(
-    socket: &Path,
-) -> anyhow::Result<wildnet_proto::v1::agency_client::AgencyClient<tonic::transport::Channel>> {
-    wildnet_node::client::Target::Unix(socket.to_path_buf())
-        .connect()
-        .await
-        .map_err(|e| anyhow::anyhow!("{}: {e}", socket.display()))
 }
 
 /// Runs one topology with `n` nodes publishing `per_node` records each.
@@ -81,74 +64,23 @@ pub async fn run(
     if n < 2 {
         bail!("--simulate needs at least 2 nodes");
     }
-    let fed_dir = root.join("fed");
-    let mut s = Secretariat::init(&fed_dir, "wildnet simulation")?;
-    let mut prepared = Vec::new();
-    for i in 0..n {
-        let id = id_of(i);
-        let dir = root.join(id.to_lowercase());
-        wildnet_node::identity::init(&dir, &id, &format!("node {i}"), "SM")?;
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-        let addr = listener.local_addr()?;
-        let req = std::fs::read(dir.join("admission-request.pb"))?;
-        s.admit(&req, &addr.to_string(), "simulation", false, 30)?;
-        prepared.push((id, dir, listener));
-    }
-    let hub = id_of(0);
-    let mut nodes = Vec::new();
-    for (i, (id, dir, listener)) in prepared.into_iter().enumerate() {
-        let cert = fed_dir
-            .join("issued")
-            .join(format!("{}.cert.pem", id.to_lowercase()));
-        let listen = listener.local_addr()?.to_string();
-        wildnet_node::join::join(
-            &dir,
-            &cert,
-            &fed_dir.join("ca.cert.pem"),
-            &fed_dir.join("manifest.pb"),
-            Some(&listen),
-        )
-        .map_err(anyhow::Error::msg)?;
-        let cfg = dir.join("node.toml");
-        let mut text = std::fs::read_to_string(&cfg)?
-            .replace("hello_interval_secs = 30", "hello_interval_secs = 2");
-        if topology == Topology::HubAndSpoke && i > 0 {
-            text = text.replace("# peers = [\"ZA-DFFE\"]", &format!("peers = [\"{hub}\"]"));
-        }
-        std::fs::write(&cfg, text)?;
-        let settings = wildnet_node::config::Settings::load(&cfg)
-            .map_err(|e| anyhow::anyhow!("{}: {e}", cfg.display()))?;
-        let (tx, rx) = oneshot::channel::<()>();
-        let task = tokio::spawn(wildnet_node::server::run_with(
-            settings,
-            wildnet_node::server::Listeners {
-                federation: Some(listener),
-            },
-            async move {
-                let _ = rx.await;
-            },
-        ));
-        nodes.push(SimNode {
-            id,
-            socket: dir.join("data").join("wildnet.sock"),
-            stop: Some(tx),
-            task,
-        });
-    }
-    let result = measure(&nodes, topology, per_node, bar).await;
-    for node in &mut nodes {
-        if let Some(s) = node.stop.take() {
-            let _ = s.send(());
-        }
-    }
-    for node in nodes {
-        node.task.await.context("a simulated node panicked")??;
-    }
+    let ids: Vec<String> = (0..n).map(id_of).collect();
+    let links = match topology {
+        Topology::Mesh => Links::Mesh,
+        Topology::HubAndSpoke => Links::Star(0),
+    };
+    let spec = FedSpec::new(&ids)
+        .named("wildnet simulation", "simulation")
+        .links(links)
+        .hello_interval(Some(2));
+    let fed = Federation::start_in(&spec, root, Kind::InProcess).await?;
+    let result = measure(&fed.nodes, topology, per_node, bar).await;
+    fed.stop().await.context("a simulated node failed")?;
     result
 }
 
 async fn measure(
-    nodes: &[SimNode],
+    nodes: &[Node],
     topology: Topology,
     per_node: usize,
     bar: &ProgressBar,
@@ -158,20 +90,11 @@ async fn measure(
         (Topology::Mesh, _) | (Topology::HubAndSpoke, 0) => n - 1,
         (Topology::HubAndSpoke, _) => 1,
     };
-    // Every node up, every link authenticated.
+    // Every node is up; every link authenticated.
     let deadline = Instant::now() + Duration::from_secs(120);
     let mut clients = Vec::new();
     for node in nodes {
-        loop {
-            if std::os::unix::net::UnixStream::connect(&node.socket).is_ok() {
-                break;
-            }
-            if node.task.is_finished() || Instant::now() > deadline {
-                bail!("simulated node {} did not start", node.id);
-            }
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-        clients.push(client(&node.socket).await?);
+        clients.push(node.client().await?);
     }
     for (i, c) in clients.iter_mut().enumerate() {
         loop {
@@ -186,7 +109,7 @@ async fn measure(
                 topology.name(),
                 up,
                 links(i),
-                nodes[i].id
+                nodes[i].agency
             ));
             if up >= links(i) {
                 break;
@@ -195,7 +118,7 @@ async fn measure(
                 bail!(
                     "{}: links of {} did not come up",
                     topology.name(),
-                    nodes[i].id
+                    nodes[i].agency
                 );
             }
             tokio::time::sleep(Duration::from_millis(20)).await;
@@ -218,20 +141,17 @@ async fn measure(
         let mut c = c.clone();
         publishers.push(tokio::spawn(async move {
             for k in 0..per_node {
-                c.publish(pb::PublishRequest {
-                    draft: Some(pb::RecordBody {
-                        handling: Some(pb::Handling {
-                            tlp: pb::Tlp::Green as i32,
-                            scope: pb::Scope::Federation as i32,
-                            ..Default::default()
-                        }),
-                        payload: Some(pb::record_body::Payload::Note(pb::Note {
-                            title: format!("simulated {k}"),
-                            text: "a seller moved to another platform".into(),
-                        })),
-                        ..Default::default()
-                    }),
-                })
+                let handling = pb::Handling {
+                    tlp: pb::Tlp::Green as i32,
+                    scope: pb::Scope::Federation as i32,
+                    ..Default::default()
+                };
+                let text = "a seller moved to another platform";
+                c.publish(drafts::note(
+                    &format!("simulated {k}"),
+                    text,
+                    Some(handling),
+                ))
                 .await?;
             }
             Ok::<_, anyhow::Error>(())
@@ -240,29 +160,15 @@ async fn measure(
     for p in publishers {
         p.await??;
     }
-    let deadline = Instant::now() + Duration::from_secs(600);
-    loop {
-        let mut least = u64::MAX;
-        for c in clients.iter_mut() {
-            let held = c
-                .stats(pb::StatsRequest::default())
-                .await?
-                .into_inner()
-                .records;
-            least = least.min(held);
-        }
+    let progress = |least| {
         bar.set_message(format!(
             "{}: the slowest node holds {least} of {total}",
             topology.name()
-        ));
-        if least >= total {
-            break;
-        }
-        if Instant::now() > deadline {
-            bail!("{}: not converged after 10 minutes", topology.name());
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+        ))
+    };
+    wildnet_testbed::wait::converged(&clients, total, Duration::from_secs(600), progress)
+        .await
+        .with_context(|| format!("{}: not converged", topology.name()))?;
     let convergence = started.elapsed();
     let mut after = Vec::new();
     for c in clients.iter_mut() {

@@ -5,7 +5,6 @@
 
 use std::collections::BTreeSet;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use tonic::transport::Channel;
@@ -197,15 +196,7 @@ async fn completeness_check_repairs_deleted_rows() {
     fed.stop().await.expect("stop");
 }
 
-pub(crate) fn note_body(author: &str, n: usize, scope: pb::Scope) -> pb::RecordBody {
-    let mut b = draft(n, pb::Tlp::Green, scope, &[], pb::HandlingCode::H0)
-        .draft
-        .expect("draft");
-    b.schema_version = wildnet_node::record::SCHEMA_VERSION;
-    b.author = author.into();
-    b.created_at = chrono::Utc::now().timestamp_millis();
-    b
-}
+pub(crate) use wildnet_testbed::drafts::signed_note_body as note_body;
 
 /// GB-NWCU's node is replaced by a rogue with GB's real certificate and
 /// signing key. It serves five good records and three forged ones: a body
@@ -309,43 +300,6 @@ async fn tampered_records_from_a_malicious_peer_are_refused_and_the_rest_arrive(
     fed.stop().await.expect("stop");
 }
 
-/// Kills the child on drop, so a failing test leaves no process behind.
-struct Proc(Child);
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn spawn_node(dir: &Path) -> Proc {
-    let log = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(dir.join("node.log"))
-        .expect("log");
-    let child = Command::new(wildnet_tests::bin("wildnet-node"))
-        .arg("--config")
-        .arg(dir.join("node.toml"))
-        .env("RUST_LOG", "info")
-        .stdout(Stdio::null())
-        .stderr(log)
-        .spawn()
-        .expect("spawn wildnet-node");
-    let socket = dir.join("data").join("wildnet.sock");
-    let mut p = Proc(child);
-    wildnet_tests::wait_for("the node socket", Duration::from_secs(30), || {
-        if let Ok(Some(status)) = p.0.try_wait() {
-            panic!("wildnet-node exited early with {status}");
-        }
-        std::os::unix::net::UnixStream::connect(&socket)
-            .ok()
-            .map(|_| ())
-    });
-    p
-}
-
 async fn records(c: &mut AgencyClient<Channel>) -> u64 {
     c.stats(pb::StatsRequest::default())
         .await
@@ -365,7 +319,6 @@ async fn sigkill_mid_sync_converges_without_loss_or_duplicates() {
         .iter()
         .position(|n| n.agency == "ZA-DFFE")
         .expect("za");
-    let za_dir = fed.nodes[za].dir.clone();
     fed.nodes[za].stop().await.expect("stop");
 
     let mut ke = fed.node("KE-KWS").client().await.expect("client");
@@ -390,12 +343,11 @@ async fn sigkill_mid_sync_converges_without_loss_or_duplicates() {
     assert_eq!(summary.accepted, N as u64);
     let want = held_ids(&mut ke).await;
 
-    let socket = za_dir.join("data").join("wildnet.sock");
-    let node = spawn_node(&za_dir);
-    let mut c = wildnet_node::client::Target::Unix(socket.clone())
-        .connect()
-        .await
-        .expect("connect");
+    // Now as a child process.
+    fed.nodes[za]
+        .start_process()
+        .expect("start ZA as a process");
+    let mut c = fed.nodes[za].client().await.expect("connect");
     let deadline = Instant::now() + Duration::from_secs(60);
     let mut seen = records(&mut c).await;
     while seen == 0 {
@@ -403,17 +355,14 @@ async fn sigkill_mid_sync_converges_without_loss_or_duplicates() {
         tokio::time::sleep(Duration::from_millis(2)).await;
         seen = records(&mut c).await;
     }
-    drop(node); // SIGKILL, mid-way
+    fed.nodes[za].kill().expect("SIGKILL, mid-way");
     assert!(
         (seen as usize) < N,
         "ZA had pulled all {N} before it could be killed"
     );
 
-    let _node = spawn_node(&za_dir);
-    let mut c = wildnet_node::client::Target::Unix(socket)
-        .connect()
-        .await
-        .expect("connect");
+    fed.nodes[za].start_process().expect("restart ZA");
+    let mut c = fed.nodes[za].client().await.expect("connect");
     sync(&mut c, false).await;
     assert!(
         held_ids(&mut c).await == want,

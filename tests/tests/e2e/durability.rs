@@ -7,15 +7,11 @@ use wildnet_proto::v1 as pb;
 use wildnet_tests::{TestNode, wait_for};
 
 fn note(n: u64, worker: u64) -> pb::PublishRequest {
-    pb::PublishRequest {
-        draft: Some(pb::RecordBody {
-            payload: Some(pb::record_body::Payload::Note(pb::Note {
-                title: format!("crash test {worker}"),
-                text: format!("observation {n} from worker {worker}"),
-            })),
-            ..Default::default()
-        }),
-    }
+    wildnet_testbed::drafts::note(
+        &format!("crash test {worker}"),
+        &format!("observation {n} from worker {worker}"),
+        None,
+    )
 }
 
 /// Concurrent publishers, SIGKILL mid-stream: after restart every publish

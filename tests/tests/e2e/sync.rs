@@ -19,45 +19,7 @@ struct Published {
     h2: bool,
 }
 
-pub(crate) fn draft(
-    n: usize,
-    tlp: pb::Tlp,
-    scope: pb::Scope,
-    list: &[&str],
-    code: pb::HandlingCode,
-) -> pb::PublishRequest {
-    let list: Vec<String> = list.iter().map(|s| s.to_string()).collect();
-    pb::PublishRequest {
-        draft: Some(pb::RecordBody {
-            handling: Some(pb::Handling {
-                tlp: tlp as i32,
-                scope: scope as i32,
-                agencies: if scope == pb::Scope::Agencies {
-                    list.clone()
-                } else {
-                    vec![]
-                },
-                groups: if scope == pb::Scope::Groups {
-                    list
-                } else {
-                    vec![]
-                },
-                code: code as i32,
-                restrictions: if code == pb::HandlingCode::H3 {
-                    "no court use".into()
-                } else {
-                    String::new()
-                },
-                ..Default::default()
-            }),
-            payload: Some(pb::record_body::Payload::Note(pb::Note {
-                title: format!("matrix {n}"),
-                text: format!("record {n} {tlp:?} {scope:?} {code:?}"),
-            })),
-            ..Default::default()
-        }),
-    }
-}
+pub(crate) use wildnet_testbed::drafts::matrix as draft;
 
 /// Publishes every scope × TLP × handling-code combination from every agency.
 async fn publish_matrix(fed: &Federation) -> Vec<Published> {
@@ -350,11 +312,11 @@ where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = bool>,
 {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !check().await {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    let done = wildnet_testbed::wait::until(what, wildnet_testbed::wait::DEFAULT, || {
+        let f = check();
+        async move { Ok(f.await.then_some(())) }
+    });
+    done.await.unwrap_or_else(|e| panic!("{e}"));
 }
 
 /// A retraction reaches a node two hops away, which deletes the target and
