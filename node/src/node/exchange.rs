@@ -4,7 +4,6 @@
 
 use std::collections::BTreeMap;
 
-use prost::Message;
 use sha2::{Digest, Sha256};
 use wildnet_proto::v1 as pb;
 
@@ -13,7 +12,7 @@ use crate::membership::receipts;
 use crate::membership::reconcile::Id;
 use crate::policy::{self, PeerPolicy};
 use crate::record::{Record, RecordId};
-use crate::storage::{InsertItem, Inserted, Side, StoreError};
+use crate::storage::{InsertItem, Inserted, PeerWrite, QueueKey, StoreError};
 
 /// What one ingest batch did.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -38,49 +37,17 @@ pub struct Checked {
     pub manifest_version: u64,
 }
 
-fn cursor_key(peer: &str) -> String {
-    format!("cursor:{peer}")
-}
-
-/// This node's policy towards a peer, as last seen (meta `policy:<peer>`).
-fn policy_key(peer: &str) -> String {
-    format!("policy:{peer}")
-}
-
-/// The peer's policy epoch towards this node, as last seen.
-fn epoch_key(peer: &str) -> String {
-    format!("epoch:{peer}")
-}
-
-/// The outbox write queueing `receipt` for `peer` under queue number `n`.
-fn outbox_entry(peer: &str, n: u64, receipt: &pb::Receipt) -> crate::storage::KvWrite {
-    let mut key = outbox_prefix(peer);
-    key.extend_from_slice(&n.to_be_bytes());
-    (Side::Outbox, key, Some(receipt.encode_to_vec()))
-}
-
-fn outbox_prefix(peer: &str) -> Vec<u8> {
-    let mut k = peer.as_bytes().to_vec();
-    k.push(0);
-    k
-}
-
 impl Node {
     /// How far this node has pulled `peer`'s feed.
     pub fn cursor(&self, peer: &str) -> Result<u64, NodeError> {
-        Ok(self
-            .store
-            .meta_get(&cursor_key(peer))?
-            .map(|v| crate::storage::keys::u64_from(&v))
-            .unwrap_or(0))
+        Ok(self.store.cursor(peer)?)
     }
 
     /// Durably records how far `peer`'s feed is pulled.
     pub async fn set_cursor(&self, peer: &str, seq: u64) -> Result<(), NodeError> {
-        Ok(self
-            .store
-            .meta_put(&cursor_key(peer), &seq.to_be_bytes())
-            .await?)
+        let peer = peer.to_string();
+        let write = PeerWrite::Cursor { peer, seq };
+        Ok(self.store.write_peer_state(vec![write]).await?)
     }
 
     /// Pulls every peer's feed again from the start (ids dedupe).
@@ -92,15 +59,14 @@ impl Node {
         let mut writes = Vec::new();
         for a in &m.body().agencies {
             if a.id != self.agency.as_str() {
-                writes.push((
-                    Side::Meta,
-                    cursor_key(&a.id).into_bytes(),
-                    Some(0u64.to_be_bytes().to_vec()),
-                ));
+                writes.push(PeerWrite::Cursor {
+                    peer: a.id.clone(),
+                    seq: 0,
+                });
                 fed.peer_update(&a.id, |p| p.cursor = 0);
             }
         }
-        self.store.kv_write(writes).await?;
+        self.store.write_peer_state(writes).await?;
         tracing::info!(why, "re-pulling every peer from the start");
         self.audit_nowait("node", "re-pull", why.to_string());
         fed.sync_now();
@@ -110,10 +76,9 @@ impl Node {
     /// This node's policy epoch towards `peer`.
     pub fn policy_epoch(&self, peer: &str) -> u64 {
         self.store
-            .meta_get(&policy_key(peer))
+            .policy(peer)
             .ok()
             .flatten()
-            .and_then(|b| pb::SharePolicy::decode(b.as_slice()).ok())
             .map_or(0, |p| p.epoch)
     }
 
@@ -133,10 +98,7 @@ impl Node {
                 continue;
             }
             let now = fed.policy_for(&a.id);
-            let before = self
-                .store
-                .meta_get(&policy_key(&a.id))?
-                .and_then(|b| pb::SharePolicy::decode(b.as_slice()).ok());
+            let before = self.store.policy(&a.id).ok().flatten();
             let epoch = match &before {
                 None => 0,
                 Some(b) if policy::widens(&policy::from_pb(b), now) => {
@@ -146,14 +108,13 @@ impl Node {
                 Some(b) if &policy::from_pb(b) == now => continue,
                 Some(b) => b.epoch,
             };
-            writes.push((
-                Side::Meta,
-                policy_key(&a.id).into_bytes(),
-                Some(policy::to_pb(now, epoch).encode_to_vec()),
-            ));
+            writes.push(PeerWrite::Policy {
+                peer: a.id.clone(),
+                policy: policy::to_pb(now, epoch),
+            });
         }
         if !writes.is_empty() {
-            self.store.kv_write(writes).await?;
+            self.store.write_peer_state(writes).await?;
         }
         for p in &bumped {
             tracing::info!(peer = %p, epoch = self.policy_epoch(p), "sharing policy widened: the peer will re-pull");
@@ -175,10 +136,7 @@ impl Node {
         epoch: u64,
         head: u64,
     ) -> Result<Option<String>, NodeError> {
-        let seen = self
-            .store
-            .meta_get(&epoch_key(peer))?
-            .map_or(0, |v| crate::storage::keys::u64_from(&v));
+        let seen = self.store.peer_epoch(peer)?;
         let cursor = self.cursor(peer)?;
         let why = if epoch > seen {
             Some(format!(
@@ -192,22 +150,18 @@ impl Node {
             None
         };
         if why.is_some() || epoch != seen {
-            let mut writes = vec![(
-                Side::Meta,
-                epoch_key(peer).into_bytes(),
-                Some(epoch.to_be_bytes().to_vec()),
-            )];
+            let mut writes = vec![PeerWrite::Epoch {
+                peer: peer.to_string(),
+                epoch,
+            }];
             if why.is_some() {
-                writes.insert(
-                    0,
-                    (
-                        Side::Meta,
-                        cursor_key(peer).into_bytes(),
-                        Some(0u64.to_be_bytes().to_vec()),
-                    ),
-                );
+                let reset = PeerWrite::Cursor {
+                    peer: peer.to_string(),
+                    seq: 0,
+                };
+                writes.insert(0, reset);
             }
-            self.store.kv_write(writes).await?;
+            self.store.write_peer_state(writes).await?;
         }
         if let Some(w) = &why {
             tracing::info!(peer, reason = %w, "re-pulling the peer from the start");
@@ -342,7 +296,11 @@ impl Node {
                             };
                             let receipt = receipts::sign(&body, &key);
                             match next_id() {
-                                Ok(n) => writes.push(outbox_entry(&peer, n, &receipt)),
+                                Ok(n) => writes.push(PeerWrite::Queue {
+                                    peer: peer.clone(),
+                                    n,
+                                    receipt,
+                                }),
                                 Err(e) => {
                                     tracing::error!(cause = %e, "no queue number: receipts not queued");
                                 }
@@ -354,11 +312,10 @@ impl Node {
                     if let Some(seq) = cursor
                         && *in_force.borrow() == manifest_version
                     {
-                        writes.push((
-                            Side::Meta,
-                            cursor_key(&peer).into_bytes(),
-                            Some(seq.to_be_bytes().to_vec()),
-                        ));
+                        writes.push(PeerWrite::Cursor {
+                            peer: peer.clone(),
+                            seq,
+                        });
                     }
                     writes
                 },
@@ -405,49 +362,49 @@ impl Node {
             return Ok(());
         }
         let mut writes = Vec::with_capacity(rs.len());
-        for r in rs {
-            writes.push(outbox_entry(peer, self.store.next_id()?, &r));
+        for receipt in rs {
+            writes.push(PeerWrite::Queue {
+                peer: peer.to_string(),
+                n: self.store.next_queue_number()?,
+                receipt,
+            });
         }
-        self.store.kv_write(writes).await?;
+        self.store.write_peer_state(writes).await?;
         if let Some(fed) = &self.federation {
             fed.outbox_signal(peer).notify_one();
         }
         Ok(())
     }
 
-    /// Up to `limit` receipts waiting for `peer`, with their queue keys.
+    /// Up to `limit` receipts waiting for `peer`, with their queue keys
+    /// (an undecodable one comes as an empty receipt, to be dropped).
     pub fn outbox(
         &self,
         peer: &str,
         limit: usize,
-    ) -> Result<Vec<(Vec<u8>, pb::Receipt)>, NodeError> {
+    ) -> Result<Vec<(QueueKey, pb::Receipt)>, NodeError> {
         let mut out = Vec::new();
-        for (k, v) in self
-            .store
-            .side_scan(Side::Outbox, &outbox_prefix(peer), limit)?
-        {
-            match pb::Receipt::decode(v.as_slice()) {
-                Ok(r) => out.push((k, r)),
-                Err(e) => {
-                    tracing::error!(cause = %e, "dropping an undecodable queued receipt");
-                    out.push((k, pb::Receipt::default()));
-                }
-            }
+        for (k, r) in self.store.queued(peer, limit)? {
+            out.push((
+                k,
+                r.unwrap_or_else(|| {
+                    tracing::error!("dropping an undecodable queued receipt");
+                    pb::Receipt::default()
+                }),
+            ));
         }
         Ok(out)
     }
 
     /// How many receipts wait for `peer` (counted up to 100,000).
     pub fn outbox_len(&self, peer: &str) -> usize {
-        self.store
-            .side_count(Side::Outbox, &outbox_prefix(peer), 100_000)
-            .unwrap_or(0)
+        self.store.queued_len(peer, 100_000).unwrap_or(0)
     }
 
     /// Removes delivered receipts from the queue.
-    pub async fn outbox_done(&self, keys: Vec<Vec<u8>>) -> Result<(), NodeError> {
-        let writes = keys.into_iter().map(|k| (Side::Outbox, k, None)).collect();
-        Ok(self.store.kv_write(writes).await?)
+    pub async fn outbox_done(&self, keys: Vec<QueueKey>) -> Result<(), NodeError> {
+        let writes = keys.into_iter().map(PeerWrite::Delivered).collect();
+        Ok(self.store.write_peer_state(writes).await?)
     }
 
     /// Takes receipts from `peer`: each is verified against the manifest;
@@ -502,15 +459,19 @@ impl Node {
                     if !ours {
                         continue;
                     }
-                    let mut key = id.clone();
-                    key.extend_from_slice(body.holder.as_bytes());
-                    let mut value = body.at.to_be_bytes().to_vec();
-                    value.extend_from_slice(&hash);
-                    writes.push((Side::Holders, key, Some(value)));
+                    writes.push(PeerWrite::Holder {
+                        id: rid,
+                        holder: body.holder.clone(),
+                        at: body.at,
+                        proof: hash,
+                    });
                     kept = true;
                 }
                 if kept {
-                    writes.push((Side::Receipts, hash.to_vec(), Some(r.encode_to_vec())));
+                    writes.push(PeerWrite::Proof {
+                        hash,
+                        receipt: r.clone(),
+                    });
                 }
             } else {
                 // Forward along the way the records came to this node.
@@ -531,7 +492,7 @@ impl Node {
             }
         }
         if !writes.is_empty() {
-            self.store.kv_write(writes).await?;
+            self.store.write_peer_state(writes).await?;
         }
         for (t, rs) in forward {
             self.queue_receipts(&t, rs).await?;
@@ -542,15 +503,7 @@ impl Node {
     /// On the author's node: who holds record `id`, by signed receipt
     /// (agency, when stored), sorted by agency.
     pub fn holders(&self, id: &RecordId) -> Result<Vec<(String, i64)>, NodeError> {
-        let mut out = Vec::new();
-        for (k, v) in self.store.side_scan(Side::Holders, id.as_bytes(), 10_000)? {
-            let agency = String::from_utf8_lossy(&k[32..]).into_owned();
-            let at = v
-                .get(..8)
-                .map_or(0, |b| crate::storage::keys::u64_from(b) as i64);
-            out.push((agency, at));
-        }
-        Ok(out)
+        Ok(self.store.holders(id)?)
     }
 
     /// The ids of held records that `sender` may send to `to` under

@@ -80,9 +80,6 @@ impl std::fmt::Debug for Node {
     }
 }
 
-/// Key of the adopted manifest in the store's meta tree.
-const MANIFEST_KEY: &str = "manifest";
-
 /// Import results: per line, the outcome.
 pub type LineResult = (u64, Result<Published, NodeError>);
 
@@ -120,9 +117,7 @@ impl Node {
         let federation = match &settings.federation {
             None => None,
             Some(f) => {
-                let stored = store
-                    .meta_get(MANIFEST_KEY)?
-                    .and_then(|b| pb::Manifest::decode(b.as_slice()).ok());
+                let stored = store.adopted_manifest()?;
                 Some(
                     crate::federation::Federation::load(
                         settings.agency.as_str(),
@@ -242,11 +237,8 @@ impl Node {
             };
         }
         let version = t.version();
-        if let Err(e) = self
-            .store
-            .meta_put(MANIFEST_KEY, &t.manifest().encode_to_vec())
-            .await
-        {
+        let adopted = crate::storage::PeerWrite::Manifest(t.manifest().clone());
+        if let Err(e) = self.store.write_peer_state(vec![adopted]).await {
             tracing::error!(cause = %e, "cannot persist the manifest");
             return pb::OfferManifestResponse {
                 adopted: false,

@@ -204,6 +204,45 @@ pub(crate) fn u64_from(b: &[u8]) -> u64 {
     u64::from_be_bytes(a)
 }
 
+/// `meta`: how far a peer's feed is pulled.
+pub(crate) fn cursor_key(peer: &str) -> Vec<u8> {
+    format!("cursor:{peer}").into_bytes()
+}
+
+/// `meta`: this node's policy towards a peer, as last in force.
+pub(crate) fn policy_key(peer: &str) -> Vec<u8> {
+    format!("policy:{peer}").into_bytes()
+}
+
+/// `meta`: the policy epoch a peer last announced towards this node.
+pub(crate) fn epoch_key(peer: &str) -> Vec<u8> {
+    format!("epoch:{peer}").into_bytes()
+}
+
+/// `meta`: the manifest adopted last.
+pub(crate) const MANIFEST_KEY: &[u8] = b"manifest";
+
+/// `peerseq_receipt`: the queue of one peer.
+pub(crate) fn outbox_prefix(peer: &str) -> Vec<u8> {
+    let mut k = peer.as_bytes().to_vec();
+    k.push(0);
+    k
+}
+
+/// `peerseq_receipt`: receipt number `n` queued for a peer.
+pub(crate) fn outbox_key(peer: &str, n: u64) -> Vec<u8> {
+    let mut k = outbox_prefix(peer);
+    k.extend_from_slice(&n.to_be_bytes());
+    k
+}
+
+/// `idholder_receipt`: record id + holder agency.
+pub(crate) fn holder_key(id: &RecordId, holder: &str) -> Vec<u8> {
+    let mut k = id.as_bytes().to_vec();
+    k.extend_from_slice(holder.as_bytes());
+    k
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

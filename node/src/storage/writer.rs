@@ -32,7 +32,7 @@ use tokio::sync::oneshot;
 use wildnet_proto::v1 as pb;
 
 use super::audit::{AuditChain, AuditDraft};
-use super::{InsertItem, Inserted, KvWrite, StoreError, Trees, keys};
+use super::{InsertItem, Inserted, KvWrite, Row, StoreError, Trees, keys};
 use crate::record::terms;
 use crate::record::{Record, RecordId};
 
@@ -225,7 +225,8 @@ impl Writer {
                     let db = &self.t.db;
                     let mut next_id = || db.generate_id().map_err(StoreError::from);
                     let writes = then(&results, &mut next_id);
-                    self.pending_kv.extend(writes);
+                    self.pending_kv
+                        .extend(writes.into_iter().map(super::PeerWrite::into_kv));
                 }
                 done.push(Done::Insert(reply, results));
             }
@@ -357,13 +358,12 @@ impl Writer {
         if let Some(key) = &draft_key {
             self.t.drafts.insert(key, id.as_bytes())?;
         }
-        let stored = pb::StoredRecord {
+        let stored = Row {
             signed: Some(rec.signed().clone()),
             seq,
             stored_at,
             received_from: from,
             index_batch: batch,
-            ..Default::default()
         };
         self.pending.insert(id, (seq, stored.encode_to_vec()));
         self.next_seq += 1;
@@ -387,7 +387,7 @@ impl Writer {
     }
 
     /// A held record (stored or pending) with its storage metadata.
-    fn load_stored(&self, id: &RecordId) -> Result<Option<(pb::StoredRecord, Record)>, StoreError> {
+    fn load_stored(&self, id: &RecordId) -> Result<Option<(Row, Record)>, StoreError> {
         Ok(Some(match self.pending.get(id) {
             Some((_, v)) => super::decode_record(id, v)?,
             None => {
@@ -539,7 +539,7 @@ impl Writer {
 
     /// Removes a record and its index entries (its feed position stays a
     /// hole: readers of the feed skip it).
-    fn delete(&mut self, rec: &Record, sr: &pb::StoredRecord) -> Result<(), StoreError> {
+    fn delete(&mut self, rec: &Record, sr: &Row) -> Result<(), StoreError> {
         let id = rec.id();
         self.add_terms(rec, -1, sr.index_batch, sr.seq)?;
         if self.pending.remove(&id).is_none() {

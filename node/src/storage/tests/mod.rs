@@ -509,7 +509,7 @@ async fn older_schemas_are_converted_at_open() {
         let feed = db.open_tree("seq_id").expect("old feed");
         for kv in rows.iter() {
             let (k, v) = kv.expect("row");
-            let sr = pb::StoredRecord::decode(v.as_ref()).expect("decode");
+            let sr = Row::decode(v.as_ref()).expect("decode");
             let id = RecordId::of_body(&sr.signed.expect("signed").body);
             by_id.insert(id.as_bytes(), v).expect("old row");
             feed.insert(k, id.as_bytes()).expect("old feed entry");
@@ -621,12 +621,11 @@ async fn insert_then_writes_follow_ups_with_the_records() {
         let second = next_id().expect("id");
         assert!(second > first, "queue numbers increase");
         vec![
-            (
-                Side::Meta,
-                b"cursor:ZA-DFFE".to_vec(),
-                Some(new.to_be_bytes().to_vec()),
-            ),
-            (Side::Outbox, b"gone".to_vec(), None),
+            PeerWrite::Cursor {
+                peer: "ZA-DFFE".into(),
+                seq: new,
+            },
+            PeerWrite::Delivered(QueueKey(b"gone".to_vec())),
         ]
     });
     let results = store
@@ -641,8 +640,8 @@ async fn insert_then_writes_follow_ups_with_the_records() {
     let store = Store::open(dir.path(), "KE-KWS").expect("reopen");
     assert!(store.get(&new.id()).expect("get").is_some());
     assert_eq!(
-        store.meta_get("cursor:ZA-DFFE").expect("meta"),
-        Some(1u64.to_be_bytes().to_vec()),
+        store.cursor("ZA-DFFE").expect("cursor"),
+        1,
         "the follow-up counted the one new record"
     );
 }
@@ -717,24 +716,19 @@ async fn a_side_write_after_an_insert_follow_up_wins() {
     let store = Store::open(dir.path(), "KE-KWS").expect("open");
     for n in 0..20 {
         let r = rec(body(n, "Manis javanica", "KE"));
-        let then: AfterInsert =
-            Box::new(|_, _| vec![(Side::Meta, b"cursor:ZA-DFFE".to_vec(), Some(vec![9]))]);
+        let cursor = |seq| PeerWrite::Cursor {
+            peer: "ZA-DFFE".into(),
+            seq,
+        };
+        let then: AfterInsert = Box::new(move |_, _| vec![cursor(9)]);
         // Both queued before either is awaited: usually one group.
         let (a, b) = tokio::join!(
             store.insert_then(vec![item(&r)], Vec::new(), Some(then)),
-            store.kv_write(vec![(
-                Side::Meta,
-                b"cursor:ZA-DFFE".to_vec(),
-                Some(vec![0])
-            )]),
+            store.write_peer_state(vec![cursor(0)]),
         );
         a.expect("insert");
         b.expect("reset");
-        assert_eq!(
-            store.meta_get("cursor:ZA-DFFE").expect("meta"),
-            Some(vec![0]),
-            "round {n}"
-        );
+        assert_eq!(store.cursor("ZA-DFFE").expect("cursor"), 0, "round {n}");
     }
 }
 

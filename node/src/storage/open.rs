@@ -1,0 +1,309 @@
+//! Opening a data dir: ownership and schema checks, conversion of older
+//! schemas, the recount after an unclean stop.
+
+use std::path::Path;
+use std::sync::atomic::AtomicU64;
+use std::sync::{Arc, Mutex};
+
+use super::{
+    CLEAN_KEY, DEFAULT_CACHE_BYTES, NEXT_SEQ_KEY, SCHEMA, Store, StoreError, Trees, add_block_refs,
+    cut_blocks, decode_record, decode_row, keys, writer,
+};
+use crate::record::RecordId;
+
+impl Store {
+    /// Opens (or creates) the database at `path` for `agency`. Refuses a
+    /// database written by another agency or a newer schema.
+    pub fn open(path: &Path, agency: &str) -> Result<Store, StoreError> {
+        Store::open_with(path, agency, DEFAULT_CACHE_BYTES)
+    }
+
+    /// [`Store::open`] with sled's page cache limited to `cache_bytes`
+    /// (`[storage] cache_mb`): more is faster under write load, less keeps
+    /// the node's memory down.
+    pub fn open_with(path: &Path, agency: &str, cache_bytes: u64) -> Result<Store, StoreError> {
+        let db = open_sled(
+            path,
+            sled::Config::new()
+                .cache_capacity(cache_bytes)
+                .flush_every_ms(None),
+        )?;
+        let t = |n: &str| db.open_tree(n);
+        let trees = Trees {
+            records: t("seq_record")?,
+            ids: t("id_seq")?,
+            index: t("index")?,
+            counts: t("field_count")?,
+            superseded: t("id_supersededby")?,
+            tombstones: t("id_tombstone")?,
+            drafts: t("draftkey_id")?,
+            expiry: t("expiry_id")?,
+            audit: t("seq_audit")?,
+            meta: t("meta")?,
+            holders: t("idholder_receipt")?,
+            receipts: t("hash_receipt")?,
+            outbox: t("peerseq_receipt")?,
+            blockrefs: t("batch_block")?,
+            db,
+        };
+        let schema = check_meta(&trees.meta, agency)?;
+        if schema < SCHEMA {
+            let started = std::time::Instant::now();
+            move_records_by_seq(&trees)?;
+            let n = rebuild_index(&trees)?;
+            trees.meta.insert("schema", &SCHEMA.to_be_bytes())?;
+            trees.db.flush()?;
+            tracing::warn!(
+                records = n,
+                ms = started.elapsed().as_millis() as u64,
+                from = schema,
+                to = SCHEMA,
+                "storage upgraded: records by feed position, index rebuilt"
+            );
+        }
+        // The stats counters are written with each batch but are not the
+        // commit point: after a crash they may count a batch that did not
+        // survive. A node that did not stop cleanly recounts them.
+        match trees.meta.get(CLEAN_KEY)?.as_deref() {
+            Some([1]) => {}
+            Some(_) => {
+                let started = std::time::Instant::now();
+                let n = recount(&trees)?;
+                tracing::warn!(
+                    records = n,
+                    ms = started.elapsed().as_millis() as u64,
+                    "the node did not stop cleanly last time: stats counters recounted"
+                );
+            }
+            // A new store, or one from before the clean mark: count once.
+            None => {
+                let n = recount(&trees)?;
+                if n > 0 {
+                    tracing::info!(records = n, "stats counters computed");
+                }
+            }
+        }
+        trees.meta.insert(CLEAN_KEY, &[0])?;
+        trees.db.flush()?;
+        let flushes = Arc::new(AtomicU64::new(0));
+        let (head_tx, head) = tokio::sync::watch::channel(0);
+        let (tx, handle) = writer::spawn(trees.clone(), flushes.clone(), head_tx)?;
+        Ok(Store {
+            trees,
+            tx: Mutex::new(Some(tx)),
+            thread: Mutex::new(Some(handle)),
+            flushes,
+            head,
+        })
+    }
+}
+
+/// Opens the sled database at `path`, waiting up to 2 s for its file
+/// lock: sled's I/O threads can hold the file for a moment after a store in
+/// this process is closed (a restart). A lock held longer is another
+/// process using the data dir.
+pub(crate) fn open_sled(path: &Path, cfg: sled::Config) -> Result<sled::Db, StoreError> {
+    let cfg = cfg.path(path);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
+    loop {
+        match cfg.open() {
+            Err(sled::Error::Io(e)) if e.to_string().contains("could not acquire lock") => {
+                if std::time::Instant::now() >= deadline {
+                    return Err(StoreError::Mismatch(format!(
+                        "the database {} is in use by another process (its lock is held): \
+                         stop the other wildnet-node using this data dir, then start again",
+                        path.display()
+                    )));
+                }
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+            other => return Ok(other?),
+        }
+    }
+}
+
+/// Recomputes every stats counter from the records and tombstones held,
+/// and drops `id_seq` entries of records that never reached the disk (a
+/// batch cut by a crash: the record row is written last) and any record
+/// row its id does not lead to.
+fn recount(t: &Trees) -> Result<u64, StoreError> {
+    use crate::record::terms;
+    let mut orphans = Vec::new();
+    for kv in t.ids.iter() {
+        let (id, seq) = kv?;
+        if !t.records.contains_key(&seq)? {
+            orphans.push(id);
+        }
+    }
+    for id in orphans {
+        t.ids.remove(id)?;
+    }
+    let mut counts: std::collections::HashMap<Vec<u8>, u64> = std::collections::HashMap::new();
+    let mut n = 0u64;
+    let mut stray = Vec::new();
+    for kv in t.records.iter() {
+        let (k, v) = kv?;
+        let (_, record) = decode_row(keys::u64_from(&k), &v)?;
+        if t.ids.get(record.id().as_bytes())?.as_deref() != Some(k.as_ref()) {
+            stray.push(k);
+            continue;
+        }
+        for (field, value) in terms::terms(record.body()) {
+            if terms::counted(field) {
+                *counts.entry(keys::stat_key(field, &value)).or_default() += 1;
+            }
+        }
+        n += 1;
+    }
+    for k in stray {
+        t.records.remove(k)?;
+    }
+    let tombstones = t.tombstones.len() as u64;
+    if tombstones > 0 {
+        counts.insert(keys::TOMBSTONES_COUNT_KEY.to_vec(), tombstones);
+    }
+    t.counts.clear()?;
+    for (k, v) in counts {
+        t.counts.insert(k, &v.to_be_bytes())?;
+    }
+    Ok(n)
+}
+
+/// Moves records of a schema 1–3 data dir (`id_record`: id → record, and
+/// the feed `seq_id`: seq → id) to `seq_record` and `id_seq`, keeps the
+/// feed's high-water mark, and drops the old trees.
+fn move_records_by_seq(t: &Trees) -> Result<(), StoreError> {
+    let names = t.db.tree_names();
+    let has = |n: &str| names.iter().any(|x| x.as_ref() == n.as_bytes());
+    if !has("id_record") || !has("seq_id") {
+        return Ok(());
+    }
+    let old_records = t.db.open_tree("id_record")?;
+    let old_feed = t.db.open_tree("seq_id")?;
+    let mut high = 0u64;
+    for kv in old_feed.iter() {
+        let (k, v) = kv?;
+        let seq = keys::u64_from(&k);
+        high = high.max(seq);
+        let Some(id) = RecordId::from_slice(&v) else {
+            continue;
+        };
+        let Some(row) = old_records.get(id.as_bytes())? else {
+            continue;
+        };
+        let (sr, _) = decode_record(&id, &row)?;
+        if sr.seq != seq {
+            continue;
+        }
+        t.records.insert(k, row)?;
+        t.ids.insert(id.as_bytes(), &seq.to_be_bytes())?;
+    }
+    t.meta.insert(NEXT_SEQ_KEY, &(high + 1).to_be_bytes())?;
+    t.db.flush()?;
+    drop((old_records, old_feed));
+    t.db.drop_tree("id_record")?;
+    t.db.drop_tree("seq_id")?;
+    Ok(())
+}
+
+/// Rebuilds the index as posting blocks from the records, in feed order,
+/// 1,024 records per batch (schema 1–3 → 4); returns the records indexed.
+fn rebuild_index(t: &Trees) -> Result<u64, StoreError> {
+    use crate::record::terms;
+    use prost::Message as _;
+    t.index.clear()?;
+    t.blockrefs.clear()?;
+    let mut blocks: std::collections::HashMap<Vec<u8>, Vec<keys::Entry>> =
+        std::collections::HashMap::new();
+    let mut batch: Option<u64> = None;
+    let mut in_batch = 0usize;
+    let mut n = 0u64;
+    let write = |blocks: &mut std::collections::HashMap<Vec<u8>, Vec<keys::Entry>>,
+                 batch: u64|
+     -> Result<(), StoreError> {
+        let (blocks, refs) = cut_blocks(blocks.drain(), batch);
+        for (key, value) in blocks {
+            t.index.insert(key, value)?;
+        }
+        for (key, list) in refs {
+            add_block_refs(&t.blockrefs, &key, list)?;
+        }
+        Ok(())
+    };
+    // Read in chunks, written between them: sled iterators are not
+    // snapshots, so the tree is not changed while one is open.
+    let mut from = 0u64;
+    loop {
+        let chunk: Vec<(sled::IVec, sled::IVec)> = t
+            .records
+            .range(from.to_be_bytes()..)
+            .take(1024)
+            .collect::<Result<_, _>>()?;
+        let Some((last, _)) = chunk.last() else {
+            break;
+        };
+        let next = keys::u64_from(last).checked_add(1);
+        for (k, row) in chunk {
+            let seq = keys::u64_from(&k);
+            let (mut sr, record) = decode_row(seq, &row)?;
+            let b = *batch.get_or_insert(seq);
+            sr.index_batch = b;
+            sr.signed = Some(record.signed().clone());
+            t.records.insert(k, sr.encode_to_vec())?;
+            let e = keys::entry(record.body().created_at, seq);
+            for (field, value) in terms::terms(record.body()) {
+                // Duplicates (a word twice) are dropped when the blocks are cut.
+                blocks
+                    .entry(keys::index_prefix(field, &value))
+                    .or_default()
+                    .push(e);
+            }
+            n += 1;
+            in_batch += 1;
+            if in_batch == 1024 {
+                write(&mut blocks, b)?;
+                batch = None;
+                in_batch = 0;
+            }
+        }
+        match next {
+            Some(f) => from = f,
+            None => break,
+        }
+    }
+    if let Some(b) = batch {
+        write(&mut blocks, b)?;
+    }
+    Ok(n)
+}
+
+/// Checks the owner and schema; returns the schema found (`SCHEMA` for a
+/// new store).
+fn check_meta(meta: &sled::Tree, agency: &str) -> Result<u64, StoreError> {
+    let found = match meta.get("schema")? {
+        None => {
+            meta.insert("schema", &SCHEMA.to_be_bytes())?;
+            SCHEMA
+        }
+        Some(v) if keys::u64_from(&v) > SCHEMA => {
+            return Err(StoreError::Mismatch(format!(
+                "the data dir has schema {} but this wildnet-node reads up to {SCHEMA}: upgrade wildnet-node",
+                keys::u64_from(&v)
+            )));
+        }
+        Some(v) => keys::u64_from(&v),
+    };
+    match meta.get("agency")? {
+        None => {
+            meta.insert("agency", agency.as_bytes())?;
+        }
+        Some(v) if v.as_ref() != agency.as_bytes() => {
+            return Err(StoreError::Mismatch(format!(
+                "the data dir belongs to agency {}, not {agency}: point data_dir at this agency's own directory",
+                String::from_utf8_lossy(&v)
+            )));
+        }
+        Some(_) => {}
+    }
+    Ok(found)
+}

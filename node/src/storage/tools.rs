@@ -1,0 +1,153 @@
+//! Tools beside normal operation: the benchmark's raw-sled limits and
+//! disk figures, and fault injection for tests of repairs (nothing in
+//! normal operation calls those).
+
+use std::path::Path;
+
+use prost::Message;
+use tokio::sync::oneshot;
+use wildnet_proto::v1 as pb;
+
+use super::{
+    DEFAULT_CACHE_BYTES, InsertItem, Inserted, Store, StoreError, decode_record, keys, open_sled,
+    writer,
+};
+use crate::record::RecordId;
+
+impl Store {
+    /// Removes the row of a held record and nothing else, as a lost or
+    /// damaged row would be: the completeness check must find and repair it.
+    /// A repair and fault-injection tool; nothing in normal operation calls it.
+    pub fn drop_record_row(&self, id: &RecordId) -> Result<bool, StoreError> {
+        use crate::record::terms;
+        let Some(seq) = self.trees.ids.remove(id.as_bytes())? else {
+            return Ok(false);
+        };
+        let Some(row) = self.trees.records.remove(seq)? else {
+            return Ok(false);
+        };
+        // The counters follow what is held.
+        let (_, record) = decode_record(id, &row)?;
+        for (field, value) in terms::terms(record.body()) {
+            if terms::counted(field) {
+                let k = keys::stat_key(field, &value);
+                let n = self.trees.counts.get(&k)?.map_or(0, |v| keys::u64_from(&v));
+                self.trees
+                    .counts
+                    .insert(k, &n.saturating_sub(1).to_be_bytes())?;
+            }
+        }
+        self.trees.db.flush()?;
+        Ok(true)
+    }
+
+    /// Stores records as they are, skipping every check of the writer
+    /// (duplicates, tombstones, authorship), as a defective writer would
+    /// have. A fault-injection tool for tests of repairs; nothing in
+    /// normal operation calls it.
+    pub async fn insert_unchecked(
+        &self,
+        items: Vec<InsertItem>,
+    ) -> Result<Vec<Result<Inserted, StoreError>>, StoreError> {
+        let (reply, rx) = oneshot::channel();
+        self.send(writer::Op::Insert {
+            items,
+            checked: false,
+            audit: Vec::new(),
+            then: None,
+            reply,
+        })?;
+        rx.await.map_err(|_| StoreError::Closed)?
+    }
+
+    /// Puts a tombstone as given, over any other, and flushes. A
+    /// fault-injection tool (see [`Store::insert_unchecked`]).
+    pub fn put_tombstone_unchecked(&self, ts: &pb::Tombstone) -> Result<(), StoreError> {
+        let id: RecordId = ts
+            .id
+            .parse()
+            .map_err(|_| StoreError::NotFound(ts.id.clone()))?;
+        self.trees
+            .tombstones
+            .insert(id.as_bytes(), ts.encode_to_vec())?;
+        self.trees.db.flush()?;
+        Ok(())
+    }
+}
+
+/// What raw sled does on this machine: the storage limit the benchmark
+/// compares the node with.
+#[derive(Debug, Clone, Copy)]
+pub struct RawSled {
+    /// Records stored per second.
+    pub inserts_per_s: f64,
+    /// Bytes on disk once flushed.
+    pub disk_bytes: u64,
+}
+
+/// Stores `n` records of `value_len` incompressible bytes, each with one
+/// index entry, into a fresh sled database at `dir` with the node's
+/// settings and durability (one flush per batch of 1,024), and measures it.
+pub fn raw_sled(dir: &Path, n: usize, value_len: usize) -> Result<RawSled, StoreError> {
+    use sha2::{Digest, Sha256};
+    let db = sled::Config::new()
+        .path(dir)
+        .cache_capacity(DEFAULT_CACHE_BYTES)
+        .flush_every_ms(None)
+        .open()?;
+    let records = db.open_tree("records")?;
+    let index = db.open_tree("index")?;
+    let mut value = vec![0u8; value_len];
+    let start = std::time::Instant::now();
+    for i in 0..n {
+        let id: [u8; 32] = Sha256::digest((i as u64).to_le_bytes()).into();
+        for (j, b) in value.iter_mut().enumerate() {
+            *b = id[j % 32] ^ (j as u8);
+        }
+        records.insert(id, value.as_slice())?;
+        let mut key = (i as u64).to_be_bytes().to_vec();
+        key.extend_from_slice(&id);
+        index.insert(key, &[])?;
+        if i % 1024 == 1023 {
+            db.flush()?;
+        }
+    }
+    db.flush()?;
+    let secs = start.elapsed().as_secs_f64();
+    drop((records, index, db));
+    Ok(RawSled {
+        inserts_per_s: n as f64 / secs.max(1e-9),
+        disk_bytes: disk_usage(dir),
+    })
+}
+
+/// The bytes a stopped node's store holds (keys and values of every tree,
+/// before sled's own overhead) and the records among them: what raw sled
+/// is given in the benchmark's "same bytes" disk limit.
+pub fn logical_bytes(path: &Path) -> Result<(u64, u64), StoreError> {
+    let db = open_sled(path, sled::Config::new())?;
+    let mut bytes = 0u64;
+    for name in db.tree_names() {
+        let tree = db.open_tree(&name)?;
+        for kv in tree.iter() {
+            let (k, v) = kv?;
+            bytes += (k.len() + v.len()) as u64;
+        }
+    }
+    let records = db.open_tree("seq_record")?.len() as u64;
+    Ok((bytes, records))
+}
+
+/// Bytes a directory tree occupies on disk (allocated blocks).
+pub fn disk_usage(path: &Path) -> u64 {
+    use std::os::unix::fs::MetadataExt;
+    let Ok(meta) = std::fs::symlink_metadata(path) else {
+        return 0;
+    };
+    if !meta.is_dir() {
+        return meta.blocks() * 512;
+    }
+    std::fs::read_dir(path)
+        .map(|rd| rd.flatten().map(|e| disk_usage(&e.path())).sum())
+        .unwrap_or(0)
+}
