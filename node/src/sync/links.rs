@@ -10,7 +10,6 @@ use std::time::Duration;
 
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
-use wildnet_proto::v1 as pb;
 
 use super::stopped;
 use crate::node::Node;
@@ -96,7 +95,7 @@ async fn link(node: Arc<Node>, peer: String, address: String, mut stop: watch::R
     loop {
         // A sync asked before this Hello is answered by it.
         sync.borrow_and_update();
-        let mut result = exchange(&node, &peer, &address, &mut client).await;
+        let mut result = super::hello::hello(&node, &peer, &address, &mut client).await;
         if let Ok((version, _)) = &result {
             if state != Link::Up {
                 tracing::info!(version, "peer authenticated");
@@ -112,7 +111,7 @@ async fn link(node: Arc<Node>, peer: String, address: String, mut stop: watch::R
         if let (Ok((_, announced)), Some(c)) = (&result, client.as_mut()) {
             // Receipts queued while the link was down go first; those that
             // cannot go stay queued and never hold up the pull.
-            if let Err(e) = super::deliver_receipts(&node, &peer, c).await {
+            if let Err(e) = super::receipts::deliver_receipts(&node, &peer, c).await {
                 tracing::warn!(cause = %e, "receipts not delivered; kept for later");
             }
             let mut step = Ok(());
@@ -121,7 +120,7 @@ async fn link(node: Arc<Node>, peer: String, address: String, mut stop: watch::R
             if step.is_ok() && due {
                 seen = asked;
                 verify_at = next_check();
-                if let Err(e) = super::verify(&node, &peer, c, announced).await {
+                if let Err(e) = super::complete::verify(&node, &peer, c, announced).await {
                     tracing::warn!(cause = %e, "completeness check failed");
                     fed.peer_update(&peer, |p| p.verify_error = e.clone());
                     step = Err(e);
@@ -130,7 +129,7 @@ async fn link(node: Arc<Node>, peer: String, address: String, mut stop: watch::R
             // Pull (then subscribe) until the stream fails or we must
             // re-handshake (new manifest, sync or check requested).
             if step.is_ok() {
-                step = super::pull(
+                step = super::pull::pull(
                     &node,
                     &peer,
                     c,
@@ -181,73 +180,4 @@ async fn link(node: Arc<Node>, peer: String, address: String, mut stop: watch::R
             () = stopped(&mut stop) => return,
         }
     }
-}
-
-/// One Hello round: returns the peer's manifest version after syncing
-/// manifests, and the sharing policy it announced towards this node.
-async fn exchange(
-    node: &Arc<Node>,
-    peer: &str,
-    address: &str,
-    client: &mut Option<
-        wildnet_proto::v1::federation_client::FederationClient<tonic::transport::Channel>,
-    >,
-) -> Result<(u64, crate::policy::PeerPolicy), String> {
-    let Some(fed) = node.federation() else {
-        return Err("no federation".into());
-    };
-    if client.is_none() {
-        *client = Some(super::dial::dial(fed, peer, address).await?);
-    }
-    let Some(c) = client.as_mut() else {
-        return Err("no connection".into());
-    };
-    let status = |e: tonic::Status| format!("{}: {}", e.code(), e.message());
-    let ours = node.manifest_version();
-    let hello = c
-        .hello(pb::HelloRequest {
-            manifest_version: ours,
-        })
-        .await
-        .map_err(status)?
-        .into_inner();
-    if hello.agency != peer {
-        return Err(format!(
-            "peer answered as {}, expected {peer}",
-            hello.agency
-        ));
-    }
-    let mut theirs = hello.manifest_version;
-    if theirs > ours {
-        let m = c
-            .get_manifest(pb::GetManifestRequest {})
-            .await
-            .map_err(status)?
-            .into_inner();
-        let r = node.adopt_manifest(m, &format!("peer:{peer}")).await;
-        if !r.adopted && r.version < theirs {
-            return Err(format!(
-                "peer's manifest version {theirs} refused: {}",
-                r.reason
-            ));
-        }
-    } else if theirs < ours {
-        let r = c
-            .offer_manifest(fed.current().manifest().clone())
-            .await
-            .map_err(status)?
-            .into_inner();
-        theirs = r.version;
-    }
-    let policy = hello.policy.unwrap_or_default();
-    node.check_peer_epoch(peer, policy.epoch, hello.feed_head)
-        .await
-        .map_err(|e| e.to_string())?;
-    let cursor = node.cursor(peer).map_err(|e| e.to_string())?;
-    fed.peer_update(peer, |p| {
-        p.policy_epoch = policy.epoch;
-        p.peer_head = hello.feed_head;
-        p.cursor = cursor;
-    });
-    Ok((theirs, crate::policy::from_pb(&policy)))
 }

@@ -265,6 +265,14 @@ async fn tampered_records_from_a_malicious_peer_are_refused_and_the_rest_arrive(
             "forged record {id} was stored"
         );
     }
+    // The counts follow the stored batch (they are kept after the flush).
+    let ke_node = fed.node("KE-KWS");
+    wait_until("KE's counts of GB's batch", || async {
+        let p = ke_node.peers().await.expect("peers");
+        let p = peer(&p, "GB-NWCU");
+        p.received + p.rejected >= 8
+    })
+    .await;
     let p = fed.node("KE-KWS").peers().await.expect("peers");
     let p = peer(&p, "GB-NWCU");
     assert_eq!((p.received, p.rejected), (5, 3), "{p:?}");
@@ -273,6 +281,12 @@ async fn tampered_records_from_a_malicious_peer_are_refused_and_the_rest_arrive(
         "peers names the last rejected record and why: {:?}",
         p.last_rejection
     );
+    // Rejections are audited without waiting for a flush of their own.
+    wait_until("KE's audited rejections", || async {
+        let audit = ke_node.audit().await.expect("audit");
+        audit.iter().filter(|e| e.action == "reject").count() >= 3
+    })
+    .await;
     let audit = fed.node("KE-KWS").audit().await.expect("audit");
     let reason = |id: &str| {
         audit

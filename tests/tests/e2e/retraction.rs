@@ -13,7 +13,7 @@ use wildnet_tests::fed::{Federation, federation};
 use wildnet_tests::rogue::RoguePeer;
 
 use crate::completeness::{note_body, peer};
-use crate::sync::held_ids;
+use crate::sync::{held_ids, wait_until};
 
 /// A retraction of `target` by `author`, signed with `key`.
 fn retraction(target: &str, author: &str, key: &ed25519_dalek::SigningKey) -> Record {
@@ -158,7 +158,14 @@ async fn a_peer_cannot_overwrite_a_retraction_or_bring_the_record_back() {
         get(&mut ke, &kept_id).await.is_ok(),
         "a held record was lost"
     );
-    let audit = fed.node("KE-KWS").audit().await.expect("audit");
+    // Rejections are audited without waiting for a flush of their own.
+    let ke_node = fed.node("KE-KWS");
+    wait_until("KE's audited refusal of GB's retraction", || async {
+        let audit = ke_node.audit().await.expect("audit");
+        audited(&audit, "reject", &forged_id).is_some()
+    })
+    .await;
+    let audit = ke_node.audit().await.expect("audit");
     let detail = audited(&audit, "reject", &forged_id).expect("GB's retraction audited");
     assert!(detail.contains("only its author KE-KWS"), "{detail}");
 

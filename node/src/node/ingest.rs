@@ -1,0 +1,264 @@
+//! Ingest of pulled records: verified like local ones on every core, then
+//! stored in one durable batch with the receipts they call for and the
+//! cursor move; and the id sets of the completeness check. The wire is in
+//! [`crate::sync`].
+
+use std::collections::BTreeMap;
+
+use wildnet_proto::v1 as pb;
+
+use super::{Node, NodeError};
+use crate::membership::receipts;
+use crate::membership::reconcile::Id;
+use crate::policy::{self, PeerPolicy};
+use crate::record::{Record, RecordId};
+use crate::storage::{InsertItem, Inserted, PeerWrite, StoreError};
+
+/// What one ingest batch did.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Ingested {
+    /// Newly stored.
+    pub received: u64,
+    /// Already held.
+    pub duplicates: u64,
+    /// Refused, with id and reason.
+    pub rejected: Vec<(String, String)>,
+}
+
+/// Pulled records after [`Node::check_pulled`]: the ones to store, and the
+/// refused ones with their id and reason.
+#[derive(Default)]
+pub struct Checked {
+    /// Verified, and this node may hold them.
+    pub good: Vec<InsertItem>,
+    /// `(id, reason)` of each refused record.
+    pub rejected: Vec<(String, String)>,
+    /// The version of the manifest they were checked against.
+    pub manifest_version: u64,
+}
+
+impl Node {
+    /// Verifies and stores records pulled from `peer` (see
+    /// `sync` for the steps), then queues signed receipts for
+    /// the newly stored ones towards their authors, via `peer`.
+    pub async fn ingest(
+        &self,
+        peer: &str,
+        items: Vec<(u64, pb::SignedRecord)>,
+    ) -> Result<Ingested, NodeError> {
+        let checked = self.check_pulled(peer, items.into_iter().map(|(_, r)| r).collect())?;
+        Ok(self
+            .store_pulled(peer, checked, None)
+            .await?
+            .unwrap_or_default())
+    }
+
+    /// The CPU half of an ingest: verifies pulled records exactly like
+    /// local ones against the manifest in force, and checks this node may
+    /// receive them from `peer`. Spreads the signature checks over the
+    /// cores; runs on the caller's thread (use a blocking task).
+    pub fn check_pulled(
+        &self,
+        peer: &str,
+        items: Vec<pb::SignedRecord>,
+    ) -> Result<Checked, NodeError> {
+        let Some(fed) = &self.federation else {
+            return Err(NodeError::Refused(
+                "this node is not in a federation".into(),
+            ));
+        };
+        let m = fed.current();
+        let now = crate::now_ms();
+        let me = self.agency.as_str();
+        let check = |signed: pb::SignedRecord| {
+            let id = RecordId::of_body(&signed.body).to_hex();
+            // SAFETY (trust): from here on only records that verified
+            // against the manifest, exactly like local ones, are used.
+            Record::verify(signed, &*m, &self.limits, now)
+                .map_err(|e| e.to_string())
+                .and_then(|r| {
+                    policy::may_receive(r.body(), me, peer, &m, now)
+                        .map(|()| r)
+                        .map_err(|d| d.to_string())
+                })
+                .map_err(|why| (id, why))
+        };
+        let results = crate::limits::par_map(items, check);
+        let mut out = Checked {
+            manifest_version: m.version(),
+            ..Checked::default()
+        };
+        for r in results {
+            match r {
+                Ok(record) => out.good.push(InsertItem {
+                    record,
+                    draft_key: None,
+                    from: peer.to_string(),
+                }),
+                Err(rejected) => out.rejected.push(rejected),
+            }
+        }
+        Ok(out)
+    }
+
+    /// The storage half of an ingest: stores the checked records in one
+    /// durable batch and, in the same flush, queues signed receipts for
+    /// the newly stored ones (towards their authors, via `peer`) and moves
+    /// the peer's cursor to `cursor` when given. `None`, with nothing
+    /// stored, when the manifest changed since the check: the records must
+    /// be checked again (the cursor stays, so they are pulled again).
+    pub async fn store_pulled(
+        &self,
+        peer: &str,
+        checked: Checked,
+        cursor: Option<u64>,
+    ) -> Result<Option<Ingested>, NodeError> {
+        let Checked {
+            good,
+            rejected,
+            manifest_version,
+        } = checked;
+        let Some(fed) = &self.federation else {
+            return Err(NodeError::Refused(
+                "this node is not in a federation".into(),
+            ));
+        };
+        if fed.current().version() != manifest_version {
+            return Ok(None);
+        }
+        let in_force = fed.subscribe();
+        let mut out = Ingested {
+            rejected,
+            ..Ingested::default()
+        };
+        let ids: Vec<(RecordId, String)> = good
+            .iter()
+            .map(|i| (i.record.id(), i.record.body().author.clone()))
+            .collect();
+        let then = {
+            let ids = ids.clone();
+            let key = self.key.clone();
+            let me = self.agency.to_string();
+            let peer = peer.to_string();
+            let now = crate::now_ms();
+            Box::new(
+                move |results: &[Result<Inserted, StoreError>],
+                      next_id: &mut dyn FnMut() -> Result<u64, StoreError>| {
+                    let mut writes = Vec::new();
+                    let mut stored: BTreeMap<&str, Vec<Vec<u8>>> = BTreeMap::new();
+                    for ((id, author), r) in ids.iter().zip(results) {
+                        if matches!(r, Ok(Inserted::New(_))) && *author != me {
+                            stored
+                                .entry(author.as_str())
+                                .or_default()
+                                .push(id.as_bytes().to_vec());
+                        }
+                    }
+                    for (author, ids) in stored {
+                        for chunk in ids.chunks(receipts::MAX_IDS) {
+                            let body = pb::ReceiptBody {
+                                holder: me.clone(),
+                                author: author.to_string(),
+                                at: now,
+                                ids: chunk.to_vec(),
+                            };
+                            let receipt = receipts::sign(&body, &key);
+                            match next_id() {
+                                Ok(n) => writes.push(PeerWrite::Queue {
+                                    peer: peer.clone(),
+                                    n,
+                                    receipt,
+                                }),
+                                Err(e) => {
+                                    tracing::error!(cause = %e, "no queue number: receipts not queued");
+                                }
+                            }
+                        }
+                    }
+                    // A manifest put in force since the check may have
+                    // reset the cursors (its reset is queued behind this).
+                    if let Some(seq) = cursor
+                        && *in_force.borrow() == manifest_version
+                    {
+                        writes.push(PeerWrite::Cursor {
+                            peer: peer.clone(),
+                            seq,
+                        });
+                    }
+                    writes
+                },
+            ) as crate::storage::AfterInsert
+        };
+        let results = if good.is_empty() && cursor.is_none() {
+            Vec::new()
+        } else {
+            self.store.insert_then(good, Vec::new(), Some(then)).await?
+        };
+        let mut queued = false;
+        for ((id, author), r) in ids.into_iter().zip(results) {
+            match r {
+                Ok(Inserted::New(_)) => {
+                    out.received += 1;
+                    queued |= author != self.agency.as_str();
+                }
+                Ok(Inserted::Duplicate(_)) => out.duplicates += 1,
+                Err(e @ (StoreError::Sled(_) | StoreError::Closed)) => return Err(e.into()),
+                Err(e) => out.rejected.push((id.to_hex(), e.to_string())),
+            }
+        }
+        let actor = format!("peer:{peer}");
+        if out.received > 0 || out.duplicates > 0 {
+            self.audit_nowait(
+                &actor,
+                "receive",
+                format!("received={} duplicates={}", out.received, out.duplicates),
+            );
+        }
+        for (id, why) in &out.rejected {
+            tracing::warn!(peer, record = %id, reason = %why, "pulled record rejected");
+            self.audit_nowait(&actor, "reject", format!("{id}: {why}"));
+        }
+        if queued {
+            fed.outbox_signal(peer).notify_one();
+        }
+        Ok(Some(out))
+    }
+
+    /// The ids of held records that `sender` may send to `to` under
+    /// `policy` and the manifest in force, not expired, sorted: the set the
+    /// completeness check compares. On the source, `sender` is this node;
+    /// on the puller, `sender` is the peer and `policy` the one it announced.
+    pub fn sendable_ids(
+        &self,
+        sender: &str,
+        to: &str,
+        policy: &PeerPolicy,
+    ) -> Result<Vec<Id>, NodeError> {
+        let Some(fed) = &self.federation else {
+            return Ok(Vec::new());
+        };
+        let m = fed.current();
+        let now = crate::now_ms();
+        let mut out = Vec::new();
+        self.store.for_each_record(|s| {
+            let b = s.record.body();
+            // The sender must be able to hold it too (on the puller's side,
+            // a record of a group the peer is not in is not the peer's to send).
+            if policy::in_audience(b, sender, &m, now)
+                && crate::policy::may_serve(b, sender, to, &m, policy, now)
+            {
+                out.push(*s.record.id().as_bytes());
+            }
+            Ok(())
+        })?;
+        out.sort_unstable();
+        Ok(out)
+    }
+
+    /// Whether the id is held or was retracted by its author here
+    /// (nothing to fetch). A pending tombstone does not count: fetching
+    /// the record shows whose retraction holds.
+    pub fn knows(&self, id: &RecordId) -> Result<bool, NodeError> {
+        Ok(self.store.get(id)?.is_some() || self.store.tombstone(id)?.is_some_and(|t| t.confirmed))
+    }
+}

@@ -1,0 +1,140 @@
+//! Per-peer sync state: how far each peer's feed is pulled, the policy
+//! epochs that make a peer re-pull when a sharing policy widens.
+
+use super::{Node, NodeError};
+use crate::policy;
+use crate::storage::PeerWrite;
+
+impl Node {
+    /// How far this node has pulled `peer`'s feed.
+    pub fn cursor(&self, peer: &str) -> Result<u64, NodeError> {
+        Ok(self.store.cursor(peer)?)
+    }
+
+    /// Durably records how far `peer`'s feed is pulled.
+    pub async fn set_cursor(&self, peer: &str, seq: u64) -> Result<(), NodeError> {
+        let peer = peer.to_string();
+        let write = PeerWrite::Cursor { peer, seq };
+        Ok(self.store.write_peer_state(vec![write]).await?)
+    }
+
+    /// Pulls every peer's feed again from the start (ids dedupe).
+    pub async fn reset_cursors(&self, why: &str) -> Result<(), NodeError> {
+        let Some(fed) = &self.federation else {
+            return Ok(());
+        };
+        let m = fed.current();
+        let mut writes = Vec::new();
+        for a in &m.body().agencies {
+            if a.id != self.agency.as_str() {
+                writes.push(PeerWrite::Cursor {
+                    peer: a.id.clone(),
+                    seq: 0,
+                });
+                fed.peer_update(&a.id, |p| p.cursor = 0);
+            }
+        }
+        self.store.write_peer_state(writes).await?;
+        tracing::info!(why, "re-pulling every peer from the start");
+        self.audit_nowait("node", "re-pull", why.to_string());
+        fed.sync_now();
+        Ok(())
+    }
+
+    /// This node's policy epoch towards `peer`.
+    pub fn policy_epoch(&self, peer: &str) -> u64 {
+        self.store
+            .policy(peer)
+            .ok()
+            .flatten()
+            .map_or(0, |p| p.epoch)
+    }
+
+    /// Compares the `[federation.share]` policy towards each agency of the
+    /// manifest with the one last in force, and bumps that peer's policy
+    /// epoch when it widened (the peer then re-pulls from the start).
+    /// Returns the peers whose epoch grew.
+    pub async fn refresh_policy_epochs(&self) -> Result<Vec<String>, NodeError> {
+        let Some(fed) = &self.federation else {
+            return Ok(Vec::new());
+        };
+        let m = fed.current();
+        let mut bumped = Vec::new();
+        let mut writes = Vec::new();
+        for a in &m.body().agencies {
+            if a.id == self.agency.as_str() {
+                continue;
+            }
+            let now = fed.policy_for(&a.id);
+            let before = self.store.policy(&a.id).ok().flatten();
+            let epoch = match &before {
+                None => 0,
+                Some(b) if policy::widens(&policy::from_pb(b), now) => {
+                    bumped.push(a.id.clone());
+                    b.epoch + 1
+                }
+                Some(b) if &policy::from_pb(b) == now => continue,
+                Some(b) => b.epoch,
+            };
+            writes.push(PeerWrite::Policy {
+                peer: a.id.clone(),
+                policy: policy::to_pb(now, epoch),
+            });
+        }
+        if !writes.is_empty() {
+            self.store.write_peer_state(writes).await?;
+        }
+        for p in &bumped {
+            tracing::info!(peer = %p, epoch = self.policy_epoch(p), "sharing policy widened: the peer will re-pull");
+            self.audit_nowait(
+                "node",
+                "policy-widened",
+                format!("{p}: epoch {}", self.policy_epoch(p)),
+            );
+        }
+        Ok(bumped)
+    }
+
+    /// Takes the peer's Hello: when its policy epoch towards us grew (its
+    /// policy widened) or its feed restarted below our cursor, re-pulls it
+    /// from the start. Returns why, when it did.
+    pub async fn check_peer_epoch(
+        &self,
+        peer: &str,
+        epoch: u64,
+        head: u64,
+    ) -> Result<Option<String>, NodeError> {
+        let seen = self.store.peer_epoch(peer)?;
+        let cursor = self.cursor(peer)?;
+        let why = if epoch > seen {
+            Some(format!(
+                "{peer} widened its sharing policy (epoch {seen} -> {epoch})"
+            ))
+        } else if head < cursor {
+            Some(format!(
+                "{peer}'s feed ends at {head}, before this node's cursor {cursor} (its data was reset)"
+            ))
+        } else {
+            None
+        };
+        if why.is_some() || epoch != seen {
+            let mut writes = vec![PeerWrite::Epoch {
+                peer: peer.to_string(),
+                epoch,
+            }];
+            if why.is_some() {
+                let reset = PeerWrite::Cursor {
+                    peer: peer.to_string(),
+                    seq: 0,
+                };
+                writes.insert(0, reset);
+            }
+            self.store.write_peer_state(writes).await?;
+        }
+        if let Some(w) = &why {
+            tracing::info!(peer, reason = %w, "re-pulling the peer from the start");
+            self.audit_nowait(&format!("peer:{peer}"), "re-pull", w.clone());
+        }
+        Ok(why)
+    }
+}

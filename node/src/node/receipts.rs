@@ -1,0 +1,164 @@
+//! Delivery receipts: queued towards authors, accepted and kept on the
+//! author's node (who holds what), forwarded the way the records came.
+
+use std::collections::BTreeMap;
+
+use sha2::{Digest, Sha256};
+use wildnet_proto::v1 as pb;
+
+use super::{Node, NodeError};
+use crate::membership::receipts;
+use crate::record::RecordId;
+use crate::storage::{PeerWrite, QueueKey};
+
+impl Node {
+    /// Queues receipts for delivery to `peer`, durably.
+    async fn queue_receipts(&self, peer: &str, rs: Vec<pb::Receipt>) -> Result<(), NodeError> {
+        if rs.is_empty() {
+            return Ok(());
+        }
+        let mut writes = Vec::with_capacity(rs.len());
+        for receipt in rs {
+            writes.push(PeerWrite::Queue {
+                peer: peer.to_string(),
+                n: self.store.next_queue_number()?,
+                receipt,
+            });
+        }
+        self.store.write_peer_state(writes).await?;
+        if let Some(fed) = &self.federation {
+            fed.outbox_signal(peer).notify_one();
+        }
+        Ok(())
+    }
+
+    /// Up to `limit` receipts waiting for `peer`, with their queue keys
+    /// (an undecodable one comes as an empty receipt, to be dropped).
+    pub fn outbox(
+        &self,
+        peer: &str,
+        limit: usize,
+    ) -> Result<Vec<(QueueKey, pb::Receipt)>, NodeError> {
+        let mut out = Vec::new();
+        for (k, r) in self.store.queued(peer, limit)? {
+            out.push((
+                k,
+                r.unwrap_or_else(|| {
+                    tracing::error!("dropping an undecodable queued receipt");
+                    pb::Receipt::default()
+                }),
+            ));
+        }
+        Ok(out)
+    }
+
+    /// How many receipts wait for `peer` (counted up to 100,000).
+    pub fn outbox_len(&self, peer: &str) -> usize {
+        self.store.queued_len(peer, 100_000).unwrap_or(0)
+    }
+
+    /// Removes delivered receipts from the queue.
+    pub async fn outbox_done(&self, keys: Vec<QueueKey>) -> Result<(), NodeError> {
+        let writes = keys.into_iter().map(PeerWrite::Delivered).collect();
+        Ok(self.store.write_peer_state(writes).await?)
+    }
+
+    /// Takes receipts from `peer`: each is verified against the manifest;
+    /// those for this agency's records are kept (who holds what), the rest
+    /// are forwarded towards their author along the way the records came.
+    /// Returns how many were accepted.
+    pub async fn accept_receipts(
+        &self,
+        peer: &str,
+        batch: pb::ReceiptBatch,
+    ) -> Result<u32, NodeError> {
+        let Some(fed) = &self.federation else {
+            return Err(NodeError::Refused(
+                "this node is not in a federation".into(),
+            ));
+        };
+        let m = fed.current();
+        let now = crate::now_ms();
+        let mut accepted = 0u32;
+        let mut writes = Vec::new();
+        let mut forward: BTreeMap<String, Vec<pb::Receipt>> = BTreeMap::new();
+        for r in batch.receipts {
+            let body = match receipts::verify(&r, &*m) {
+                Ok(b) if b.at <= now + crate::record::MAX_CLOCK_SKEW_MS => b,
+                Ok(b) => {
+                    self.audit_nowait(
+                        &format!("peer:{peer}"),
+                        "receipt-refused",
+                        format!("receipt from {} dated in the future ({})", b.holder, b.at),
+                    );
+                    continue;
+                }
+                Err(e) => {
+                    tracing::warn!(peer, cause = %e, "receipt refused");
+                    self.audit_nowait(&format!("peer:{peer}"), "receipt-refused", e.to_string());
+                    continue;
+                }
+            };
+            accepted += 1;
+            if body.author == self.agency.as_str() {
+                let hash: [u8; 32] = Sha256::digest(&r.body).into();
+                let mut kept = false;
+                for id in &body.ids {
+                    let Some(rid) = RecordId::from_slice(id) else {
+                        continue;
+                    };
+                    let ours = match self.store.get(&rid)? {
+                        Some(s) => s.record.body().author == self.agency.as_str(),
+                        // Retracted since: the receipt still says who held it.
+                        None => self.store.tombstone(&rid)?.is_some(),
+                    };
+                    if !ours {
+                        continue;
+                    }
+                    writes.push(PeerWrite::Holder {
+                        id: rid,
+                        holder: body.holder.clone(),
+                        at: body.at,
+                        proof: hash,
+                    });
+                    kept = true;
+                }
+                if kept {
+                    writes.push(PeerWrite::Proof {
+                        hash,
+                        receipt: r.clone(),
+                    });
+                }
+            } else {
+                // Forward along the way the records came to this node.
+                let mut towards: Vec<String> = Vec::new();
+                for id in &body.ids {
+                    if let Some(rid) = RecordId::from_slice(id)
+                        && let Some(s) = self.store.get(&rid)?
+                        && !s.received_from.is_empty()
+                        && s.received_from != peer
+                        && !towards.contains(&s.received_from)
+                    {
+                        towards.push(s.received_from);
+                    }
+                }
+                for t in towards {
+                    forward.entry(t).or_default().push(r.clone());
+                }
+            }
+        }
+        if !writes.is_empty() {
+            self.store.write_peer_state(writes).await?;
+        }
+        for (t, rs) in forward {
+            self.queue_receipts(&t, rs).await?;
+        }
+        Ok(accepted)
+    }
+
+    /// On the author's node: who holds record `id`, by signed receipt
+    /// (agency, when stored), sorted by agency.
+    pub fn holders(&self, id: &RecordId) -> Result<Vec<(String, i64)>, NodeError> {
+        Ok(self.store.holders(id)?)
+    }
+}
