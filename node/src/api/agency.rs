@@ -1,5 +1,5 @@
 //! The Agency gRPC service: converts requests, calls [`Node`], maps errors.
-//! Error mapping lives in exactly one function, [`status`].
+//! Error mapping lives in one function, [`super::status::status`].
 
 use std::sync::Arc;
 
@@ -8,14 +8,10 @@ use tonic::{Request, Response, Status, Streaming};
 use wildnet_proto::v1 as pb;
 use wildnet_proto::v1::agency_server::Agency;
 
-use crate::node::{LineResult, Node, NodeError};
+use super::status::status;
+use crate::node::{Import, Node, NodeError};
 use crate::record::terms::Field;
-use crate::storage::{AuditDraft, StoreError, Stored};
-
-/// Most drafts signed and stored under one flush during an import.
-const IMPORT_BATCH: usize = 4096;
-/// Most per-line rejections returned in an import summary.
-const MAX_REJECTIONS: usize = 10_000;
+use crate::storage::{AuditDraft, Stored};
 
 /// The Agency service over a node.
 #[derive(Debug, Clone)]
@@ -27,29 +23,6 @@ impl AgencyService {
     /// Serves `node`.
     pub fn new(node: Arc<Node>) -> AgencyService {
         AgencyService { node }
-    }
-}
-
-/// Maps a domain error to a gRPC status: callers learn what they need to
-/// fix; storage failures are logged and reported as internal.
-pub fn status(e: NodeError) -> Status {
-    match e {
-        NodeError::Invalid(m) => Status::invalid_argument(m),
-        NodeError::Refused(m) => Status::permission_denied(m),
-        NodeError::Identity(e) => Status::failed_precondition(e.to_string()),
-        NodeError::Store(e) => match e {
-            StoreError::NotFound(_) => Status::not_found(e.to_string()),
-            StoreError::Ambiguous { .. } | StoreError::BadPrefix(_) | StoreError::Expired(_) => {
-                Status::invalid_argument(e.to_string())
-            }
-            StoreError::Retracted { .. } => Status::not_found(e.to_string()),
-            StoreError::NotAuthor { .. } => Status::permission_denied(e.to_string()),
-            StoreError::Closed => Status::unavailable(e.to_string()),
-            StoreError::Sled(_) | StoreError::Corrupt(_) | StoreError::Mismatch(_) => {
-                tracing::error!(cause = %e, "storage failure");
-                Status::internal(format!("storage failure: {e}"))
-            }
-        },
     }
 }
 
@@ -157,41 +130,12 @@ impl Agency for AgencyService {
     ) -> Result<Response<pb::ImportSummary>, Status> {
         let who = actor(&req);
         let mut stream = req.into_inner();
-        let mut summary = pb::ImportSummary::default();
-        let mut batch = Vec::with_capacity(IMPORT_BATCH);
-        // One batch is stored while the next is received and signed.
-        let mut storing: Option<tokio::task::JoinHandle<Vec<LineResult>>> = None;
-        loop {
-            let item = stream.next().await;
-            let end = item.is_none();
-            if let Some(item) = item {
-                let item = item?;
-                match item.draft {
-                    Some(d) => batch.push((item.line, d)),
-                    None => reject(&mut summary, item.line, "draft is missing".into()),
-                }
-            }
-            if batch.len() >= IMPORT_BATCH || (end && !batch.is_empty()) {
-                let drafts = std::mem::replace(&mut batch, Vec::with_capacity(IMPORT_BATCH));
-                let node = self.node.clone();
-                let prepared = tokio::task::spawn_blocking(move || node.prepare_batch(drafts))
-                    .await
-                    .map_err(|e| Status::internal(format!("signing task failed: {e}")))?;
-                if let Some(prev) = storing.take() {
-                    tally(&mut summary, prev.await)?;
-                }
-                let node = self.node.clone();
-                storing = Some(tokio::spawn(
-                    async move { node.store_batch(prepared).await },
-                ));
-            }
-            if end {
-                break;
-            }
+        let mut import = Import::new(self.node.clone());
+        while let Some(item) = stream.next().await {
+            let item = item?;
+            import.push(item.line, item.draft).await.map_err(status)?;
         }
-        if let Some(prev) = storing.take() {
-            tally(&mut summary, prev.await)?;
-        }
+        let summary = import.finish().await.map_err(status)?;
         tracing::info!(
             accepted = summary.accepted,
             duplicates = summary.duplicates,
@@ -364,73 +308,16 @@ impl Agency for AgencyService {
         req: Request<pb::SyncRequest>,
     ) -> Result<Response<pb::PeersResponse>, Status> {
         let r = req.into_inner();
-        let fed = self.node.federation().ok_or_else(not_federated)?;
-        let wanted: Vec<String> = fed
-            .wanted_peers()
-            .into_iter()
-            .map(|(id, _)| id)
-            .filter(|id| r.peer.is_empty() || *id == r.peer)
-            .collect();
-        if !r.peer.is_empty() && wanted.is_empty() {
-            return Err(Status::not_found(format!(
-                "{} is not a peer of this node",
-                r.peer
-            )));
-        }
-        let asked = crate::now_ms();
-        if r.verify {
-            fed.verify_now();
-        }
-        fed.sync_now();
-        if r.wait {
-            let limit = std::time::Duration::from_secs(if r.timeout_secs == 0 {
-                30
-            } else {
-                u64::from(r.timeout_secs)
-            });
-            let deadline = tokio::time::Instant::now() + limit;
-            loop {
-                let states = fed.peer_states();
-                let caught_up = |id: &String| {
-                    // A Hello after the request, and the cursor at the
-                    // feed head that Hello reported (a mark sent before the
-                    // request but read after it does not count).
-                    states.iter().any(|p| {
-                        &p.agency == id
-                            && p.last_success >= asked
-                            && p.cursor >= p.peer_head
-                            && (!r.verify || p.verified_at >= asked)
-                    })
-                };
-                if wanted.iter().all(caught_up) {
-                    break;
-                }
-                if tokio::time::Instant::now() >= deadline {
-                    let behind: Vec<String> = wanted
-                        .iter()
-                        .filter(|id| !caught_up(id))
-                        .map(|id| {
-                            let why = states
-                                .iter()
-                                .find(|p| &p.agency == id)
-                                .map(|p| p.last_error.clone())
-                                .unwrap_or_default();
-                            if why.is_empty() {
-                                id.clone()
-                            } else {
-                                format!("{id} ({why})")
-                            }
-                        })
-                        .collect();
-                    return Err(Status::deadline_exceeded(format!(
-                        "not caught up after {}s with: {} (see `wildnet peers`)",
-                        limit.as_secs(),
-                        behind.join(", ")
-                    )));
-                }
-                tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-            }
-        }
+        let secs = if r.timeout_secs == 0 {
+            30
+        } else {
+            u64::from(r.timeout_secs)
+        };
+        let wait = r.wait.then(|| std::time::Duration::from_secs(secs));
+        self.node
+            .sync(&r.peer, r.verify, wait)
+            .await
+            .map_err(status)?;
         self.peers(Request::new(pb::PeersRequest {})).await
     }
 
@@ -460,38 +347,7 @@ impl Agency for AgencyService {
 }
 
 fn not_federated() -> Status {
-    Status::failed_precondition(
-        "this node has not joined a federation: run `wildnet federation join` and restart it",
-    )
-}
-
-/// Adds a stored batch's results to an import summary; a storage failure
-/// ends the import.
-fn tally(
-    summary: &mut pb::ImportSummary,
-    stored: Result<Vec<LineResult>, tokio::task::JoinError>,
-) -> Result<(), Status> {
-    let stored = stored.map_err(|e| Status::internal(format!("storage task failed: {e}")))?;
-    for (line, r) in stored {
-        match r {
-            Ok(p) if p.duplicate => summary.duplicates += 1,
-            Ok(_) => summary.accepted += 1,
-            Err(NodeError::Store(e @ (StoreError::Closed | StoreError::Sled(_)))) => {
-                return Err(status(NodeError::Store(e)));
-            }
-            Err(e) => reject(summary, line, e.to_string()),
-        }
-    }
-    Ok(())
-}
-
-fn reject(summary: &mut pb::ImportSummary, line: u64, reason: String) {
-    summary.rejected += 1;
-    if summary.rejections.len() < MAX_REJECTIONS {
-        summary
-            .rejections
-            .push(pb::ImportRejection { line, reason });
-    }
+    status(NodeError::NotFederated)
 }
 
 /// The filters of a query, for the audit log (values, not results).

@@ -159,7 +159,7 @@ impl FederationApi for FederationService {
             .node
             .accept_receipts(&peer, batch)
             .await
-            .map_err(|e| Status::internal(e.to_string()))?;
+            .map_err(super::status::status)?;
         Ok(Response::new(pb::AcknowledgeResponse { accepted }))
     }
 

@@ -3,6 +3,8 @@
 //!
 //! - [`agency`] is the local Agency service (Unix socket, optional TCP).
 //! - [`federation`] is the Federation service peers call over mutual TLS.
+//! - [`status`] maps domain errors to gRPC statuses, for both.
 
 pub mod agency;
 pub mod federation;
+pub mod status;

@@ -1,6 +1,6 @@
 //! The agency's domain operations on top of storage, one file per use
-//! case: [`publish`] (drafts into signed, stored records; imports;
-//! retraction), [`read`] (get, query), [`membership`] (adopting
+//! case: [`publish`] (drafts into signed, stored records; retraction),
+//! [`import`] (the import pipeline), [`read`] (get, query), [`membership`] (adopting
 //! manifests), [`ingest`] (pulled records; the completeness check's id
 //! sets), [`receipts`] (delivery receipts), [`peers`] (cursors and policy
 //! epochs). No gRPC here: the [`crate::api`] services convert requests
@@ -11,6 +11,7 @@ use std::sync::Arc;
 
 use ed25519_dalek::SigningKey;
 
+mod import;
 mod ingest;
 mod membership;
 mod peers;
@@ -18,6 +19,7 @@ mod publish;
 mod read;
 mod receipts;
 
+pub use import::Import;
 pub use ingest::{Checked, Ingested};
 pub use publish::{LineResult, PreparedBatch};
 pub use read::build_query;
@@ -42,6 +44,18 @@ pub enum NodeError {
     /// Loading keys or files failed.
     #[error(transparent)]
     Identity(#[from] crate::identity::IdentityError),
+    /// No such thing (a peer, …); the message names it.
+    #[error("{0}")]
+    Unknown(String),
+    /// The node is not in a federation.
+    #[error("this node has not joined a federation: run `wildnet federation join` and restart it")]
+    NotFederated,
+    /// A wait ran out; the message says for what.
+    #[error("{0}")]
+    Timeout(String),
+    /// A task of the node failed (a bug or a shutdown).
+    #[error("{0}")]
+    Internal(String),
 }
 
 impl From<record::ValidationError> for NodeError {

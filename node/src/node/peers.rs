@@ -137,4 +137,82 @@ impl Node {
         }
         Ok(why)
     }
+
+    /// `wildnet sync`: wakes the link to every peer (or to `peer` only) to
+    /// pull now, and to check completeness when `verify`. With `wait`,
+    /// returns once each has said Hello after the request and its cursor
+    /// has reached the feed head that Hello reported (and, with `verify`,
+    /// the check ran), or fails after `wait` naming who is behind and why.
+    pub async fn sync(
+        &self,
+        peer: &str,
+        verify: bool,
+        wait: Option<std::time::Duration>,
+    ) -> Result<(), NodeError> {
+        let fed = self.federation.as_ref().ok_or(NodeError::NotFederated)?;
+        let wanted: Vec<String> = fed
+            .wanted_peers()
+            .into_iter()
+            .map(|(id, _)| id)
+            .filter(|id| peer.is_empty() || *id == peer)
+            .collect();
+        if !peer.is_empty() && wanted.is_empty() {
+            return Err(NodeError::Unknown(format!(
+                "{peer} is not a peer of this node"
+            )));
+        }
+        let asked = crate::now_ms();
+        if verify {
+            fed.verify_now();
+        }
+        fed.sync_now();
+        let Some(limit) = wait else {
+            return Ok(());
+        };
+        let deadline = tokio::time::Instant::now() + limit;
+        loop {
+            let states = fed.peer_states();
+            let caught_up = |id: &String| {
+                // A Hello after the request, and the cursor at the feed
+                // head that Hello reported (a mark sent before the request
+                // but read after it does not count).
+                states.iter().any(|p| {
+                    &p.agency == id
+                        && p.last_success >= asked
+                        && p.cursor >= p.peer_head
+                        && (!verify || p.verified_at >= asked)
+                })
+            };
+            if wanted.iter().all(caught_up) {
+                return Ok(());
+            }
+            if tokio::time::Instant::now() >= deadline {
+                let behind: Vec<String> = wanted
+                    .iter()
+                    .filter(|id| !caught_up(id))
+                    .map(|id| behind_because(&states, id))
+                    .collect();
+                return Err(NodeError::Timeout(format!(
+                    "not caught up after {}s with: {} (see `wildnet peers`)",
+                    limit.as_secs(),
+                    behind.join(", ")
+                )));
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+    }
+}
+
+/// A peer that is behind, with its last error if it has one.
+fn behind_because(states: &[wildnet_proto::v1::PeerState], id: &str) -> String {
+    let why = states
+        .iter()
+        .find(|p| p.agency == id)
+        .map(|p| p.last_error.clone())
+        .unwrap_or_default();
+    if why.is_empty() {
+        id.to_string()
+    } else {
+        format!("{id} ({why})")
+    }
 }
