@@ -1,0 +1,74 @@
+//! `bench --simulate N`: the two topologies of in-process nodes, as
+//! figures.
+
+use std::process::ExitCode;
+use std::time::Instant;
+
+use anyhow::Context;
+use indicatif::ProgressBar;
+use tempfile::TempDir;
+
+use super::report::{self, Report};
+use super::{BenchArgs, Plan};
+use crate::Format;
+
+pub(super) async fn run(
+    a: &BenchArgs,
+    n: usize,
+    plan: Plan,
+    root: TempDir,
+    bar: &ProgressBar,
+    started: Instant,
+    format: Format,
+) -> anyhow::Result<ExitCode> {
+    let mut r = Report::default();
+    let per_node = if a.quick {
+        a.per_node.min(5)
+    } else {
+        a.per_node
+    };
+    for topology in [
+        crate::cmd::simulate::Topology::Mesh,
+        crate::cmd::simulate::Topology::HubAndSpoke,
+    ] {
+        let dir = root.path().join(topology.name().replace(' ', "-"));
+        let o = crate::cmd::simulate::run(&dir, topology, n, per_node, bar).await?;
+        let name = topology.name();
+        r.add(
+            "simulation",
+            format!(
+                "{name}: {} nodes x {per_node} records, convergence",
+                o.nodes
+            ),
+            o.convergence.as_secs_f64(),
+            "s",
+        );
+        r.add(
+            "simulation",
+            format!("{name}: wire bytes per record published"),
+            o.wire_bytes as f64 / o.records as f64,
+            "B",
+        );
+        r.add(
+            "simulation",
+            format!("{name}: wire bytes per record delivered"),
+            o.wire_bytes as f64 / (o.records as f64 * (o.nodes - 1) as f64),
+            "B",
+        );
+        r.add(
+            "simulation",
+            format!("{name}: connections dialled by the busiest node"),
+            o.max_links as f64,
+            "",
+        );
+    }
+    bar.finish_and_clear();
+    let plan = Plan {
+        records: (n * per_node) as u64,
+        ..plan
+    };
+    let total = started.elapsed().as_secs_f64();
+    root.close().context("cannot remove the simulation dir")?;
+    report::print(&r, &plan, total, None, format)?;
+    Ok(ExitCode::SUCCESS)
+}
