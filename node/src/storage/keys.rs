@@ -243,6 +243,21 @@ pub(crate) fn holder_key(id: &RecordId, holder: &str) -> Vec<u8> {
     k
 }
 
+/// `meta` key: the feed's high-water mark, the next sequence number to
+/// hand out. Written before a batch's index entries, so no number whose
+/// entries may have reached the disk is ever handed out twice, and the
+/// feed head never goes back when its last records are deleted.
+pub(crate) const NEXT_SEQ_KEY: &str = "next_seq";
+
+/// `meta` key: 1 once the writer stopped cleanly, 0 while running.
+pub(crate) const CLEAN_KEY: &str = "clean";
+
+/// `meta` key: the schema version of the data dir.
+pub(crate) const SCHEMA_KEY: &str = "schema";
+
+/// `meta` key: the agency that owns the data dir.
+pub(crate) const OWNER_KEY: &str = "agency";
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -336,15 +336,6 @@ impl Drop for Store {
     }
 }
 
-/// `meta` key: the feed's high-water mark, the next sequence number to
-/// hand out. Written before a batch's index entries, so no number whose
-/// entries may have reached the disk is ever handed out twice, and the
-/// feed head never goes back when its last records are deleted.
-pub(crate) const NEXT_SEQ_KEY: &str = "next_seq";
-
-/// `meta` key: 1 once the writer stopped cleanly, 0 while running.
-pub(crate) const CLEAN_KEY: &str = "clean";
-
 /// A batch's posting entries per term prefix cut into blocks (sorted by
 /// key), and the block reference lists per bucket.
 pub(crate) type CutBlocks = (Vec<KeyValue>, std::collections::HashMap<[u8; 9], Vec<u8>>);

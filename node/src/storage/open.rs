@@ -6,8 +6,8 @@ use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex};
 
 use super::{
-    CLEAN_KEY, DEFAULT_CACHE_BYTES, NEXT_SEQ_KEY, SCHEMA, Store, StoreError, Trees, add_block_refs,
-    cut_blocks, decode_record, decode_row, keys, writer,
+    DEFAULT_CACHE_BYTES, SCHEMA, Store, StoreError, Trees, add_block_refs, cut_blocks,
+    decode_record, decode_row, keys, writer,
 };
 use crate::record::RecordId;
 
@@ -51,7 +51,7 @@ impl Store {
             let started = std::time::Instant::now();
             move_records_by_seq(&trees)?;
             let n = rebuild_index(&trees)?;
-            trees.meta.insert("schema", &SCHEMA.to_be_bytes())?;
+            trees.meta.insert(keys::SCHEMA_KEY, &SCHEMA.to_be_bytes())?;
             trees.db.flush()?;
             tracing::warn!(
                 records = n,
@@ -64,7 +64,7 @@ impl Store {
         // The stats counters are written with each batch but are not the
         // commit point: after a crash they may count a batch that did not
         // survive. A node that did not stop cleanly recounts them.
-        match trees.meta.get(CLEAN_KEY)?.as_deref() {
+        match trees.meta.get(keys::CLEAN_KEY)?.as_deref() {
             Some([1]) => {}
             Some(_) => {
                 let started = std::time::Instant::now();
@@ -83,7 +83,7 @@ impl Store {
                 }
             }
         }
-        trees.meta.insert(CLEAN_KEY, &[0])?;
+        trees.meta.insert(keys::CLEAN_KEY, &[0])?;
         trees.db.flush()?;
         let flushes = Arc::new(AtomicU64::new(0));
         let (head_tx, head) = tokio::sync::watch::channel(0);
@@ -198,7 +198,8 @@ fn move_records_by_seq(t: &Trees) -> Result<(), StoreError> {
         t.records.insert(k, row)?;
         t.ids.insert(id.as_bytes(), &seq.to_be_bytes())?;
     }
-    t.meta.insert(NEXT_SEQ_KEY, &(high + 1).to_be_bytes())?;
+    t.meta
+        .insert(keys::NEXT_SEQ_KEY, &(high + 1).to_be_bytes())?;
     t.db.flush()?;
     drop((old_records, old_feed));
     t.db.drop_tree("id_record")?;
@@ -280,9 +281,9 @@ fn rebuild_index(t: &Trees) -> Result<u64, StoreError> {
 /// Checks the owner and schema; returns the schema found (`SCHEMA` for a
 /// new store).
 fn check_meta(meta: &sled::Tree, agency: &str) -> Result<u64, StoreError> {
-    let found = match meta.get("schema")? {
+    let found = match meta.get(keys::SCHEMA_KEY)? {
         None => {
-            meta.insert("schema", &SCHEMA.to_be_bytes())?;
+            meta.insert(keys::SCHEMA_KEY, &SCHEMA.to_be_bytes())?;
             SCHEMA
         }
         Some(v) if keys::u64_from(&v) > SCHEMA => {
@@ -293,9 +294,9 @@ fn check_meta(meta: &sled::Tree, agency: &str) -> Result<u64, StoreError> {
         }
         Some(v) => keys::u64_from(&v),
     };
-    match meta.get("agency")? {
+    match meta.get(keys::OWNER_KEY)? {
         None => {
-            meta.insert("agency", agency.as_bytes())?;
+            meta.insert(keys::OWNER_KEY, agency.as_bytes())?;
         }
         Some(v) if v.as_ref() != agency.as_bytes() => {
             return Err(StoreError::Mismatch(format!(

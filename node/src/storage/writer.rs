@@ -33,9 +33,10 @@ use wildnet_proto::v1 as pb;
 
 use super::audit::{AuditChain, AuditDraft};
 use super::{InsertItem, Inserted, KvWrite, Row, StoreError, Trees, keys};
-use crate::record::terms;
 use crate::record::{Record, RecordId};
 
+mod batch;
+mod delete;
 mod repair;
 mod tombstones;
 
@@ -133,7 +134,7 @@ pub(super) fn spawn(
                 }
                 w.finish(done, flushed);
             }
-            if healthy && let Err(e) = w.t.meta.insert(super::CLEAN_KEY, &[1]) {
+            if healthy && let Err(e) = w.t.meta.insert(keys::CLEAN_KEY, &[1]) {
                 tracing::error!(cause = %e, "cannot mark the clean stop");
             }
             if let Err(e) = w.t.db.flush() {
@@ -401,180 +402,6 @@ impl Writer {
             }
         }))
     }
-
-    /// Adds (`delta` = 1) or removes (-1) the index entries and counts of
-    /// a record stored at `seq`; `batch` is the batch whose blocks hold (or
-    /// will hold) them.
-    fn add_terms(
-        &mut self,
-        rec: &Record,
-        delta: i64,
-        batch: u64,
-        seq: u64,
-    ) -> Result<(), StoreError> {
-        let e = keys::entry(rec.body().created_at, seq);
-        let mut all = terms::terms(rec.body());
-        all.sort_unstable();
-        all.dedup();
-        for (field, value) in all {
-            let prefix = keys::index_prefix(field, &value);
-            if delta > 0 {
-                self.new_index.entry(prefix).or_default().push(e);
-            } else {
-                let pending = self
-                    .new_index
-                    .get_mut(&prefix)
-                    .and_then(|v| v.iter().position(|x| *x == e).map(|i| v.swap_remove(i)));
-                if pending.is_none() {
-                    self.unindex(&prefix, &e, batch)?;
-                }
-            }
-            if terms::counted(field) {
-                self.bump(keys::stat_key(field, &value), delta);
-            }
-        }
-        Ok(())
-    }
-
-    /// Removes one entry from the stored block of `batch` for a term; the
-    /// block goes when it is empty (its reference stays: readers of
-    /// references skip blocks that are gone).
-    fn unindex(&mut self, prefix: &[u8], e: &keys::Entry, batch: u64) -> Result<(), StoreError> {
-        let t = keys::time_from(e);
-        let Some(list) = self.t.blockrefs.get(keys::block_ref_key(batch, prefix))? else {
-            return Ok(());
-        };
-        for bk in keys::block_refs_of(&list, prefix) {
-            if keys::block_bounds(bk).is_some_and(|(max, min)| t < min || t > max) {
-                continue;
-            }
-            let Some(v) = self.t.index.get(bk)? else {
-                continue;
-            };
-            let kept: Vec<u8> = v
-                .chunks_exact(keys::SUFFIX)
-                .filter(|x| *x != e.as_slice())
-                .flatten()
-                .copied()
-                .collect();
-            if kept.len() == v.len() {
-                continue;
-            }
-            if kept.is_empty() {
-                self.t.index.remove(bk)?;
-            } else {
-                self.t.index.insert(bk, kept)?;
-            }
-            return Ok(());
-        }
-        Ok(())
-    }
-
-    fn bump(&mut self, key: Vec<u8>, delta: i64) {
-        *self.counts.entry(key).or_insert(0) += delta;
-    }
-
-    /// Writes the batch's deferred parts in crash-safe order: the feed's
-    /// high-water mark, index entries and counters, id → seq entries, then
-    /// the records themselves. sled recovers a prefix of its log, so a
-    /// record that survives a crash has all its index and id entries; an
-    /// index entry whose record did not survive is skipped by readers (and
-    /// its seq is never handed out again), an id entry is dropped at the
-    /// next start. The record is the commit point.
-    fn write_batch(&mut self) -> Result<(), StoreError> {
-        if self.next_seq > self.mark {
-            self.t
-                .meta
-                .insert(super::NEXT_SEQ_KEY, &self.next_seq.to_be_bytes())?;
-            self.mark = self.next_seq;
-        }
-        let batch = self.batch.take().unwrap_or(self.next_seq);
-        let (blocks, refs) = super::cut_blocks(self.new_index.drain(), batch);
-        // Blocks are independent keys: insert them from every core.
-        let index = &self.t.index;
-        for r in crate::limits::par_map(blocks, |(k, v)| index.insert(k, v)) {
-            r?;
-        }
-        for (key, list) in refs {
-            super::add_block_refs(&self.t.blockrefs, &key, list)?;
-        }
-        self.write_counts()?;
-        let mut rows: Vec<(u64, RecordId, Vec<u8>)> = self
-            .pending
-            .drain()
-            .map(|(id, (seq, bytes))| (seq, id, bytes))
-            .collect();
-        rows.sort_unstable_by_key(|r| r.0);
-        for (seq, id, _) in &rows {
-            self.t.ids.insert(id.as_bytes(), &seq.to_be_bytes())?;
-        }
-        for (seq, _, bytes) in rows {
-            self.t.records.insert(seq.to_be_bytes(), bytes)?;
-        }
-        self.t.write_sides(std::mem::take(&mut self.pending_kv))?;
-        Ok(())
-    }
-
-    /// Writes the batch's counter changes.
-    fn write_counts(&mut self) -> Result<(), StoreError> {
-        for (key, delta) in std::mem::take(&mut self.counts) {
-            if delta == 0 {
-                continue;
-            }
-            let old = self
-                .t
-                .counts
-                .get(&key)?
-                .map(|v| keys::u64_from(&v))
-                .unwrap_or(0);
-            let new = (old as i64 + delta).max(0) as u64;
-            if new == 0 {
-                self.t.counts.remove(key)?;
-            } else {
-                self.t.counts.insert(key, &new.to_be_bytes())?;
-            }
-        }
-        Ok(())
-    }
-
-    /// Removes a record and its index entries (its feed position stays a
-    /// hole: readers of the feed skip it).
-    fn delete(&mut self, rec: &Record, sr: &Row) -> Result<(), StoreError> {
-        let id = rec.id();
-        self.add_terms(rec, -1, sr.index_batch, sr.seq)?;
-        if self.pending.remove(&id).is_none() {
-            // The row first: it is the commit point; an id left without
-            // its row by a crash is dropped at the next start.
-            self.t.records.remove(sr.seq.to_be_bytes())?;
-            self.t.ids.remove(id.as_bytes())?;
-        }
-        if rec.body().expires_at != 0 {
-            self.t
-                .expiry
-                .remove(keys::expiry_key(rec.body().expires_at, &id))?;
-        }
-        Ok(())
-    }
-
-    fn purge(&mut self, now: i64) -> Result<u64, StoreError> {
-        let end = keys::time_bytes(now.saturating_add(1));
-        let due: Vec<(sled::IVec, sled::IVec)> = self
-            .t
-            .expiry
-            .range(..end.to_vec())
-            .collect::<Result<_, _>>()?;
-        let mut n = 0;
-        for (k, v) in due {
-            self.t.expiry.remove(&k)?;
-            if let Some(id) = RecordId::from_slice(&v)
-                && let Some((sr, rec)) = self.load_stored(&id)?
-            {
-                self.delete(&rec, &sr)?;
-                n += 1;
-            }
-        }
-        Ok(n)
-    }
 }
 
 /// The next feed sequence number: past the last record and the high-water
@@ -583,7 +410,7 @@ fn next_seq(t: &Trees) -> Result<u64, StoreError> {
     let last = t.records.last()?.map_or(0, |(k, _)| keys::u64_from(&k));
     let mark = t
         .meta
-        .get(super::NEXT_SEQ_KEY)?
+        .get(keys::NEXT_SEQ_KEY)?
         .map_or(0, |v| keys::u64_from(&v));
     Ok((last + 1).max(mark).max(1))
 }

@@ -58,7 +58,7 @@ fn crashed(path: &std::path::Path, edit: impl FnOnce(&sled::Db)) {
     edit(&db);
     db.open_tree("meta")
         .expect("meta")
-        .insert(CLEAN_KEY, &[0])
+        .insert(keys::CLEAN_KEY, &[0])
         .expect("unclean");
     db.flush().expect("flush");
 }
@@ -520,7 +520,7 @@ async fn older_schemas_are_converted_at_open() {
         db.open_tree("id_seq").expect("ids").clear().expect("clear");
         db.open_tree("meta")
             .expect("meta")
-            .remove(NEXT_SEQ_KEY)
+            .remove(keys::NEXT_SEQ_KEY)
             .expect("mark");
         let index = db.open_tree("index").expect("index");
         index.clear().expect("clear");
