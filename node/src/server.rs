@@ -53,135 +53,163 @@ pub async fn run_with(
             settings.data_dir.display()
         )
     })?;
-    let (stop_tx, stop_rx) = watch::channel(false);
-    let mut servers = tokio::task::JoinSet::new();
-
-    let addr_file = settings.data_dir.join(TCP_ADDR_FILE);
-    if let Some(addr) = settings.tcp {
-        let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| {
-            format!("cannot listen on [api] tcp = {addr}: is another process using it?")
-        })?;
-        let local = listener.local_addr()?;
-        std::fs::write(&addr_file, local.to_string())
-            .with_context(|| format!("cannot write {}", addr_file.display()))?;
-        tracing::info!(addr = %local, "agency api listening on tcp");
-        let router = router(&node, &settings).await?;
-        let mut rx = stop_rx.clone();
-        let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
-        servers.spawn(async move {
-            router
-                .serve_with_incoming_shutdown(incoming, async move {
-                    let _ = rx.wait_for(|s| *s).await;
-                })
-                .await
-                .context("tcp server failed")
-        });
-    }
-    let fed_addr_file = settings.data_dir.join(FEDERATION_ADDR_FILE);
-    let mut peer_links = None;
-    let mut accept_task = None;
-    if let (Some(fed), Some(fs)) = (node.federation(), &settings.federation) {
-        // Before any peer pulls: a widened [federation.share] policy bumps
-        // that peer's epoch so it re-pulls.
-        node.refresh_policy_epochs()
-            .await
-            .context("cannot record the sharing policy epochs")?;
-        let listener = match listeners.federation {
-            Some(l) => l,
-            None => tokio::net::TcpListener::bind(fs.listen)
-                .await
-                .with_context(|| {
-                    format!(
-                        "cannot listen on [federation] listen = {}: is another process using it?",
-                        fs.listen
-                    )
-                })?,
-        };
-        let local = listener.local_addr()?;
-        std::fs::write(&fed_addr_file, local.to_string())
-            .with_context(|| format!("cannot write {}", fed_addr_file.display()))?;
-        let tls = fed.server_config().map_err(anyhow::Error::msg)?;
-        let (incoming, acceptor) = federation_incoming(listener, tls, node.clone());
-        accept_task = Some(acceptor);
-        let router = base_router::<FederationServer<FederationService>>()
-            .await?
-            .add_service(
-                FederationServer::new(FederationService::new(node.clone()))
-                    .max_decoding_message_size(settings.max_message_bytes)
-                    .max_encoding_message_size(settings.max_message_bytes),
-            );
-        tracing::info!(addr = %local, manifest = fed.current().version(), "federation listening (mutual TLS 1.3)");
-        let mut rx = stop_rx.clone();
-        servers.spawn(async move {
-            router
-                .serve_with_incoming_shutdown(incoming, async move {
-                    let _ = rx.wait_for(|s| *s).await;
-                })
-                .await
-                .context("federation server failed")
-        });
-        peer_links = Some(tokio::spawn(crate::sync::links::run(
-            node.clone(),
-            stop_rx.clone(),
-        )));
-    }
+    let mut up = Running::new();
+    serve_tcp(&node, &settings, &mut up).await?;
+    serve_federation(&node, &settings, listeners.federation, &mut up).await?;
     // The socket is bound last: once it accepts, the node is fully up.
     let uds = bind_socket(&settings.socket)?;
     tracing::info!(agency = %settings.agency, socket = %settings.socket.display(), records = node.store().len(), "agency api listening");
-    {
-        let router = router(&node, &settings).await?;
-        let mut rx = stop_rx.clone();
-        servers.spawn(async move {
-            router
-                .serve_with_incoming_shutdown(UnixListenerStream::new(uds), async move {
-                    let _ = rx.wait_for(|s| *s).await;
-                })
-                .await
-                .context("unix socket server failed")
-        });
-    }
-    let purge = tokio::spawn(purge_loop(node.clone(), settings.purge_interval_secs));
+    let router = router(&node, &settings).await?;
+    up.spawn("unix socket server", move |stop| {
+        router.serve_with_incoming_shutdown(UnixListenerStream::new(uds), stop)
+    });
+    up.tasks.push(tokio::spawn(purge_loop(
+        node.clone(),
+        settings.purge_interval_secs,
+    )));
 
     tokio::select! {
         () = shutdown => tracing::info!("shutting down"),
-        Some(r) = servers.join_next() => {
+        Some(r) = up.servers.join_next() => {
             tracing::error!("a listener stopped unexpectedly");
             r.context("listener task panicked")??;
         }
     }
-    if let Some(f) = node.federation() {
-        f.close();
-    }
-    let _ = stop_tx.send(true);
-    while let Some(r) = servers.join_next().await {
-        if let Err(e) = r.context("listener task panicked").and_then(|r| r) {
-            tracing::error!(cause = %format!("{e:#}"), "listener stopped with an error");
+    up.stop(node, &settings).await;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// What a running node has started: its servers, the tasks beside them,
+/// and the signal that stops them.
+struct Running {
+    stop: watch::Sender<bool>,
+    servers: tokio::task::JoinSet<anyhow::Result<()>>,
+    /// Purge loop, peer links, the federation acceptor: aborted at the end.
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl Running {
+    fn new() -> Running {
+        Running {
+            stop: watch::channel(false).0,
+            servers: tokio::task::JoinSet::new(),
+            tasks: Vec::new(),
         }
     }
-    purge.abort();
-    let _ = purge.await;
-    if let Some(p) = peer_links {
-        p.abort();
-        let _ = p.await;
+
+    /// Runs a server until the stop signal.
+    fn spawn<F, Fut>(&mut self, what: &'static str, serve: F)
+    where
+        F: FnOnce(std::pin::Pin<Box<dyn Future<Output = ()> + Send>>) -> Fut,
+        Fut: Future<Output = Result<(), tonic::transport::Error>> + Send + 'static,
+    {
+        let mut rx = self.stop.subscribe();
+        let stop = Box::pin(async move {
+            let _ = rx.wait_for(|s| *s).await;
+        });
+        let served = serve(stop);
+        self.servers
+            .spawn(async move { served.await.with_context(|| format!("{what} failed")) });
     }
-    // The federation port is free once this returns (a restart rebinds it).
-    if let Some(a) = accept_task {
-        a.abort();
-        let _ = a.await;
+
+    /// Stops the servers, then the tasks, removes the address files and
+    /// the socket, closes the store, and waits (briefly) until nothing
+    /// else holds the node, so the database is released when this returns
+    /// (an in-process restart opens it again at once).
+    async fn stop(mut self, node: Arc<Node>, settings: &Settings) {
+        if let Some(f) = node.federation() {
+            f.close();
+        }
+        let _ = self.stop.send(true);
+        while let Some(r) = self.servers.join_next().await {
+            if let Err(e) = r.context("listener task panicked").and_then(|r| r) {
+                tracing::error!(cause = %format!("{e:#}"), "listener stopped with an error");
+            }
+        }
+        // The federation port is free once this returns (a restart rebinds it).
+        for t in self.tasks {
+            t.abort();
+            let _ = t.await;
+        }
+        let _ = std::fs::remove_file(settings.data_dir.join(FEDERATION_ADDR_FILE));
+        let _ = std::fs::remove_file(&settings.socket);
+        let _ = std::fs::remove_file(settings.data_dir.join(TCP_ADDR_FILE));
+        node.store().close();
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+        while Arc::strong_count(&node) > 1 && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
     }
-    let _ = std::fs::remove_file(&fed_addr_file);
-    let _ = std::fs::remove_file(&settings.socket);
-    let _ = std::fs::remove_file(&addr_file);
-    node.store().close();
-    // Peer links and closed streams finish on their own; wait for them to
-    // let go of the node so the database is released when this returns
-    // (an in-process restart opens it again at once).
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
-    while Arc::strong_count(&node) > 1 && tokio::time::Instant::now() < deadline {
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
-    drop(node);
-    tracing::info!("stopped");
+}
+
+/// The Agency service on `[api] tcp`, when set.
+async fn serve_tcp(node: &Arc<Node>, settings: &Settings, up: &mut Running) -> anyhow::Result<()> {
+    let Some(addr) = settings.tcp else {
+        return Ok(());
+    };
+    let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| {
+        format!("cannot listen on [api] tcp = {addr}: is another process using it?")
+    })?;
+    let local = listener.local_addr()?;
+    let addr_file = settings.data_dir.join(TCP_ADDR_FILE);
+    std::fs::write(&addr_file, local.to_string())
+        .with_context(|| format!("cannot write {}", addr_file.display()))?;
+    tracing::info!(addr = %local, "agency api listening on tcp");
+    let router = router(node, settings).await?;
+    let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
+    up.spawn("tcp server", move |stop| {
+        router.serve_with_incoming_shutdown(incoming, stop)
+    });
+    Ok(())
+}
+
+/// The Federation service (mutual TLS) and the peer links, when federated.
+async fn serve_federation(
+    node: &Arc<Node>,
+    settings: &Settings,
+    listener: Option<tokio::net::TcpListener>,
+    up: &mut Running,
+) -> anyhow::Result<()> {
+    let (Some(fed), Some(fs)) = (node.federation(), &settings.federation) else {
+        return Ok(());
+    };
+    // Before any peer pulls: a widened [federation.share] policy bumps
+    // that peer's epoch so it re-pulls.
+    node.refresh_policy_epochs()
+        .await
+        .context("cannot record the sharing policy epochs")?;
+    let listener = match listener {
+        Some(l) => l,
+        None => tokio::net::TcpListener::bind(fs.listen)
+            .await
+            .with_context(|| {
+                format!(
+                    "cannot listen on [federation] listen = {}: is another process using it?",
+                    fs.listen
+                )
+            })?,
+    };
+    let local = listener.local_addr()?;
+    let addr_file = settings.data_dir.join(FEDERATION_ADDR_FILE);
+    std::fs::write(&addr_file, local.to_string())
+        .with_context(|| format!("cannot write {}", addr_file.display()))?;
+    let tls = fed.server_config().map_err(anyhow::Error::msg)?;
+    let (incoming, acceptor) = federation_incoming(listener, tls, node.clone());
+    up.tasks.push(acceptor);
+    let router = base_router::<FederationServer<FederationService>>()
+        .await?
+        .add_service(
+            FederationServer::new(FederationService::new(node.clone()))
+                .max_decoding_message_size(settings.max_message_bytes)
+                .max_encoding_message_size(settings.max_message_bytes),
+        );
+    tracing::info!(addr = %local, manifest = fed.current().version(), "federation listening (mutual TLS 1.3)");
+    up.spawn("federation server", move |stop| {
+        router.serve_with_incoming_shutdown(incoming, stop)
+    });
+    let links = crate::sync::links::run(node.clone(), up.stop.subscribe());
+    up.tasks.push(tokio::spawn(links));
     Ok(())
 }
 

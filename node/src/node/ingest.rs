@@ -135,65 +135,37 @@ impl Node {
             .iter()
             .map(|i| (i.record.id(), i.record.body().author.clone()))
             .collect();
-        let then = {
-            let ids = ids.clone();
-            let key = self.key.clone();
-            let me = self.agency.to_string();
-            let peer = peer.to_string();
-            let now = crate::now_ms();
-            Box::new(
-                move |results: &[Result<Inserted, StoreError>],
-                      next_id: &mut dyn FnMut() -> Result<u64, StoreError>| {
-                    let mut writes = Vec::new();
-                    let mut stored: BTreeMap<&str, Vec<Vec<u8>>> = BTreeMap::new();
-                    for ((id, author), r) in ids.iter().zip(results) {
-                        if matches!(r, Ok(Inserted::New(_))) && *author != me {
-                            stored
-                                .entry(author.as_str())
-                                .or_default()
-                                .push(id.as_bytes().to_vec());
-                        }
-                    }
-                    for (author, ids) in stored {
-                        for chunk in ids.chunks(receipts::MAX_IDS) {
-                            let body = pb::ReceiptBody {
-                                holder: me.clone(),
-                                author: author.to_string(),
-                                at: now,
-                                ids: chunk.to_vec(),
-                            };
-                            let receipt = receipts::sign(&body, &key);
-                            match next_id() {
-                                Ok(n) => writes.push(PeerWrite::Queue {
-                                    peer: peer.clone(),
-                                    n,
-                                    receipt,
-                                }),
-                                Err(e) => {
-                                    tracing::error!(cause = %e, "no queue number: receipts not queued");
-                                }
-                            }
-                        }
-                    }
-                    // A manifest put in force since the check may have
-                    // reset the cursors (its reset is queued behind this).
-                    if let Some(seq) = cursor
-                        && *in_force.borrow() == manifest_version
-                    {
-                        writes.push(PeerWrite::Cursor {
-                            peer: peer.clone(),
-                            seq,
-                        });
-                    }
-                    writes
-                },
-            ) as crate::storage::AfterInsert
-        };
+        let then = FollowUps {
+            ids: ids.clone(),
+            key: self.key.clone(),
+            me: self.agency.to_string(),
+            peer: peer.to_string(),
+            cursor,
+            in_force,
+            manifest_version,
+        }
+        .into_after_insert();
         let results = if good.is_empty() && cursor.is_none() {
             Vec::new()
         } else {
             self.store.insert_then(good, Vec::new(), Some(then)).await?
         };
+        let queued = self.tally(peer, ids, results, &mut out)?;
+        if queued {
+            fed.outbox_signal(peer).notify_one();
+        }
+        Ok(Some(out))
+    }
+
+    /// Counts what an ingest stored, logs and audits it; true when
+    /// receipts were queued (records by other agencies were stored).
+    fn tally(
+        &self,
+        peer: &str,
+        ids: Vec<(RecordId, String)>,
+        results: Vec<Result<Inserted, StoreError>>,
+        out: &mut Ingested,
+    ) -> Result<bool, NodeError> {
         let mut queued = false;
         for ((id, author), r) in ids.into_iter().zip(results) {
             match r {
@@ -218,10 +190,7 @@ impl Node {
             tracing::warn!(peer, record = %id, reason = %why, "pulled record rejected");
             self.audit_nowait(&actor, "reject", format!("{id}: {why}"));
         }
-        if queued {
-            fed.outbox_signal(peer).notify_one();
-        }
-        Ok(Some(out))
+        Ok(queued)
     }
 
     /// The ids of held records that `sender` may send to `to` under
@@ -260,5 +229,72 @@ impl Node {
     /// the record shows whose retraction holds.
     pub fn knows(&self, id: &RecordId) -> Result<bool, NodeError> {
         Ok(self.store.get(id)?.is_some() || self.store.tombstone(id)?.is_some_and(|t| t.confirmed))
+    }
+}
+
+/// What follows from storing a pulled batch, decided in the writer on its
+/// results and written in the same flush: signed receipts towards each
+/// author (via the peer), and the peer's cursor.
+struct FollowUps {
+    ids: Vec<(RecordId, String)>,
+    key: ed25519_dalek::SigningKey,
+    me: String,
+    peer: String,
+    cursor: Option<u64>,
+    in_force: tokio::sync::watch::Receiver<u64>,
+    manifest_version: u64,
+}
+
+impl FollowUps {
+    fn into_after_insert(self) -> crate::storage::AfterInsert {
+        Box::new(move |results, next_id| self.writes(results, next_id))
+    }
+
+    fn writes(
+        &self,
+        results: &[Result<Inserted, StoreError>],
+        next_id: &mut dyn FnMut() -> Result<u64, StoreError>,
+    ) -> Vec<PeerWrite> {
+        let mut writes = Vec::new();
+        let mut stored: BTreeMap<&str, Vec<Vec<u8>>> = BTreeMap::new();
+        for ((id, author), r) in self.ids.iter().zip(results) {
+            if matches!(r, Ok(Inserted::New(_))) && *author != self.me {
+                stored
+                    .entry(author.as_str())
+                    .or_default()
+                    .push(id.as_bytes().to_vec());
+            }
+        }
+        let now = crate::now_ms();
+        for (author, ids) in stored {
+            for chunk in ids.chunks(receipts::MAX_IDS) {
+                let body = pb::ReceiptBody {
+                    holder: self.me.clone(),
+                    author: author.to_string(),
+                    at: now,
+                    ids: chunk.to_vec(),
+                };
+                let receipt = receipts::sign(&body, &self.key);
+                match next_id() {
+                    Ok(n) => writes.push(PeerWrite::Queue {
+                        peer: self.peer.clone(),
+                        n,
+                        receipt,
+                    }),
+                    Err(e) => tracing::error!(cause = %e, "no queue number: receipts not queued"),
+                }
+            }
+        }
+        // A manifest put in force since the check may have reset the
+        // cursors (its reset is queued behind this).
+        if let Some(seq) = self.cursor
+            && *self.in_force.borrow() == self.manifest_version
+        {
+            writes.push(PeerWrite::Cursor {
+                peer: self.peer.clone(),
+                seq,
+            });
+        }
+        writes
     }
 }

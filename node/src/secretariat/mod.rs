@@ -12,8 +12,9 @@ use prost::Message;
 use wildnet_proto::v1 as pb;
 
 use crate::layout::{CA_CERT, CA_KEY, ISSUED, MANIFEST};
+
+mod admit;
 use crate::membership::manifest::{self, CaKey, Trusted, cert_sha256};
-use crate::record::AgencyId;
 
 /// What went wrong.
 #[derive(Debug, thiserror::Error)]
@@ -242,144 +243,6 @@ impl Secretariat {
         fs::rename(&tmp, &path).map_err(io(&path))?;
         self.trusted = t;
         Ok(())
-    }
-
-    /// Admits an agency from its admission request: checks both proofs of
-    /// possession and the CSR, issues its TLS certificate for `address`,
-    /// adds it to the manifest. `rotate` replaces the keys of an agency
-    /// already admitted (old certificate revoked now, old signing key
-    /// revoked for records created from now).
-    pub fn admit(
-        &mut self,
-        request: &[u8],
-        address: &str,
-        contact: &str,
-        rotate: bool,
-        days: u32,
-    ) -> Result<(String, Vec<u8>), SecretariatError> {
-        let req = pb::AdmissionRequest::decode(request)
-            .map_err(|e| refused(format!("not an admission request: {e}")))?;
-        let body =
-            crate::membership::admission::verify(&req).map_err(|e| refused(e.to_string()))?;
-        let id: AgencyId = body
-            .agency
-            .parse()
-            .map_err(|e: crate::record::IdError| refused(e.to_string()))?;
-        let csr = rcgen::CertificateSigningRequestParams::from_der(&body.csr_der.clone().into())
-            .map_err(|e| refused(format!("the CSR does not verify: {e}")))?;
-        if rcgen::PublicKeyData::der_bytes(&csr.public_key) != body.tls_public_key.as_slice() {
-            return Err(refused(
-                "the CSR's key is not the TLS key that signed the request",
-            ));
-        }
-        let host = host_of(address)?
-            .trim_start_matches('[')
-            .trim_end_matches(']');
-        let mut params = rcgen::CertificateParams::default();
-        params.distinguished_name = rcgen::DistinguishedName::new();
-        params
-            .distinguished_name
-            .push(rcgen::DnType::CommonName, id.as_str());
-        params
-            .distinguished_name
-            .push(rcgen::DnType::OrganizationName, body.name.as_str());
-        let uri = format!("urn:wildnet:agency:{id}")
-            .try_into()
-            .map_err(|e: rcgen::Error| refused(e.to_string()))?;
-        let host_san = match host.parse::<std::net::IpAddr>() {
-            Ok(ip) => rcgen::SanType::IpAddress(ip),
-            Err(_) => rcgen::SanType::DnsName(
-                host.try_into()
-                    .map_err(|e: rcgen::Error| refused(e.to_string()))?,
-            ),
-        };
-        params.subject_alt_names = vec![rcgen::SanType::URI(uri), host_san];
-        params.extended_key_usages = vec![
-            rcgen::ExtendedKeyUsagePurpose::ServerAuth,
-            rcgen::ExtendedKeyUsagePurpose::ClientAuth,
-        ];
-        params.key_usages = vec![rcgen::KeyUsagePurpose::DigitalSignature];
-        params.use_authority_key_identifier_extension = true;
-        params.not_before = offset(now_ms() - 3_600_000);
-        params.not_after = offset(now_ms() + i64::from(days.max(1)) * 86_400_000);
-        let csr = rcgen::CertificateSigningRequestParams {
-            params,
-            public_key: csr.public_key,
-        };
-        let issuer =
-            rcgen::Issuer::from_ca_cert_der(&self.ca.cert_der.clone().into(), &self.ca_key)
-                .map_err(|e| refused(e.to_string()))?;
-        let cert = csr.signed_by(&issuer).map_err(|e| refused(e.to_string()))?;
-        let der = cert.der().to_vec();
-        let pem = cert.pem();
-
-        let now = now_ms();
-        let mut m = self.trusted.body().clone();
-        let new_cert = pb::ManifestCert {
-            sha256: cert_sha256(&der),
-            der: der.clone(),
-            added_at: now,
-            revoked_at: 0,
-        };
-        let new_key = pb::ManifestSigningKey {
-            public_key: body.signing_public_key.clone(),
-            added_at: now,
-            revoked_at: 0,
-        };
-        match m.agencies.iter_mut().find(|a| a.id == id.as_str()) {
-            Some(_) if !rotate => {
-                return Err(refused(format!(
-                    "{id} is already admitted (with its own keys): pass --rotate to replace its keys with this request's"
-                )));
-            }
-            Some(a) => {
-                if a.signing_keys
-                    .iter()
-                    .any(|k| k.public_key == body.signing_public_key && k.revoked_at != 0)
-                {
-                    return Err(refused(
-                        "this signing key was revoked: a rotation needs a new key (run `wildnet init` in a new dir)",
-                    ));
-                }
-                for c in &mut a.certs {
-                    if c.revoked_at == 0 {
-                        c.revoked_at = now;
-                    }
-                }
-                for k in &mut a.signing_keys {
-                    if k.revoked_at == 0 && k.public_key != body.signing_public_key {
-                        k.revoked_at = now;
-                    }
-                }
-                a.certs.push(new_cert);
-                if !a
-                    .signing_keys
-                    .iter()
-                    .any(|k| k.public_key == body.signing_public_key)
-                {
-                    a.signing_keys.push(new_key);
-                }
-                a.address = address.to_string();
-                if !contact.is_empty() {
-                    a.contact = contact.to_string();
-                }
-            }
-            None => m.agencies.push(pb::ManifestAgency {
-                id: id.to_string(),
-                name: body.name.clone(),
-                country: body.country.clone(),
-                contact: contact.to_string(),
-                address: address.to_string(),
-                certs: vec![new_cert],
-                signing_keys: vec![new_key],
-                revoked_at: 0,
-            }),
-        }
-        self.publish(m)?;
-        let path = self.dir.join(crate::layout::issued_cert(id.as_str()));
-        fs::create_dir_all(self.dir.join(ISSUED)).map_err(io(&self.dir))?;
-        write_file(&path, pem.as_bytes(), 0o644, false)?;
-        Ok((id.to_string(), der))
     }
 
     /// Defines (or replaces) a group; every member must be admitted.

@@ -11,6 +11,7 @@ use wildnet_proto::v1::federation_client::FederationClient;
 
 use super::pull::account;
 use super::{FETCH_MAX, status};
+use crate::membership::reconcile::{Id, Initiator};
 use crate::node::Node;
 use crate::policy;
 
@@ -23,7 +24,6 @@ pub(super) async fn verify(
     client: &mut FederationClient<tonic::transport::Channel>,
     announced: &policy::PeerPolicy,
 ) -> Result<(), String> {
-    use crate::membership::reconcile::Initiator;
     let started = std::time::Instant::now();
     let (n, p, me, pol) = (
         node.clone(),
@@ -36,31 +36,7 @@ pub(super) async fn verify(
         .map_err(|e| e.to_string())?
         .map_err(|e| e.to_string())?;
     let held = ours.len();
-    let mut init = Initiator::new(ours);
-    let (tx, rx) = mpsc::channel(4);
-    tx.send(init.first())
-        .await
-        .map_err(|_| "reconcile: channel closed".to_string())?;
-    let mut inbound = client
-        .reconcile(ReceiverStream::new(rx))
-        .await
-        .map_err(status)?
-        .into_inner();
-    loop {
-        let resp = inbound
-            .message()
-            .await
-            .map_err(status)?
-            .ok_or("the peer ended the reconciliation early")?;
-        match init.step(&resp)? {
-            Some(next) => tx
-                .send(next)
-                .await
-                .map_err(|_| "reconcile: channel closed".to_string())?,
-            None => break,
-        }
-    }
-    drop(tx);
+    let init = reconcile(client, ours).await?;
     let mut missing = Vec::new();
     for id in &init.missing {
         let rid = crate::record::RecordId::from_bytes(*id);
@@ -68,23 +44,7 @@ pub(super) async fn verify(
             missing.push(id.to_vec());
         }
     }
-    let mut repaired = 0;
-    for chunk in missing.chunks(FETCH_MAX) {
-        let records = client
-            .fetch(pb::FetchRequest {
-                ids: chunk.to_vec(),
-            })
-            .await
-            .map_err(status)?
-            .into_inner()
-            .records;
-        let r = node
-            .ingest(peer, records.into_iter().map(|r| (0, r)).collect())
-            .await
-            .map_err(|e| format!("storing fetched records failed: {e}"))?;
-        repaired += r.received;
-        account(node, peer, &r);
-    }
+    let repaired = fetch(node, peer, client, &missing).await?;
     let found = missing.len() as u64;
     if found > 0 {
         tracing::warn!(
@@ -123,4 +83,63 @@ pub(super) async fn verify(
         });
     }
     Ok(())
+}
+
+/// Runs the reconciliation of `ours` with the peer to its end.
+async fn reconcile(
+    client: &mut FederationClient<tonic::transport::Channel>,
+    ours: Vec<Id>,
+) -> Result<Initiator, String> {
+    let mut init = Initiator::new(ours);
+    let (tx, rx) = mpsc::channel(4);
+    tx.send(init.first())
+        .await
+        .map_err(|_| "reconcile: channel closed".to_string())?;
+    let mut inbound = client
+        .reconcile(ReceiverStream::new(rx))
+        .await
+        .map_err(status)?
+        .into_inner();
+    loop {
+        let resp = inbound
+            .message()
+            .await
+            .map_err(status)?
+            .ok_or("the peer ended the reconciliation early")?;
+        match init.step(&resp)? {
+            Some(next) => tx
+                .send(next)
+                .await
+                .map_err(|_| "reconcile: channel closed".to_string())?,
+            None => return Ok(init),
+        }
+    }
+}
+
+/// Fetches `missing` from the peer and stores it like pulled records;
+/// returns how many were stored.
+async fn fetch(
+    node: &Arc<Node>,
+    peer: &str,
+    client: &mut FederationClient<tonic::transport::Channel>,
+    missing: &[Vec<u8>],
+) -> Result<u64, String> {
+    let mut repaired = 0;
+    for chunk in missing.chunks(FETCH_MAX) {
+        let records = client
+            .fetch(pb::FetchRequest {
+                ids: chunk.to_vec(),
+            })
+            .await
+            .map_err(status)?
+            .into_inner()
+            .records;
+        let r = node
+            .ingest(peer, records.into_iter().map(|r| (0, r)).collect())
+            .await
+            .map_err(|e| format!("storing fetched records failed: {e}"))?;
+        repaired += r.received;
+        account(node, peer, &r);
+    }
+    Ok(repaired)
 }

@@ -79,105 +79,164 @@ pub async fn run(node: Arc<Node>, mut stop: watch::Receiver<bool>) {
 }
 
 #[tracing::instrument(skip(node, stop), fields(peer = %peer))]
-async fn link(node: Arc<Node>, peer: String, address: String, mut stop: watch::Receiver<bool>) {
+async fn link(node: Arc<Node>, peer: String, address: String, stop: watch::Receiver<bool>) {
     let Some(fed) = node.federation() else { return };
-    let mut changes = fed.subscribe();
-    let mut sync = fed.sync_requested();
     let mut verify = fed.verify_requested();
-    let mut seen = *verify.borrow_and_update();
-    let every = Duration::from_secs(fed.settings().hello_interval_secs.max(1));
-    let interval = fed.settings().verify_interval_secs;
-    let next_check =
-        || (interval > 0).then(|| tokio::time::Instant::now() + Duration::from_secs(interval));
-    let mut verify_at = next_check();
-    let mut state = Link::Starting;
-    let mut client = None;
+    let seen = *verify.borrow_and_update();
+    let mut l = PeerLink {
+        changes: fed.subscribe(),
+        sync: fed.sync_requested(),
+        verify,
+        seen,
+        verify_at: None,
+        state: Link::Starting,
+        client: None,
+        node: node.clone(),
+        peer,
+        address,
+        stop,
+    };
+    l.verify_at = l.next_check();
     loop {
         // A sync asked before this Hello is answered by it.
-        sync.borrow_and_update();
-        let mut result = super::hello::hello(&node, &peer, &address, &mut client).await;
-        if let Ok((version, _)) = &result {
-            if state != Link::Up {
-                tracing::info!(version, "peer authenticated");
+        l.sync.borrow_and_update();
+        let hello = super::hello::hello(&l.node, &l.peer, &l.address, &mut l.client).await;
+        let result: Result<(), String> = match hello {
+            Ok((version, announced)) => {
+                l.up(version);
+                match l.work(&announced).await {
+                    Ok(()) if *l.stop.borrow() => return,
+                    Ok(()) => continue,
+                    Err(e) => Err(e),
+                }
             }
-            fed.peer_update(&peer, |p| {
+            Err(e) => Err(e),
+        };
+        if let Err(e) = result {
+            l.failed(e);
+        }
+        if !l.pause().await {
+            return;
+        }
+    }
+}
+
+/// One peer link's state between rounds.
+struct PeerLink {
+    node: Arc<Node>,
+    peer: String,
+    address: String,
+    stop: watch::Receiver<bool>,
+    changes: watch::Receiver<u64>,
+    sync: watch::Receiver<u64>,
+    verify: watch::Receiver<u64>,
+    /// The last completeness check requested that this link ran.
+    seen: u64,
+    /// When the periodic completeness check is next due.
+    verify_at: Option<tokio::time::Instant>,
+    state: Link,
+    client:
+        Option<wildnet_proto::v1::federation_client::FederationClient<tonic::transport::Channel>>,
+}
+
+impl PeerLink {
+    fn next_check(&self) -> Option<tokio::time::Instant> {
+        let interval = self.node.federation()?.settings().verify_interval_secs;
+        (interval > 0).then(|| tokio::time::Instant::now() + Duration::from_secs(interval))
+    }
+
+    /// Hello succeeded: the peer is authenticated.
+    fn up(&mut self, version: u64) {
+        if self.state != Link::Up {
+            tracing::info!(version, "peer authenticated");
+        }
+        if let Some(fed) = self.node.federation() {
+            fed.peer_update(&self.peer, |p| {
                 p.state = "authenticated".into();
                 p.last_error.clear();
                 p.last_success = crate::now_ms();
-                p.manifest_version = *version;
+                p.manifest_version = version;
             });
-            state = Link::Up;
         }
-        if let (Ok((_, announced)), Some(c)) = (&result, client.as_mut()) {
-            // Receipts queued while the link was down go first; those that
-            // cannot go stay queued and never hold up the pull.
-            if let Err(e) = super::receipts::deliver_receipts(&node, &peer, c).await {
-                tracing::warn!(cause = %e, "receipts not delivered; kept for later");
-            }
-            let mut step = Ok(());
-            let asked = *verify.borrow_and_update();
-            let due = asked != seen || verify_at.is_some_and(|t| t <= tokio::time::Instant::now());
-            if step.is_ok() && due {
-                seen = asked;
-                verify_at = next_check();
-                if let Err(e) = super::complete::verify(&node, &peer, c, announced).await {
-                    tracing::warn!(cause = %e, "completeness check failed");
-                    fed.peer_update(&peer, |p| p.verify_error = e.clone());
-                    step = Err(e);
-                }
-            }
-            // Pull (then subscribe) until the stream fails or we must
-            // re-handshake (new manifest, sync or check requested).
-            if step.is_ok() {
-                step = super::pull::pull(
-                    &node,
-                    &peer,
-                    c,
-                    &mut stop,
-                    &mut sync,
-                    &mut verify,
-                    verify_at,
-                )
-                .await;
-            }
-            match step {
-                Err(e) => result = Err(e),
-                Ok(()) => {
-                    if *stop.borrow() {
-                        return;
-                    }
-                    continue;
-                }
-            }
-        }
-        state = match result {
-            Ok(_) => Link::Up,
-            Err(e) => {
-                client = None;
-                let n = match state {
-                    Link::Starting | Link::Up => 0,
-                    Link::Failing(n) => n + 1,
-                };
-                if n == 0 || n.is_power_of_two() {
-                    tracing::warn!(cause = %e, attempt = n + 1, "peer link failed");
-                }
-                fed.peer_update(&peer, |p| {
-                    p.state = "failing".into();
-                    p.last_error = e.clone();
-                });
-                Link::Failing(n)
-            }
+        self.state = Link::Up;
+    }
+
+    /// Receipts queued while the link was down go first (those that cannot
+    /// go stay queued and never hold up the pull); then the completeness
+    /// check when asked or due; then Pull (and subscribe) until the stream
+    /// fails or a re-handshake is needed (new manifest, sync or check).
+    async fn work(&mut self, announced: &crate::policy::PeerPolicy) -> Result<(), String> {
+        let Some(c) = self.client.as_mut() else {
+            return Err("no connection".into());
         };
-        let wait = match state {
-            Link::Starting | Link::Up => every,
+        if let Err(e) = super::receipts::deliver_receipts(&self.node, &self.peer, c).await {
+            tracing::warn!(cause = %e, "receipts not delivered; kept for later");
+        }
+        let asked = *self.verify.borrow_and_update();
+        let due = asked != self.seen
+            || self
+                .verify_at
+                .is_some_and(|t| t <= tokio::time::Instant::now());
+        if due {
+            self.seen = asked;
+            self.verify_at = self.next_check();
+            let c = self.client.as_mut().ok_or("no connection")?;
+            if let Err(e) = super::complete::verify(&self.node, &self.peer, c, announced).await {
+                tracing::warn!(cause = %e, "completeness check failed");
+                if let Some(fed) = self.node.federation() {
+                    fed.peer_update(&self.peer, |p| p.verify_error = e.clone());
+                }
+                return Err(e);
+            }
+        }
+        let c = self.client.as_mut().ok_or("no connection")?;
+        super::pull::pull(
+            &self.node,
+            &self.peer,
+            c,
+            &mut self.stop,
+            &mut self.sync,
+            &mut self.verify,
+            self.verify_at,
+        )
+        .await
+    }
+
+    /// A round failed: drop the connection, back off.
+    fn failed(&mut self, e: String) {
+        self.client = None;
+        let n = match self.state {
+            Link::Starting | Link::Up => 0,
+            Link::Failing(n) => n + 1,
+        };
+        if n == 0 || n.is_power_of_two() {
+            tracing::warn!(cause = %e, attempt = n + 1, "peer link failed");
+        }
+        if let Some(fed) = self.node.federation() {
+            fed.peer_update(&self.peer, |p| {
+                p.state = "failing".into();
+                p.last_error = e;
+            });
+        }
+        self.state = Link::Failing(n);
+    }
+
+    /// Waits for the next round; false when the link must end.
+    async fn pause(&mut self) -> bool {
+        let every = self
+            .node
+            .federation()
+            .map_or(30, |f| f.settings().hello_interval_secs.max(1));
+        let wait = match self.state {
+            Link::Starting | Link::Up => Duration::from_secs(every),
             Link::Failing(n) => backoff(n),
         };
         tokio::select! {
-            _ = tokio::time::sleep(wait) => {}
-            r = changes.changed() => if r.is_err() { return },
-            r = verify.changed() => if r.is_err() { return },
-            r = sync.changed() => if r.is_err() { return },
-            () = stopped(&mut stop) => return,
+            _ = tokio::time::sleep(wait) => true,
+            r = self.changes.changed() => r.is_ok(),
+            r = self.verify.changed() => r.is_ok(),
+            r = self.sync.changed() => r.is_ok(),
+            () = stopped(&mut self.stop) => false,
         }
     }
 }

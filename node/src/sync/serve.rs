@@ -24,99 +24,113 @@ pub fn serve_pull(
 ) -> ReceiverStream<Result<pb::PullItem, Status>> {
     let (tx, rx) = mpsc::channel(1024);
     tokio::spawn(async move {
-        let Some(fed) = node.federation() else { return };
-        let me = node.agency().to_string();
-        let mut head = node.store().head_watch();
-        let mut closing = fed.closing();
-        let mut pos = req.since;
-        let mut at_end_sent = false;
-        loop {
-            // Only up to the durable head: a batch being written is not
-            // acknowledged yet.
-            let durable = *head.borrow_and_update();
-            let batch = match node.store().feed_after(pos, durable, PULL_BATCH) {
-                Ok(b) => b,
-                Err(e) => {
-                    tracing::error!(cause = %e, "feed read failed");
-                    let _ = tx
-                        .send(Err(Status::internal(
-                            "the source node cannot read its feed",
-                        )))
-                        .await;
-                    return;
-                }
-            };
-            if batch.is_empty() {
-                // Nothing held up to the durable head: positions of deleted
-                // records count as passed.
-                pos = pos.max(durable);
-                if !at_end_sent {
-                    let mark = pb::PullItem {
-                        seq: pos,
-                        record: None,
-                        caught_up: true,
-                    };
-                    if tx.send(Ok(mark)).await.is_err() {
-                        return;
-                    }
-                    at_end_sent = true;
-                }
-                if !req.follow {
-                    return;
-                }
-                tokio::select! {
-                    r = head.changed() => if r.is_err() { return },
-                    () = tx.closed() => return,
-                    () = stopped(&mut closing) => return,
-                }
-                continue;
-            }
-            at_end_sent = false;
-            let m = fed.current();
-            let policy = fed.policy_for(&peer).clone();
-            let now = crate::now_ms();
-            let mut sent = 0u64;
-            let mut quiet_until = None;
-            for stored in batch {
-                let seq = stored.seq;
-                pos = seq;
-                // Never echo a record to the peer it came from: it has it.
-                let send = (stored.received_from != peer
-                    && policy::may_serve(stored.record.body(), &me, &peer, &m, &policy, now))
-                .then_some(stored);
-                match send {
-                    Some(s) => {
-                        let item = pb::PullItem {
-                            seq,
-                            record: Some(s.record.signed().clone()),
-                            caught_up: false,
-                        };
-                        if tx.send(Ok(item)).await.is_err() {
-                            return;
-                        }
-                        sent += 1;
-                        quiet_until = None;
-                    }
-                    None => quiet_until = Some(seq),
-                }
-            }
-            // Positions with nothing for the caller still move its cursor.
-            if let Some(seq) = quiet_until
-                && tx
-                    .send(Ok(pb::PullItem {
-                        seq,
-                        record: None,
-                        caught_up: false,
-                    }))
-                    .await
-                    .is_err()
-            {
-                return;
-            }
-            if sent > 0 {
-                fed.peer_update(&peer, |p| p.sent += sent);
-            }
-        }
+        let _ = serve(&node, &peer, &req, &tx).await;
     });
     ReceiverStream::new(rx)
+}
+
+type Items = mpsc::Sender<Result<pb::PullItem, Status>>;
+
+/// The caller went away, or the node is shutting down: stop serving.
+struct Gone;
+
+/// Streams the feed from `req.since` until the caller goes, the node
+/// stops, or (without `follow`) the durable head is reached.
+async fn serve(node: &Node, peer: &str, req: &pb::PullRequest, tx: &Items) -> Result<(), Gone> {
+    let Some(fed) = node.federation() else {
+        return Err(Gone);
+    };
+    let mut head = node.store().head_watch();
+    let mut closing = fed.closing();
+    let mut pos = req.since;
+    let mut at_end_sent = false;
+    loop {
+        // Only up to the durable head: a batch being written is not
+        // acknowledged yet.
+        let durable = *head.borrow_and_update();
+        let batch = match node.store().feed_after(pos, durable, PULL_BATCH) {
+            Ok(b) => b,
+            Err(e) => {
+                tracing::error!(cause = %e, "feed read failed");
+                let failed = Status::internal("the source node cannot read its feed");
+                let _ = tx.send(Err(failed)).await;
+                return Err(Gone);
+            }
+        };
+        if !batch.is_empty() {
+            at_end_sent = false;
+            pos = send_batch(node, peer, batch, tx).await?;
+            continue;
+        }
+        // Nothing held up to the durable head: positions of deleted
+        // records count as passed.
+        pos = pos.max(durable);
+        if !at_end_sent {
+            send(tx, pos, None, true).await?;
+            at_end_sent = true;
+        }
+        if !req.follow {
+            return Ok(());
+        }
+        tokio::select! {
+            r = head.changed() => if r.is_err() { return Err(Gone) },
+            () = tx.closed() => return Err(Gone),
+            () = stopped(&mut closing) => return Err(Gone),
+        }
+    }
+}
+
+/// Sends what of `batch` the peer may hold, in feed order; returns the
+/// last position passed.
+async fn send_batch(
+    node: &Node,
+    peer: &str,
+    batch: Vec<crate::storage::Stored>,
+    tx: &Items,
+) -> Result<u64, Gone> {
+    let Some(fed) = node.federation() else {
+        return Err(Gone);
+    };
+    let me = node.agency().to_string();
+    let m = fed.current();
+    let policy = fed.policy_for(peer).clone();
+    let now = crate::now_ms();
+    let mut sent = 0u64;
+    let mut quiet_until = None;
+    let mut pos = 0;
+    for stored in batch {
+        pos = stored.seq;
+        // Never echo a record to the peer it came from: it has it.
+        if stored.received_from != peer
+            && policy::may_serve(stored.record.body(), &me, peer, &m, &policy, now)
+        {
+            send(tx, pos, Some(stored.record.signed().clone()), false).await?;
+            sent += 1;
+            quiet_until = None;
+        } else {
+            quiet_until = Some(pos);
+        }
+    }
+    // Positions with nothing for the caller still move its cursor.
+    if let Some(seq) = quiet_until {
+        send(tx, seq, None, false).await?;
+    }
+    if sent > 0 {
+        fed.peer_update(peer, |p| p.sent += sent);
+    }
+    Ok(pos)
+}
+
+async fn send(
+    tx: &Items,
+    seq: u64,
+    record: Option<pb::SignedRecord>,
+    caught_up: bool,
+) -> Result<(), Gone> {
+    let item = pb::PullItem {
+        seq,
+        record,
+        caught_up,
+    };
+    tx.send(Ok(item)).await.map_err(|_| Gone)
 }
