@@ -62,8 +62,43 @@ impl Node {
 /// Turns API filters into index terms; each filter value is normalised the
 /// same way the indexed values were.
 pub fn build_query(req: &pb::QueryRequest, species: &SpeciesTable) -> Result<Query, NodeError> {
+    let mut t = what_terms(req, species)?;
+    t.extend(who_terms(req)?);
+    if req.since != 0 && req.until != 0 && req.until <= req.since {
+        return Err(NodeError::Invalid("--until must be after --since".into()));
+    }
+    let after = if req.page_token.is_empty() {
+        None
+    } else {
+        Some(
+            crate::storage::keys::decode_cursor(&req.page_token).ok_or_else(|| {
+                NodeError::Invalid("page_token is not one this node issued".into())
+            })?,
+        )
+    };
+    Ok(Query {
+        terms: t,
+        since: (req.since != 0).then_some(req.since),
+        until: (req.until != 0).then_some(req.until),
+        limit: if req.limit == 0 {
+            100
+        } else {
+            req.limit.min(1000) as usize
+        },
+        after,
+        history: req.history,
+    })
+}
+
+fn trimmed(v: &str) -> String {
+    v.trim().to_string()
+}
+
+/// Terms of what a record is about: kind, species, appendix, country,
+/// platform, seller.
+fn what_terms(req: &pb::QueryRequest, species: &SpeciesTable) -> Result<Vec<Term>, NodeError> {
     let mut t: Vec<Term> = Vec::new();
-    let s = |v: &str| v.trim().to_string();
+    let s = trimmed;
     if !req.kind.trim().is_empty() {
         let k = req.kind.trim().to_lowercase().replace('-', "_");
         if !record::KINDS.contains(&k.as_str()) {
@@ -105,6 +140,13 @@ pub fn build_query(req: &pb::QueryRequest, species: &SpeciesTable) -> Result<Que
             s(&req.seller).trim_start_matches('@').to_lowercase(),
         ));
     }
+    Ok(t)
+}
+
+/// Terms of who and how: selector, author, handling code, tag, words.
+fn who_terms(req: &pb::QueryRequest) -> Result<Vec<Term>, NodeError> {
+    let mut t: Vec<Term> = Vec::new();
+    let s = trimmed;
     if !req.selector.trim().is_empty() {
         let sel = normalize::parse_selector(&req.selector).map_err(NodeError::Invalid)?;
         t.push((Field::Selector, normalize::selector_text(&sel)));
@@ -136,28 +178,5 @@ pub fn build_query(req: &pb::QueryRequest, species: &SpeciesTable) -> Result<Que
         ));
     }
     t.extend(words.into_iter().map(|w| (Field::Word, w)));
-    if req.since != 0 && req.until != 0 && req.until <= req.since {
-        return Err(NodeError::Invalid("--until must be after --since".into()));
-    }
-    let after = if req.page_token.is_empty() {
-        None
-    } else {
-        Some(
-            crate::storage::keys::decode_cursor(&req.page_token).ok_or_else(|| {
-                NodeError::Invalid("page_token is not one this node issued".into())
-            })?,
-        )
-    };
-    Ok(Query {
-        terms: t,
-        since: (req.since != 0).then_some(req.since),
-        until: (req.until != 0).then_some(req.until),
-        limit: if req.limit == 0 {
-            100
-        } else {
-            req.limit.min(1000) as usize
-        },
-        after,
-        history: req.history,
-    })
+    Ok(t)
 }

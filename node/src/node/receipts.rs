@@ -83,66 +83,14 @@ impl Node {
         let mut writes = Vec::new();
         let mut forward: BTreeMap<String, Vec<pb::Receipt>> = BTreeMap::new();
         for r in batch.receipts {
-            let body = match receipts::verify(&r, &*m) {
-                Ok(b) if b.at <= now + crate::record::MAX_CLOCK_SKEW_MS => b,
-                Ok(b) => {
-                    self.audit_nowait(
-                        &format!("peer:{peer}"),
-                        "receipt-refused",
-                        format!("receipt from {} dated in the future ({})", b.holder, b.at),
-                    );
-                    continue;
-                }
-                Err(e) => {
-                    tracing::warn!(peer, cause = %e, "receipt refused");
-                    self.audit_nowait(&format!("peer:{peer}"), "receipt-refused", e.to_string());
-                    continue;
-                }
+            let Some(body) = self.checked_receipt(peer, &r, &m, now) else {
+                continue;
             };
             accepted += 1;
             if body.author == self.agency.as_str() {
-                let hash: [u8; 32] = Sha256::digest(&r.body).into();
-                let mut kept = false;
-                for id in &body.ids {
-                    let Some(rid) = RecordId::from_slice(id) else {
-                        continue;
-                    };
-                    let ours = match self.store.get(&rid)? {
-                        Some(s) => s.record.body().author == self.agency.as_str(),
-                        // Retracted since: the receipt still says who held it.
-                        None => self.store.tombstone(&rid)?.is_some(),
-                    };
-                    if !ours {
-                        continue;
-                    }
-                    writes.push(PeerWrite::Holder {
-                        id: rid,
-                        holder: body.holder.clone(),
-                        at: body.at,
-                        proof: hash,
-                    });
-                    kept = true;
-                }
-                if kept {
-                    writes.push(PeerWrite::Proof {
-                        hash,
-                        receipt: r.clone(),
-                    });
-                }
+                writes.extend(self.holder_writes(&body, &r)?);
             } else {
-                // Forward along the way the records came to this node.
-                let mut towards: Vec<String> = Vec::new();
-                for id in &body.ids {
-                    if let Some(rid) = RecordId::from_slice(id)
-                        && let Some(s) = self.store.get(&rid)?
-                        && !s.received_from.is_empty()
-                        && s.received_from != peer
-                        && !towards.contains(&s.received_from)
-                    {
-                        towards.push(s.received_from);
-                    }
-                }
-                for t in towards {
+                for t in self.towards_author(peer, &body)? {
                     forward.entry(t).or_default().push(r.clone());
                 }
             }
@@ -154,6 +102,86 @@ impl Node {
             self.queue_receipts(&t, rs).await?;
         }
         Ok(accepted)
+    }
+
+    /// The body of a receipt that verifies against the manifest and is not
+    /// dated ahead; a refused one is logged and audited.
+    fn checked_receipt(
+        &self,
+        peer: &str,
+        r: &pb::Receipt,
+        m: &crate::membership::manifest::Trusted,
+        now: i64,
+    ) -> Option<pb::ReceiptBody> {
+        match receipts::verify(r, m) {
+            Ok(b) if b.at <= now + crate::record::MAX_CLOCK_SKEW_MS => Some(b),
+            Ok(b) => {
+                self.audit_nowait(
+                    &format!("peer:{peer}"),
+                    "receipt-refused",
+                    format!("receipt from {} dated in the future ({})", b.holder, b.at),
+                );
+                None
+            }
+            Err(e) => {
+                tracing::warn!(peer, cause = %e, "receipt refused");
+                self.audit_nowait(&format!("peer:{peer}"), "receipt-refused", e.to_string());
+                None
+            }
+        }
+    }
+
+    /// On the author's node: who holds which of this agency's records (held
+    /// or retracted since), and the receipt that proves it.
+    fn holder_writes(
+        &self,
+        body: &pb::ReceiptBody,
+        r: &pb::Receipt,
+    ) -> Result<Vec<PeerWrite>, NodeError> {
+        let hash: [u8; 32] = Sha256::digest(&r.body).into();
+        let mut writes = Vec::new();
+        for id in &body.ids {
+            let Some(rid) = RecordId::from_slice(id) else {
+                continue;
+            };
+            let ours = match self.store.get(&rid)? {
+                Some(s) => s.record.body().author == self.agency.as_str(),
+                // Retracted since: the receipt still says who held it.
+                None => self.store.tombstone(&rid)?.is_some(),
+            };
+            if ours {
+                writes.push(PeerWrite::Holder {
+                    id: rid,
+                    holder: body.holder.clone(),
+                    at: body.at,
+                    proof: hash,
+                });
+            }
+        }
+        if !writes.is_empty() {
+            writes.push(PeerWrite::Proof {
+                hash,
+                receipt: r.clone(),
+            });
+        }
+        Ok(writes)
+    }
+
+    /// The peers a receipt goes on to: the way its records came to this
+    /// node (never back to `peer`).
+    fn towards_author(&self, peer: &str, body: &pb::ReceiptBody) -> Result<Vec<String>, NodeError> {
+        let mut towards: Vec<String> = Vec::new();
+        for id in &body.ids {
+            if let Some(rid) = RecordId::from_slice(id)
+                && let Some(s) = self.store.get(&rid)?
+                && !s.received_from.is_empty()
+                && s.received_from != peer
+                && !towards.contains(&s.received_from)
+            {
+                towards.push(s.received_from);
+            }
+        }
+        Ok(towards)
     }
 
     /// On the author's node: who holds record `id`, by signed receipt

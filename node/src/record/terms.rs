@@ -87,7 +87,9 @@ pub fn words(text: &str) -> impl Iterator<Item = String> + '_ {
         .map(str::to_lowercase)
 }
 
-/// All terms of a body, deduplicated and sorted.
+/// All terms of a body, deduplicated and sorted. One table, field by
+/// field, per payload kind: it reads better whole (over 60 lines on
+/// purpose).
 pub fn terms(body: &pb::RecordBody) -> Vec<Term> {
     use pb::record_body::Payload as P;
     let mut t: Vec<Term> = vec![

@@ -48,7 +48,8 @@ fn err(field: impl Into<String>, problem: impl Into<String>) -> ValidationError 
 
 type V = Result<(), ValidationError>;
 
-/// Checks every rule of the record model on `body`.
+/// Checks every rule of the record model on `body`: one list of rules in
+/// the order of the schema, kept whole (over 60 lines on purpose).
 pub fn validate_body(body: &pb::RecordBody, _limits: &Limits) -> V {
     if body.schema_version != SCHEMA_VERSION {
         return Err(err(
@@ -133,6 +134,8 @@ pub fn validate_body(body: &pb::RecordBody, _limits: &Limits) -> V {
     }
 }
 
+/// The handling rules (TLP × scope × code), one list kept whole (over 60
+/// lines on purpose).
 fn validate_handling(h: Option<&pb::Handling>) -> V {
     let h = h.ok_or_else(|| err("handling", "missing: every record needs TLP and scope"))?;
     let tlp = pb::Tlp::try_from(h.tlp).unwrap_or(pb::Tlp::Unspecified);

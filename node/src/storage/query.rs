@@ -51,6 +51,9 @@ fn estimate(store: &Store, t: &Term) -> Result<u64, StoreError> {
     })
 }
 
+/// Runs a query: the plan of the module doc, then the newest-first merge
+/// of the driving term's blocks. One algorithm whose state (heap,
+/// frontier, page) reads better whole (over 60 lines on purpose).
 pub(super) fn run(store: &Store, q: &Query) -> Result<QueryPage, StoreError> {
     let limit = q.limit.clamp(1, 1000);
     let mut drive: Term = (Field::All, String::new());
