@@ -64,7 +64,7 @@ pub fn progress(len: u64) -> ProgressBar {
 pub type Rejections = Vec<pb::ImportRejection>;
 
 /// Reads the file on a blocking thread and sends drafts; returns the rows
-/// that could not be parsed.
+/// read and those that could not be parsed.
 fn read_file(
     path: PathBuf,
     format: InputFormat,
@@ -73,128 +73,140 @@ fn read_file(
     bar: ProgressBar,
 ) -> anyhow::Result<(u64, Rejections)> {
     let file = File::open(&path).with_context(|| format!("cannot open {}", path.display()))?;
-    let mut rejected = Vec::new();
-    let rows = std::cell::Cell::new(0u64);
-    let send = |line: u64,
-                d: anyhow::Result<pb::RecordBody>,
-                rejected: &mut Rejections|
-     -> anyhow::Result<bool> {
-        rows.set(rows.get() + 1);
+    let mut sink = Sink {
+        defaults,
+        tx,
+        rows: 0,
+        rejected: Vec::new(),
+    };
+    match format {
+        InputFormat::Csv => read_csv(BufReader::new(file), &mut sink, &bar)?,
+        InputFormat::Jsonl => read_jsonl(BufReader::new(file), &mut sink, &bar),
+    }
+    Ok((sink.rows, sink.rejected))
+}
+
+/// Where parsed rows go: drafts to the node, failures to the rejections.
+struct Sink {
+    defaults: HandlingArgs,
+    tx: mpsc::Sender<pb::ImportItem>,
+    rows: u64,
+    rejected: Rejections,
+}
+
+impl Sink {
+    /// Takes one row; false once the node stopped taking drafts.
+    fn take(&mut self, line: u64, d: anyhow::Result<pb::RecordBody>) -> bool {
+        self.rows += 1;
         let d = d.and_then(|mut d| {
-            fill_defaults(&defaults, &mut d)?;
+            fill_defaults(&self.defaults, &mut d)?;
             Ok(d)
         });
         match d {
-            Ok(draft) => Ok(tx
+            Ok(draft) => self
+                .tx
                 .blocking_send(pb::ImportItem {
                     line,
                     draft: Some(draft),
                 })
-                .is_ok()),
+                .is_ok(),
             Err(e) => {
-                rejected.push(pb::ImportRejection {
-                    line,
-                    reason: format!("{e:#}"),
-                });
-                Ok(true)
+                self.reject(line, format!("{e:#}"));
+                true
             }
         }
-    };
-    match format {
-        InputFormat::Csv => {
-            let mut rdr = csv::ReaderBuilder::new()
-                .flexible(true)
-                .from_reader(BufReader::new(file));
-            let headers = rdr
-                .headers()
-                .context("cannot read the CSV header row")?
-                .clone();
-            let headers = csv::StringRecord::from(
-                headers
-                    .iter()
-                    .map(|h| h.trim().to_lowercase())
-                    .collect::<Vec<_>>(),
-            );
-            if let Some(bad) = headers.iter().find(|h| !CSV_COLUMNS.contains(h)) {
-                bail!(
-                    "unknown CSV column {bad:?}: the columns are {}",
-                    CSV_COLUMNS.join(", ")
-                );
-            }
-            if !headers.iter().any(|h| h == "platform") {
-                bail!("the CSV has no platform column: every listing needs one");
-            }
-            let mut row = csv::StringRecord::new();
-            loop {
-                let line = rdr.position().line();
-                match rdr.read_record(&mut row) {
-                    Ok(false) => break,
-                    Ok(true) => {
-                        let line = row.position().map(|p| p.line()).unwrap_or(line);
-                        let d = if row.len() != headers.len() {
-                            Err(anyhow::anyhow!(
-                                "row has {} fields, the header has {}",
-                                row.len(),
-                                headers.len()
-                            ))
-                        } else {
-                            draft::csv_row(&headers, &row)
-                        };
-                        if !send(line, d, &mut rejected)? {
-                            break;
-                        }
-                    }
-                    Err(e) => {
-                        let line = e.position().map(|p| p.line()).unwrap_or(line);
-                        rows.set(rows.get() + 1);
-                        rejected.push(pb::ImportRejection {
-                            line,
-                            reason: format!("malformed CSV: {e}"),
-                        });
-                        if !matches!(
-                            e.kind(),
-                            csv::ErrorKind::Utf8 { .. } | csv::ErrorKind::UnequalLengths { .. }
-                        ) {
-                            break;
-                        }
-                    }
-                }
-                bar.set_position(rdr.position().byte());
-            }
-        }
-        InputFormat::Jsonl => {
-            let mut reader = BufReader::new(file);
-            let mut buf = String::new();
-            let mut line = 0u64;
-            let mut bytes = 0u64;
-            loop {
-                buf.clear();
-                let n = match reader.read_line(&mut buf) {
-                    Ok(0) => break,
-                    Ok(n) => n,
-                    Err(e) => {
-                        line += 1;
-                        rejected.push(pb::ImportRejection {
-                            line,
-                            reason: format!("unreadable line: {e}"),
-                        });
-                        break;
-                    }
+    }
+
+    fn reject(&mut self, line: u64, reason: String) {
+        self.rejected.push(pb::ImportRejection { line, reason });
+    }
+}
+
+/// CSV: a header row of known columns (with `platform`), then a listing
+/// per row.
+fn read_csv(file: BufReader<File>, sink: &mut Sink, bar: &ProgressBar) -> anyhow::Result<()> {
+    let mut rdr = csv::ReaderBuilder::new().flexible(true).from_reader(file);
+    let headers = rdr
+        .headers()
+        .context("cannot read the CSV header row")?
+        .clone();
+    let headers = csv::StringRecord::from(
+        headers
+            .iter()
+            .map(|h| h.trim().to_lowercase())
+            .collect::<Vec<_>>(),
+    );
+    if let Some(bad) = headers.iter().find(|h| !CSV_COLUMNS.contains(h)) {
+        bail!(
+            "unknown CSV column {bad:?}: the columns are {}",
+            CSV_COLUMNS.join(", ")
+        );
+    }
+    if !headers.iter().any(|h| h == "platform") {
+        bail!("the CSV has no platform column: every listing needs one");
+    }
+    let mut row = csv::StringRecord::new();
+    loop {
+        let line = rdr.position().line();
+        match rdr.read_record(&mut row) {
+            Ok(false) => break,
+            Ok(true) => {
+                let line = row.position().map(|p| p.line()).unwrap_or(line);
+                let d = if row.len() != headers.len() {
+                    Err(anyhow::anyhow!(
+                        "row has {} fields, the header has {}",
+                        row.len(),
+                        headers.len()
+                    ))
+                } else {
+                    draft::csv_row(&headers, &row)
                 };
-                line += 1;
-                bytes += n as u64;
-                bar.set_position(bytes);
-                if buf.trim().is_empty() {
-                    continue;
+                if !sink.take(line, d) {
+                    break;
                 }
-                if !send(line, json::draft_from_json(&buf), &mut rejected)? {
+            }
+            Err(e) => {
+                let line = e.position().map(|p| p.line()).unwrap_or(line);
+                sink.rows += 1;
+                sink.reject(line, format!("malformed CSV: {e}"));
+                if !matches!(
+                    e.kind(),
+                    csv::ErrorKind::Utf8 { .. } | csv::ErrorKind::UnequalLengths { .. }
+                ) {
                     break;
                 }
             }
         }
+        bar.set_position(rdr.position().byte());
     }
-    drop(tx);
-    Ok((rows.get(), rejected))
+    Ok(())
+}
+
+/// JSONL: one draft of any kind per non-blank line.
+fn read_jsonl(mut reader: BufReader<File>, sink: &mut Sink, bar: &ProgressBar) {
+    let mut buf = String::new();
+    let mut line = 0u64;
+    let mut bytes = 0u64;
+    loop {
+        buf.clear();
+        let n = match reader.read_line(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) => {
+                sink.reject(line + 1, format!("unreadable line: {e}"));
+                break;
+            }
+        };
+        line += 1;
+        bytes += n as u64;
+        bar.set_position(bytes);
+        if buf.trim().is_empty() {
+            continue;
+        }
+        if !sink.take(line, json::draft_from_json(&buf)) {
+            break;
+        }
+    }
 }
 
 fn fill_defaults(defaults: &HandlingArgs, d: &mut pb::RecordBody) -> anyhow::Result<()> {

@@ -58,33 +58,11 @@ pub async fn peers(client: &mut AgencyClient<Channel>, format: Format) -> anyhow
 }
 
 fn print_peers(r: pb::PeersResponse, format: Format) -> anyhow::Result<ExitCode> {
-    let ago = |ms: i64| {
-        if ms == 0 {
-            "never".to_string()
-        } else {
-            time::rfc3339(ms)
-        }
-    };
     match format {
         Format::Json => output::json(&json!({
             "federation": r.federation,
             "manifest_version": r.manifest_version,
-            "peers": r.peers.iter().map(|p| json!({
-                "agency": p.agency, "address": p.address, "state": p.state, "last_error": p.last_error,
-                "last_success": (p.last_success != 0).then(|| time::rfc3339(p.last_success)),
-                "last_inbound": (p.last_inbound != 0).then(|| time::rfc3339(p.last_inbound)),
-                "manifest_version": p.manifest_version,
-                "cursor": p.cursor, "received": p.received, "duplicates": p.duplicates,
-                "rejected": p.rejected, "sent": p.sent, "last_rejection": p.last_rejection,
-                "caught_up_at": (p.caught_up_at != 0).then(|| time::rfc3339(p.caught_up_at)),
-                "peer_head": p.peer_head, "lag": p.peer_head.saturating_sub(p.cursor),
-                "policy_epoch": p.policy_epoch,
-                "verified_at": (p.verified_at != 0).then(|| time::rfc3339(p.verified_at)),
-                "verify_missing": p.verify_missing, "verify_repaired": p.verify_repaired,
-                "verify_peer_lacks": p.verify_peer_lacks, "verify_ranges": p.verify_ranges,
-                "verify_error": p.verify_error, "receipts_queued": p.receipts_queued,
-                "wire_sent": p.wire_sent, "wire_received": p.wire_received,
-            })).collect::<Vec<_>>(),
+            "peers": r.peers.iter().map(peer_json).collect::<Vec<_>>(),
         }))?,
         Format::Table => {
             output::line(&format!(
@@ -107,53 +85,70 @@ fn print_peers(r: pb::PeersResponse, format: Format) -> anyhow::Result<ExitCode>
                     "last check",
                     "problem",
                 ],
-                r.peers
-                    .iter()
-                    .map(|p| {
-                        let mut problems = Vec::new();
-                        if !p.last_error.is_empty() {
-                            problems.push(p.last_error.clone());
-                        }
-                        if !p.last_rejection.is_empty() {
-                            problems.push(format!("last rejected: {}", p.last_rejection));
-                        }
-                        if !p.verify_error.is_empty() {
-                            problems.push(format!("check failed: {}", p.verify_error));
-                        }
-                        if p.receipts_queued > 0 {
-                            problems.push(format!("{} receipts queued", p.receipts_queued));
-                        }
-                        let problem = problems.join("; ");
-                        let check = if p.verified_at == 0 {
-                            "never".to_string()
-                        } else {
-                            format!(
-                                "{}: {} missing, {} fetched, {} they lack",
-                                time::rfc3339(p.verified_at),
-                                p.verify_missing,
-                                p.verify_repaired,
-                                p.verify_peer_lacks
-                            )
-                        };
-                        vec![
-                            p.agency.clone(),
-                            p.address.clone(),
-                            p.state.clone(),
-                            p.cursor.to_string(),
-                            p.peer_head.saturating_sub(p.cursor).to_string(),
-                            p.received.to_string(),
-                            p.duplicates.to_string(),
-                            p.rejected.to_string(),
-                            p.sent.to_string(),
-                            p.manifest_version.to_string(),
-                            ago(p.last_success),
-                            check,
-                            problem,
-                        ]
-                    })
-                    .collect(),
+                r.peers.iter().map(peer_row).collect(),
             )?;
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+fn when(ms: i64) -> Option<String> {
+    (ms != 0).then(|| time::rfc3339(ms))
+}
+
+fn peer_json(p: &pb::PeerState) -> serde_json::Value {
+    json!({
+        "agency": p.agency, "address": p.address, "state": p.state, "last_error": p.last_error,
+        "last_success": when(p.last_success),
+        "last_inbound": when(p.last_inbound),
+        "manifest_version": p.manifest_version,
+        "cursor": p.cursor, "received": p.received, "duplicates": p.duplicates,
+        "rejected": p.rejected, "sent": p.sent, "last_rejection": p.last_rejection,
+        "caught_up_at": when(p.caught_up_at),
+        "peer_head": p.peer_head, "lag": p.peer_head.saturating_sub(p.cursor),
+        "policy_epoch": p.policy_epoch,
+        "verified_at": when(p.verified_at),
+        "verify_missing": p.verify_missing, "verify_repaired": p.verify_repaired,
+        "verify_peer_lacks": p.verify_peer_lacks, "verify_ranges": p.verify_ranges,
+        "verify_error": p.verify_error, "receipts_queued": p.receipts_queued,
+        "wire_sent": p.wire_sent, "wire_received": p.wire_received,
+    })
+}
+
+fn peer_row(p: &pb::PeerState) -> Vec<String> {
+    let mut problems = Vec::new();
+    if !p.last_error.is_empty() {
+        problems.push(p.last_error.clone());
+    }
+    if !p.last_rejection.is_empty() {
+        problems.push(format!("last rejected: {}", p.last_rejection));
+    }
+    if !p.verify_error.is_empty() {
+        problems.push(format!("check failed: {}", p.verify_error));
+    }
+    if p.receipts_queued > 0 {
+        problems.push(format!("{} receipts queued", p.receipts_queued));
+    }
+    let check = match when(p.verified_at) {
+        None => "never".to_string(),
+        Some(at) => format!(
+            "{at}: {} missing, {} fetched, {} they lack",
+            p.verify_missing, p.verify_repaired, p.verify_peer_lacks
+        ),
+    };
+    vec![
+        p.agency.clone(),
+        p.address.clone(),
+        p.state.clone(),
+        p.cursor.to_string(),
+        p.peer_head.saturating_sub(p.cursor).to_string(),
+        p.received.to_string(),
+        p.duplicates.to_string(),
+        p.rejected.to_string(),
+        p.sent.to_string(),
+        p.manifest_version.to_string(),
+        when(p.last_success).unwrap_or_else(|| "never".to_string()),
+        check,
+        problems.join("; "),
+    ]
 }

@@ -8,6 +8,8 @@ use anyhow::{Context, bail};
 use clap::{Args, Subcommand};
 use wildnet_node::secretariat::Secretariat;
 
+use wildnet_node::layout;
+
 use crate::{Format, output, time};
 
 /// Flags of `wildnet federation`.
@@ -141,7 +143,7 @@ pub fn run(a: FederationArgs, format: Format) -> anyhow::Result<ExitCode> {
             output::line(&format!(
                 "federation {name:?} created in {}: CA {}, manifest version {}",
                 dir.display(),
-                dir.join("ca.cert.pem").display(),
+                dir.join(layout::CA_CERT).display(),
                 s.manifest().version()
             ))?;
         }
@@ -152,49 +154,8 @@ pub fn run(a: FederationArgs, format: Format) -> anyhow::Result<ExitCode> {
             contact,
             rotate,
             days,
-        } => {
-            let mut s = Secretariat::open(&dir)?;
-            let bytes = std::fs::read(&request)
-                .with_context(|| format!("cannot read {}", request.display()))?;
-            let (id, _) = s.admit(&bytes, &address, &contact, rotate, days)?;
-            let cert = dir
-                .join("issued")
-                .join(format!("{}.cert.pem", id.to_lowercase()));
-            output::line(&format!(
-                "admitted {id} at {address}; manifest version {}",
-                s.manifest().version()
-            ))?;
-            output::line(&format!(
-                "give the agency: {} {} {}\nit runs: wildnet federation join --dir AGENCY_DIR --cert {} --ca {} --manifest {}",
-                cert.display(),
-                dir.join("ca.cert.pem").display(),
-                dir.join("manifest.pb").display(),
-                cert.display(),
-                dir.join("ca.cert.pem").display(),
-                dir.join("manifest.pb").display()
-            ))?;
-        }
-        FederationAction::Group { dir, action } => {
-            let mut s = Secretariat::open(&dir)?;
-            match action {
-                GroupAction::Set { name, members } => {
-                    let members: Vec<String> = members.iter().map(|m| m.to_uppercase()).collect();
-                    s.group_set(&name, &members)?;
-                    output::line(&format!(
-                        "group {name} = {}; manifest version {}",
-                        members.join(", "),
-                        s.manifest().version()
-                    ))?;
-                }
-                GroupAction::Rm { name } => {
-                    s.group_rm(&name)?;
-                    output::line(&format!(
-                        "group {name} removed; manifest version {}",
-                        s.manifest().version()
-                    ))?;
-                }
-            }
-        }
+        } => admit(&dir, &request, &address, &contact, rotate, days)?,
+        FederationAction::Group { dir, action } => group(&dir, action)?,
         FederationAction::Revoke {
             dir,
             agency,
@@ -241,6 +202,57 @@ pub fn run(a: FederationArgs, format: Format) -> anyhow::Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+fn admit(
+    dir: &Path,
+    request: &Path,
+    address: &str,
+    contact: &str,
+    rotate: bool,
+    days: u32,
+) -> anyhow::Result<()> {
+    let mut s = Secretariat::open(dir)?;
+    let bytes =
+        std::fs::read(request).with_context(|| format!("cannot read {}", request.display()))?;
+    let (id, _) = s.admit(&bytes, address, contact, rotate, days)?;
+    let cert = dir.join(layout::issued_cert(&id));
+    let (ca, manifest) = (dir.join(layout::CA_CERT), dir.join(layout::MANIFEST));
+    output::line(&format!(
+        "admitted {id} at {address}; manifest version {}",
+        s.manifest().version()
+    ))?;
+    output::line(&format!(
+        "give the agency: {} {} {}\nit runs: wildnet federation join --dir AGENCY_DIR --cert {} --ca {} --manifest {}",
+        cert.display(),
+        ca.display(),
+        manifest.display(),
+        cert.display(),
+        ca.display(),
+        manifest.display()
+    ))
+}
+
+fn group(dir: &Path, action: GroupAction) -> anyhow::Result<()> {
+    let mut s = Secretariat::open(dir)?;
+    match action {
+        GroupAction::Set { name, members } => {
+            let members: Vec<String> = members.iter().map(|m| m.to_uppercase()).collect();
+            s.group_set(&name, &members)?;
+            output::line(&format!(
+                "group {name} = {}; manifest version {}",
+                members.join(", "),
+                s.manifest().version()
+            ))
+        }
+        GroupAction::Rm { name } => {
+            s.group_rm(&name)?;
+            output::line(&format!(
+                "group {name} removed; manifest version {}",
+                s.manifest().version()
+            ))
+        }
+    }
 }
 
 fn quickstart(dir: &Path, agencies: &[String], groups: &str, base_port: u16) -> anyhow::Result<()> {
