@@ -90,13 +90,49 @@ async fn measure(
         (Topology::Mesh, _) | (Topology::HubAndSpoke, 0) => n - 1,
         (Topology::HubAndSpoke, _) => 1,
     };
-    // Every node is up; every link authenticated.
-    let deadline = Instant::now() + Duration::from_secs(120);
     let mut clients = Vec::new();
     for node in nodes {
         clients.push(node.client().await?);
     }
-    for (i, c) in clients.iter_mut().enumerate() {
+    links_up(nodes, &clients, &links, topology, bar).await?;
+    let before = wire_bytes(&clients).await?;
+    let total = (n * per_node) as u64;
+    let started = Instant::now();
+    publish_all(&clients, per_node).await?;
+    let progress = |least| {
+        bar.set_message(format!(
+            "{}: the slowest node holds {least} of {total}",
+            topology.name()
+        ))
+    };
+    wildnet_testbed::wait::converged(&clients, total, Duration::from_secs(600), progress)
+        .await
+        .with_context(|| format!("{}: not converged", topology.name()))?;
+    let convergence = started.elapsed();
+    let after = wire_bytes(&clients).await?;
+    Ok(Outcome {
+        topology,
+        nodes: n,
+        records: total,
+        convergence,
+        wire_bytes: after.saturating_sub(before),
+        max_links: (0..n).map(links).max().unwrap_or(0),
+    })
+}
+
+type Client = wildnet_proto::v1::agency_client::AgencyClient<tonic::transport::Channel>;
+
+/// Until every node has `links(i)` authenticated links.
+async fn links_up(
+    nodes: &[Node],
+    clients: &[Client],
+    links: &dyn Fn(usize) -> usize,
+    topology: Topology,
+    bar: &ProgressBar,
+) -> anyhow::Result<()> {
+    let deadline = Instant::now() + Duration::from_secs(120);
+    for (i, c) in clients.iter().enumerate() {
+        let mut c = c.clone();
         loop {
             let p = c.peers(pb::PeersRequest {}).await?.into_inner();
             let up = p
@@ -104,40 +140,42 @@ async fn measure(
                 .iter()
                 .filter(|p| p.state == "authenticated")
                 .count();
+            let at = &nodes[i].agency;
             bar.set_message(format!(
-                "{}: {} of {} links up at {}",
+                "{}: {up} of {} links up at {at}",
                 topology.name(),
-                up,
-                links(i),
-                nodes[i].agency
+                links(i)
             ));
             if up >= links(i) {
                 break;
             }
             if Instant::now() > deadline {
-                bail!(
-                    "{}: links of {} did not come up",
-                    topology.name(),
-                    nodes[i].agency
-                );
+                bail!("{}: links of {at} did not come up", topology.name());
             }
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
     }
-    let wire = |ps: &[pb::PeersResponse]| -> u64 {
-        ps.iter()
-            .flat_map(|r| r.peers.iter())
+    Ok(())
+}
+
+/// Bytes on the wire so far, over every node's dialled connections.
+async fn wire_bytes(clients: &[Client]) -> anyhow::Result<u64> {
+    let mut sum = 0;
+    for c in clients {
+        let r = c.clone().peers(pb::PeersRequest {}).await?.into_inner();
+        sum += r
+            .peers
+            .iter()
             .map(|p| p.wire_sent + p.wire_received)
-            .sum()
-    };
-    let mut before = Vec::new();
-    for c in clients.iter_mut() {
-        before.push(c.peers(pb::PeersRequest {}).await?.into_inner());
+            .sum::<u64>();
     }
-    let total = (n * per_node) as u64;
-    let started = Instant::now();
+    Ok(sum)
+}
+
+/// Every node publishes `per_node` FEDERATION notes at once.
+async fn publish_all(clients: &[Client], per_node: usize) -> anyhow::Result<()> {
     let mut publishers = Vec::new();
-    for c in &clients {
+    for c in clients {
         let mut c = c.clone();
         publishers.push(tokio::spawn(async move {
             for k in 0..per_node {
@@ -160,26 +198,5 @@ async fn measure(
     for p in publishers {
         p.await??;
     }
-    let progress = |least| {
-        bar.set_message(format!(
-            "{}: the slowest node holds {least} of {total}",
-            topology.name()
-        ))
-    };
-    wildnet_testbed::wait::converged(&clients, total, Duration::from_secs(600), progress)
-        .await
-        .with_context(|| format!("{}: not converged", topology.name()))?;
-    let convergence = started.elapsed();
-    let mut after = Vec::new();
-    for c in clients.iter_mut() {
-        after.push(c.peers(pb::PeersRequest {}).await?.into_inner());
-    }
-    Ok(Outcome {
-        topology,
-        nodes: n,
-        records: total,
-        convergence,
-        wire_bytes: wire(&after).saturating_sub(wire(&before)),
-        max_links: (0..n).map(links).max().unwrap_or(0),
-    })
+    Ok(())
 }

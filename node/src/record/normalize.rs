@@ -195,11 +195,6 @@ pub fn draft(
     body: &mut pb::RecordBody,
     species: &SpeciesTable,
 ) -> Result<(), super::ValidationError> {
-    use pb::record_body::Payload as P;
-    let fail = |field: &str, problem: String| super::ValidationError {
-        field: field.to_string(),
-        problem,
-    };
     for t in &mut body.tags {
         *t = t.trim().to_lowercase();
     }
@@ -215,17 +210,39 @@ pub fn draft(
             *a = a.trim().to_uppercase();
         }
     }
-    let norm_sels = |field: &str,
-                     sels: &mut Vec<pb::Selector>|
-     -> Result<(), super::ValidationError> {
-        for (i, s) in sels.iter_mut().enumerate() {
-            s.value = selector(s.kind, &s.value).map_err(|p| fail(&format!("{field}[{i}]"), p))?;
-        }
-        sels.sort_by(|a, b| (a.kind, &a.value).cmp(&(b.kind, &b.value)));
-        sels.dedup();
-        Ok(())
-    };
-    match &mut body.payload {
+    payload(body.payload.as_mut(), species)
+}
+
+fn fail(field: &str, problem: String) -> super::ValidationError {
+    super::ValidationError {
+        field: field.to_string(),
+        problem,
+    }
+}
+
+/// Normalises each selector, then sorts and deduplicates them.
+fn selectors(field: &str, sels: &mut Vec<pb::Selector>) -> Result<(), super::ValidationError> {
+    for (i, s) in sels.iter_mut().enumerate() {
+        s.value = selector(s.kind, &s.value).map_err(|p| fail(&format!("{field}[{i}]"), p))?;
+    }
+    sels.sort_by(|a, b| (a.kind, &a.value).cmp(&(b.kind, &b.value)));
+    sels.dedup();
+    Ok(())
+}
+
+fn upper_all(v: &mut [String]) {
+    for x in v {
+        *x = x.trim().to_uppercase();
+    }
+}
+
+/// The payload's own fields, per kind.
+fn payload(
+    p: Option<&mut pb::record_body::Payload>,
+    species: &SpeciesTable,
+) -> Result<(), super::ValidationError> {
+    use pb::record_body::Payload as P;
+    match p {
         Some(P::Listing(l)) => {
             l.platform = l.platform.trim().to_lowercase();
             l.country = l.country.trim().to_uppercase();
@@ -242,13 +259,11 @@ pub fn draft(
             for e in &mut l.evidence {
                 e.sha256 = e.sha256.trim().to_lowercase();
             }
-            norm_sels("listing.selectors", &mut l.selectors)?;
+            selectors("listing.selectors", &mut l.selectors)?;
         }
         Some(P::Entity(e)) => {
-            for n in &mut e.nationalities {
-                *n = n.trim().to_uppercase();
-            }
-            norm_sels("entity.selectors", &mut e.selectors)?;
+            upper_all(&mut e.nationalities);
+            selectors("entity.selectors", &mut e.selectors)?;
         }
         Some(P::Seizure(s)) => {
             s.country = s.country.trim().to_uppercase();
@@ -258,16 +273,12 @@ pub fn draft(
             if let Some(r) = &mut s.route {
                 r.origin = r.origin.trim().to_uppercase();
                 r.destination = r.destination.trim().to_uppercase();
-                for t in &mut r.transit {
-                    *t = t.trim().to_uppercase();
-                }
+                upper_all(&mut r.transit);
             }
         }
         Some(P::OperationProposal(p)) => {
-            for a in &mut p.participants {
-                *a = a.trim().to_uppercase();
-            }
-            norm_sels(
+            upper_all(&mut p.participants);
+            selectors(
                 "operation_proposal.target_selectors",
                 &mut p.target_selectors,
             )?;

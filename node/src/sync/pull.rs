@@ -143,7 +143,8 @@ impl Drop for Pipeline {
 /// Pulls from `peer` until the stream fails, the manifest changes, a sync
 /// or completeness check is requested or due (`verify_at`), or the node
 /// stops; delivers queued receipts to the peer on the way. Returns Ok to
-/// re-handshake, Err to back off.
+/// re-handshake, Err to back off. One select loop over the stream and every
+/// reason to stop, kept whole (over 60 lines on purpose).
 pub(super) async fn pull(
     node: &Arc<Node>,
     peer: &str,
