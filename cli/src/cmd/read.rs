@@ -29,21 +29,9 @@ pub async fn get(
         .await
         .map_err(explain)?
         .into_inner();
-    let rec = r.record.context("the node returned no record")?;
-    let mut view = json::record_view(&rec)?;
-    let versions: Vec<Value> = r
-        .history
-        .iter()
-        .map(|h| {
-            let created = h
-                .signed
-                .as_ref()
-                .and_then(|s| <pb::RecordBody as prost::Message>::decode(s.body.as_slice()).ok())
-                .map(|b| time::rfc3339(b.created_at))
-                .unwrap_or_default();
-            serde_json::json!({ "id": h.id, "created_at": created, "current": h.id == rec.id })
-        })
-        .collect();
+    let rec = r.record.as_ref().context("the node returned no record")?;
+    let mut view = json::record_view(rec)?;
+    let versions = versions(&r.history, &rec.id);
     // On the author's node: who holds it, by signed receipt. For a
     // retraction, who applied it (deleted the target).
     let holders: Vec<Value> = r
@@ -62,53 +50,85 @@ pub async fn get(
             let Value::Object(m) = &view else {
                 return Ok(ExitCode::FAILURE);
             };
-            let mut rows = Vec::new();
-            for (k, v) in m {
-                if k == "versions" || k == "holders" {
-                    continue;
-                }
-                let shown = if k == "handling" {
-                    output::handling(Some(v))
-                } else {
-                    output::cell(Some(v))
-                };
-                if !shown.is_empty() {
-                    rows.push(vec![k.clone(), shown]);
-                }
-            }
-            output::table(&["field", "value"], rows)?;
-            if versions.len() > 1 {
-                output::line("versions (oldest first):")?;
-                for v in &versions {
-                    let mark = if v["current"] == Value::Bool(true) {
-                        "*"
-                    } else {
-                        " "
-                    };
-                    output::line(&format!(
-                        " {mark} {} {}",
-                        output::cell(v.get("id")),
-                        output::cell(v.get("created_at"))
-                    ))?;
-                }
-            }
-            if !holders.is_empty() {
-                output::line(if is_retraction {
-                    "deletion confirmed by (signed receipts):"
-                } else {
-                    "held by (signed receipts):"
-                })?;
-                for h in &holders {
-                    output::line(&format!(
-                        "   {} since {}",
-                        output::cell(h.get("agency")),
-                        output::cell(h.get("at"))
-                    ))?;
-                }
-            }
+            print_fields(m)?;
+            print_versions(&versions)?;
+            print_holders(&holders, is_retraction)?;
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Every version, oldest first, with its time and which one this is.
+fn versions(history: &[pb::StoredRecord], current: &str) -> Vec<Value> {
+    history
+        .iter()
+        .map(|h| {
+            let created = h
+                .signed
+                .as_ref()
+                .and_then(|s| <pb::RecordBody as prost::Message>::decode(s.body.as_slice()).ok())
+                .map(|b| time::rfc3339(b.created_at))
+                .unwrap_or_default();
+            serde_json::json!({ "id": h.id, "created_at": created, "current": h.id == current })
+        })
+        .collect()
+}
+
+fn print_fields(m: &serde_json::Map<String, Value>) -> anyhow::Result<()> {
+    let mut rows = Vec::new();
+    for (k, v) in m {
+        if k == "versions" || k == "holders" {
+            continue;
+        }
+        let shown = if k == "handling" {
+            output::handling(Some(v))
+        } else {
+            output::cell(Some(v))
+        };
+        if !shown.is_empty() {
+            rows.push(vec![k.clone(), shown]);
+        }
+    }
+    output::table(&["field", "value"], rows)
+}
+
+fn print_versions(versions: &[Value]) -> anyhow::Result<()> {
+    if versions.len() <= 1 {
+        return Ok(());
+    }
+    output::line("versions (oldest first):")?;
+    for v in versions {
+        let mark = if v["current"] == Value::Bool(true) {
+            "*"
+        } else {
+            " "
+        };
+        output::line(&format!(
+            " {mark} {} {}",
+            output::cell(v.get("id")),
+            output::cell(v.get("created_at"))
+        ))?;
+    }
+    Ok(())
+}
+
+fn print_holders(holders: &[Value], is_retraction: bool) -> anyhow::Result<()> {
+    if holders.is_empty() {
+        return Ok(());
+    }
+    output::line(if is_retraction {
+        "deletion confirmed by (signed receipts):"
+    } else {
+        "held by (signed receipts):"
+    })?;
+    for h in holders {
+        output::line(&format!(
+            "   {} since {}",
+            output::cell(h.get("agency")),
+            output::cell(h.get("at"))
+        ))?;
+    }
+    Ok(())
 }
 
 /// Flags of `wildnet query`.

@@ -28,8 +28,32 @@ impl Store {
                 .cache_capacity(cache_bytes)
                 .flush_every_ms(None),
         )?;
+        let trees = Trees::open(db)?;
+        let schema = check_meta(&trees.meta, agency)?;
+        if schema < SCHEMA {
+            upgrade(&trees, schema)?;
+        }
+        recount_unless_clean(&trees)?;
+        trees.meta.insert(keys::CLEAN_KEY, &[0])?;
+        trees.db.flush()?;
+        let flushes = Arc::new(AtomicU64::new(0));
+        let (head_tx, head) = tokio::sync::watch::channel(0);
+        let (tx, handle) = writer::spawn(trees.clone(), flushes.clone(), head_tx)?;
+        Ok(Store {
+            trees,
+            tx: Mutex::new(Some(tx)),
+            thread: Mutex::new(Some(handle)),
+            flushes,
+            head,
+        })
+    }
+}
+
+impl Trees {
+    /// The named trees of `db`.
+    fn open(db: sled::Db) -> Result<Trees, StoreError> {
         let t = |n: &str| db.open_tree(n);
-        let trees = Trees {
+        Ok(Trees {
             records: t("seq_record")?,
             ids: t("id_seq")?,
             index: t("index")?,
@@ -45,57 +69,52 @@ impl Store {
             outbox: t("peerseq_receipt")?,
             blockrefs: t("batch_block")?,
             db,
-        };
-        let schema = check_meta(&trees.meta, agency)?;
-        if schema < SCHEMA {
+        })
+    }
+}
+
+/// Converts a data dir of an older schema: records by feed position, the
+/// index rebuilt.
+fn upgrade(trees: &Trees, schema: u64) -> Result<(), StoreError> {
+    let started = std::time::Instant::now();
+    move_records_by_seq(trees)?;
+    let n = rebuild_index(trees)?;
+    trees.meta.insert(keys::SCHEMA_KEY, &SCHEMA.to_be_bytes())?;
+    trees.db.flush()?;
+    tracing::warn!(
+        records = n,
+        ms = started.elapsed().as_millis() as u64,
+        from = schema,
+        to = SCHEMA,
+        "storage upgraded: records by feed position, index rebuilt"
+    );
+    Ok(())
+}
+
+/// The stats counters are written with each batch but are not the commit
+/// point: after a crash they may count a batch that did not survive. A
+/// node that did not stop cleanly recounts them.
+fn recount_unless_clean(trees: &Trees) -> Result<(), StoreError> {
+    match trees.meta.get(keys::CLEAN_KEY)?.as_deref() {
+        Some([1]) => {}
+        Some(_) => {
             let started = std::time::Instant::now();
-            move_records_by_seq(&trees)?;
-            let n = rebuild_index(&trees)?;
-            trees.meta.insert(keys::SCHEMA_KEY, &SCHEMA.to_be_bytes())?;
-            trees.db.flush()?;
+            let n = recount(trees)?;
             tracing::warn!(
                 records = n,
                 ms = started.elapsed().as_millis() as u64,
-                from = schema,
-                to = SCHEMA,
-                "storage upgraded: records by feed position, index rebuilt"
+                "the node did not stop cleanly last time: stats counters recounted"
             );
         }
-        // The stats counters are written with each batch but are not the
-        // commit point: after a crash they may count a batch that did not
-        // survive. A node that did not stop cleanly recounts them.
-        match trees.meta.get(keys::CLEAN_KEY)?.as_deref() {
-            Some([1]) => {}
-            Some(_) => {
-                let started = std::time::Instant::now();
-                let n = recount(&trees)?;
-                tracing::warn!(
-                    records = n,
-                    ms = started.elapsed().as_millis() as u64,
-                    "the node did not stop cleanly last time: stats counters recounted"
-                );
-            }
-            // A new store, or one from before the clean mark: count once.
-            None => {
-                let n = recount(&trees)?;
-                if n > 0 {
-                    tracing::info!(records = n, "stats counters computed");
-                }
+        // A new store, or one from before the clean mark: count once.
+        None => {
+            let n = recount(trees)?;
+            if n > 0 {
+                tracing::info!(records = n, "stats counters computed");
             }
         }
-        trees.meta.insert(keys::CLEAN_KEY, &[0])?;
-        trees.db.flush()?;
-        let flushes = Arc::new(AtomicU64::new(0));
-        let (head_tx, head) = tokio::sync::watch::channel(0);
-        let (tx, handle) = writer::spawn(trees.clone(), flushes.clone(), head_tx)?;
-        Ok(Store {
-            trees,
-            tx: Mutex::new(Some(tx)),
-            thread: Mutex::new(Some(handle)),
-            flushes,
-            head,
-        })
     }
+    Ok(())
 }
 
 /// Opens the sled database at `path`, waiting up to 2 s for its file
