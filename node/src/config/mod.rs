@@ -64,6 +64,39 @@ pub struct FederationSection {
     pub share: std::collections::BTreeMap<String, ShareSection>,
 }
 
+impl FederationSection {
+    /// Validated, with paths resolved by `resolve`.
+    fn settings(&self, resolve: &dyn Fn(&Path) -> PathBuf) -> Result<FederationSettings, String> {
+        let default_share = match self.share.get("default") {
+            Some(d) => d.policy(&crate::policy::PeerPolicy::default(), "default")?,
+            None => crate::policy::PeerPolicy::default(),
+        };
+        let mut share = std::collections::HashMap::new();
+        for (id, sec) in self.share.iter().filter(|(k, _)| k.as_str() != "default") {
+            id.parse::<AgencyId>()
+                .map_err(|e| format!("[federation.share.{id}]: {e}"))?;
+            share.insert(id.clone(), sec.policy(&default_share, id)?);
+        }
+        let listen = self.listen.parse().map_err(|e| {
+            format!(
+                "[federation] listen = {:?} is not IP:PORT ({e}), e.g. \"127.0.0.1:7701\"",
+                self.listen
+            )
+        })?;
+        Ok(FederationSettings {
+            share,
+            default_share,
+            listen,
+            ca: resolve(&self.ca),
+            cert: resolve(&self.cert),
+            manifest: resolve(&self.manifest),
+            peers: self.peers.clone(),
+            hello_interval_secs: self.hello_interval_secs.max(1),
+            verify_interval_secs: self.verify_interval_secs,
+        })
+    }
+}
+
 /// `[federation.share.<ID>]`: what this node sends to one peer.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -339,37 +372,11 @@ impl Settings {
             );
         }
         let data_dir = resolve(&cfg.storage.data_dir);
-        let federation = match &cfg.federation {
-            None => None,
-            Some(f) => Some({
-                let default_share = match f.share.get("default") {
-                    Some(d) => d.policy(&crate::policy::PeerPolicy::default(), "default")?,
-                    None => crate::policy::PeerPolicy::default(),
-                };
-                let mut share = std::collections::HashMap::new();
-                for (id, sec) in f.share.iter().filter(|(k, _)| k.as_str() != "default") {
-                    id.parse::<AgencyId>()
-                        .map_err(|e| format!("[federation.share.{id}]: {e}"))?;
-                    share.insert(id.clone(), sec.policy(&default_share, id)?);
-                }
-                FederationSettings {
-                share,
-                default_share,
-                listen: f.listen.parse().map_err(|e| {
-                    format!(
-                        "[federation] listen = {:?} is not IP:PORT ({e}), e.g. \"127.0.0.1:7701\"",
-                        f.listen
-                    )
-                })?,
-                ca: resolve(&f.ca),
-                cert: resolve(&f.cert),
-                manifest: resolve(&f.manifest),
-                peers: f.peers.clone(),
-                hello_interval_secs: f.hello_interval_secs.max(1),
-                verify_interval_secs: f.verify_interval_secs,
-            }
-            }),
-        };
+        let federation = cfg
+            .federation
+            .as_ref()
+            .map(|f| f.settings(&resolve))
+            .transpose()?;
         Ok(Settings {
             federation,
             agency,

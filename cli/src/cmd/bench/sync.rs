@@ -56,7 +56,18 @@ pub(super) async fn measure(
         "/s",
     );
 
-    // Live propagation KE → ZA → GB.
+    live(plan, [&mut kec, &mut zac, &mut gbc], bar, r).await
+}
+
+type Client = wildnet_proto::v1::agency_client::AgencyClient<tonic::transport::Channel>;
+
+/// Live propagation KE → ZA → GB: one hop and two hops, per record.
+async fn live(
+    plan: &Plan,
+    [kec, zac, gbc]: [&mut Client; 3],
+    bar: &ProgressBar,
+    r: &mut Report,
+) -> anyhow::Result<()> {
     bar.set_message("live propagation");
     let (mut one_hop, mut two_hops) = (Vec::new(), Vec::new());
     for i in 0..plan.live_samples {
