@@ -81,7 +81,8 @@ impl Writer {
             self.delete(&held, &sr)?;
             if let Some(old) = existing {
                 // Only in a data dir hit by the old overwrite defect.
-                self.drop_false_claims(&target, claims(old), &author)?;
+                let others = claims(old).into_iter().filter(|c| c.author != author);
+                self.drop_false_claims(&target, others.collect(), &author)?;
             }
             claim.confirmed = true;
             return self.put_tombstone(&target, &claim);
