@@ -22,6 +22,7 @@ pub struct Deadline {
     start: Instant,
     timeout: Duration,
     pause: Duration,
+    max_pause: Duration,
 }
 
 impl Deadline {
@@ -32,7 +33,15 @@ impl Deadline {
             start: Instant::now(),
             timeout,
             pause: Duration::from_millis(5),
+            max_pause: Duration::from_millis(50),
         }
+    }
+
+    /// Looks every `pause`, without backing off (to catch a moment).
+    pub fn every(mut self, pause: Duration) -> Deadline {
+        self.pause = pause;
+        self.max_pause = pause;
+        self
     }
 
     /// Since the wait began.
@@ -50,7 +59,7 @@ impl Deadline {
             );
         }
         tokio::time::sleep(self.pause).await;
-        self.pause = (self.pause * 2).min(Duration::from_millis(50));
+        self.pause = (self.pause * 2).min(self.max_pause);
         Ok(())
     }
 }

@@ -130,9 +130,11 @@ async fn links_up(
     topology: Topology,
     bar: &ProgressBar,
 ) -> anyhow::Result<()> {
-    let deadline = Instant::now() + Duration::from_secs(120);
     for (i, c) in clients.iter().enumerate() {
         let mut c = c.clone();
+        let at = &nodes[i].agency;
+        let what = format!("{}: the links of {at}", topology.name());
+        let mut d = wildnet_testbed::wait::Deadline::new(what, Duration::from_secs(120));
         loop {
             let p = c.peers(pb::PeersRequest {}).await?.into_inner();
             let up = p
@@ -140,7 +142,6 @@ async fn links_up(
                 .iter()
                 .filter(|p| p.state == "authenticated")
                 .count();
-            let at = &nodes[i].agency;
             bar.set_message(format!(
                 "{}: {up} of {} links up at {at}",
                 topology.name(),
@@ -149,10 +150,7 @@ async fn links_up(
             if up >= links(i) {
                 break;
             }
-            if Instant::now() > deadline {
-                bail!("{}: links of {at} did not come up", topology.name());
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
+            d.tick(format!("{up} of {} up", links(i))).await?;
         }
     }
     Ok(())

@@ -3,12 +3,13 @@
 //! serves retractions of other agencies' records and retracted records
 //! again, to real nodes over mutual TLS.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use tonic::transport::Channel;
 use wildnet_node::record::{Record, RecordId};
 use wildnet_proto::v1 as pb;
 use wildnet_proto::v1::agency_client::AgencyClient;
+use wildnet_testbed::wait::Deadline;
 use wildnet_tests::fed::{Federation, federation};
 use wildnet_tests::rogue::RoguePeer;
 
@@ -65,7 +66,10 @@ async fn get(c: &mut AgencyClient<Channel>, id: &str) -> Result<pb::GetResponse,
 /// Waits until `node` has counted `n` records from `from` under `what`
 /// (`received` or `rejected`).
 async fn wait_count(fed: &Federation, node: &str, from: &str, what: &str, n: u64) -> pb::PeerState {
-    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut d = Deadline::new(
+        format!("{node}: {n} {what} from {from}"),
+        Duration::from_secs(30),
+    );
     loop {
         let p = peer(&fed.node(node).peers().await.expect("peers"), from).clone();
         let got = if what == "rejected" {
@@ -76,11 +80,7 @@ async fn wait_count(fed: &Federation, node: &str, from: &str, what: &str, n: u64
         if got >= n {
             return p;
         }
-        assert!(
-            Instant::now() < deadline,
-            "{node}: waiting for {n} {what} from {from}: {p:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
+        d.tick(format!("{p:?}")).await.expect("bounded wait");
     }
 }
 

@@ -2,9 +2,10 @@
 //! including through relay, and no miss — in a line and in a star.
 
 use std::collections::{BTreeSet, HashMap};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use wildnet_proto::v1 as pb;
+use wildnet_testbed::wait::Deadline;
 use wildnet_tests::fed::{Federation, federation};
 
 const AGENCIES: [&str; 5] = ["KE-KWS", "ZA-DFFE", "GB-NWCU", "VN-EP", "TH-DNP"];
@@ -158,8 +159,11 @@ pub(crate) async fn held_ids(
 }
 
 async fn assert_exact(fed: &Federation, want: &HashMap<String, BTreeSet<String>>, what: &str) {
-    let deadline = Instant::now() + Duration::from_secs(60);
     for agency in AGENCIES {
+        let mut d = Deadline::new(
+            format!("{what}: {agency}'s records"),
+            Duration::from_secs(60),
+        );
         loop {
             let _ = fed
                 .node(agency)
@@ -186,15 +190,14 @@ async fn assert_exact(fed: &Federation, want: &HashMap<String, BTreeSet<String>>
                 leaked.len(),
                 leaked.first()
             );
-            assert!(
-                Instant::now() < deadline,
-                "{what}: {agency} misses {} record(s) of {}, e.g. {:?}; peers: {:?}",
+            let seen = format!(
+                "{agency} misses {} record(s) of {}, e.g. {:?}; peers: {:?}",
                 missed.len(),
                 expect.len(),
                 missed.first(),
                 fed.node(agency).peers().await.expect("peers").peers
             );
-            tokio::time::sleep(Duration::from_millis(50)).await;
+            d.tick(seen).await.expect("bounded wait");
         }
     }
 }
@@ -293,15 +296,14 @@ async fn live_propagation_and_relay() {
         .into_inner()
         .id;
     for at in ["ZA-DFFE", "GB-NWCU"] {
-        let deadline = Instant::now() + Duration::from_secs(20);
+        let mut d = Deadline::new(format!("{id} at {at}"), Duration::from_secs(20));
         let mut c = fed.node(at).client().await.expect("client");
         loop {
             if let Ok(r) = c.get(pb::GetRequest { id: id.clone() }).await {
                 assert_eq!(r.into_inner().record.expect("record").signature, "valid");
                 break;
             }
-            assert!(Instant::now() < deadline, "{id} never reached {at}");
-            tokio::time::sleep(Duration::from_millis(10)).await;
+            d.tick("not there").await.expect("bounded wait");
         }
     }
     fed.stop().await.expect("stop");
