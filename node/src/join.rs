@@ -33,18 +33,7 @@ pub fn join(
             cert.display()
         ));
     }
-    let key_pem = fs::read_to_string(&settings.tls_key)
-        .map_err(|e| format!("{}: {e}", settings.tls_key.display()))?;
-    let key = rcgen::KeyPair::from_pem(&key_pem)
-        .map_err(|e| format!("{}: {e}", settings.tls_key.display()))?;
-    let (_, parsed) = x509_parser::parse_x509_certificate(&cert_der).map_err(|e| e.to_string())?;
-    if parsed.public_key().subject_public_key.data.as_ref() != key.public_key_raw() {
-        return Err(format!(
-            "{} was not issued for this agency's TLS key {}: was it made from this dir's admission request?",
-            cert.display(),
-            settings.tls_key.display()
-        ));
-    }
+    check_key(cert, &cert_der, &settings.tls_key)?;
     trusted
         .check_cert(&agency, &cert_der, crate::now_ms())
         .map_err(|e| format!("{}: {e}", manifest.display()))?;
@@ -59,6 +48,33 @@ pub fn join(
         .parse::<std::net::SocketAddr>()
         .map_err(|e| format!("listen address {listen:?} must be IP:PORT ({e}); pass --listen"))?;
 
+    install(dir, ca, cert, manifest)?;
+    let mut cfg = crate::config::NodeToml::open(&cfg_path).map_err(|e| e.to_string())?;
+    if !cfg.is_federated() {
+        cfg.add_federation(&listen).map_err(|e| e.to_string())?;
+        cfg.save().map_err(|e| e.to_string())?;
+    }
+    Ok(listen)
+}
+
+/// The certificate must carry this agency's TLS key.
+fn check_key(cert: &Path, cert_der: &[u8], tls_key: &Path) -> Result<(), String> {
+    let key_pem = fs::read_to_string(tls_key).map_err(|e| format!("{}: {e}", tls_key.display()))?;
+    let key =
+        rcgen::KeyPair::from_pem(&key_pem).map_err(|e| format!("{}: {e}", tls_key.display()))?;
+    let (_, parsed) = x509_parser::parse_x509_certificate(cert_der).map_err(|e| e.to_string())?;
+    if parsed.public_key().subject_public_key.data.as_ref() != key.public_key_raw() {
+        return Err(format!(
+            "{} was not issued for this agency's TLS key {}: was it made from this dir's admission request?",
+            cert.display(),
+            tls_key.display()
+        ));
+    }
+    Ok(())
+}
+
+/// Copies the three files into the agency dir (unless they are there).
+fn install(dir: &Path, ca: &Path, cert: &Path, manifest: &Path) -> Result<(), String> {
     let fed = dir.join(crate::layout::JOINED_DIR);
     fs::create_dir_all(&fed).map_err(|e| format!("{}: {e}", fed.display()))?;
     for (from, to) in [
@@ -77,10 +93,5 @@ pub fn join(
             })?;
         }
     }
-    let mut cfg = crate::config::NodeToml::open(&cfg_path).map_err(|e| e.to_string())?;
-    if !cfg.is_federated() {
-        cfg.add_federation(&listen).map_err(|e| e.to_string())?;
-        cfg.save().map_err(|e| e.to_string())?;
-    }
-    Ok(listen)
+    Ok(())
 }

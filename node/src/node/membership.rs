@@ -21,34 +21,27 @@ impl Node {
         let current = fed.current();
         let verdict = Trusted::verify(m, fed.ca())
             .and_then(|t| Trusted::check_newer(Some(&current), &t).map(|n| (t, n)));
+        let not_adopted = |reason: String| pb::OfferManifestResponse {
+            adopted: false,
+            version: current.version(),
+            reason,
+        };
         let (t, newer) = match verdict {
             Ok(v) => v,
             Err(e) => {
                 tracing::warn!(source, cause = %e, "manifest refused");
                 self.audit_nowait(source, "manifest-refused", e.to_string());
-                return pb::OfferManifestResponse {
-                    adopted: false,
-                    version: current.version(),
-                    reason: e.to_string(),
-                };
+                return not_adopted(e.to_string());
             }
         };
         if !newer {
-            return pb::OfferManifestResponse {
-                adopted: false,
-                version: current.version(),
-                reason: format!("version {} is already in force", current.version()),
-            };
+            return not_adopted(format!("version {} is already in force", current.version()));
         }
         let version = t.version();
         let adopted = crate::storage::PeerWrite::Manifest(t.manifest().clone());
         if let Err(e) = self.store.write_peer_state(vec![adopted]).await {
             tracing::error!(cause = %e, "cannot persist the manifest");
-            return pb::OfferManifestResponse {
-                adopted: false,
-                version: current.version(),
-                reason: format!("cannot persist the manifest: {e}"),
-            };
+            return not_adopted(format!("cannot persist the manifest: {e}"));
         }
         // Joining a group widens what this node may hold: records of that
         // group are behind the cursors, so pull every peer again.

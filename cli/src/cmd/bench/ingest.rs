@@ -139,33 +139,8 @@ pub(super) async fn queries(
     r: &mut Report,
 ) -> anyhow::Result<()> {
     let mut kec = ke.client().await?;
-    // Queries at the stored size.
     bar.set_message(format!("queries at {stored} records"));
-    let sample = kec
-        .query(pb::QueryRequest {
-            kind: "listing".into(),
-            limit: 1,
-            ..Default::default()
-        })
-        .await?
-        .into_inner();
-    let selector = sample
-        .records
-        .first()
-        .and_then(|s| s.signed.as_ref())
-        .and_then(|s| <pb::RecordBody as prost::Message>::decode(s.body.as_slice()).ok())
-        .and_then(|b| match b.payload {
-            Some(pb::record_body::Payload::Listing(l)) => l.selectors.first().cloned(),
-            _ => None,
-        })
-        .map(|s| {
-            format!(
-                "{}:{}",
-                wildnet_node::record::normalize::selector_kind_name(s.kind),
-                s.value
-            )
-        })
-        .context("no listing with a selector to query")?;
+    let selector = sample_selector(&mut kec).await?;
     let now = chrono::Utc::now().timestamp_millis();
     let (mut by_species, mut by_selector, mut stats) = (Vec::new(), Vec::new(), Vec::new());
     for _ in 0..plan.query_samples {
@@ -206,4 +181,35 @@ pub(super) async fn queries(
     }
 
     Ok(())
+}
+
+/// The first selector of a stored listing, as `kind:value`.
+async fn sample_selector(
+    kec: &mut wildnet_proto::v1::agency_client::AgencyClient<tonic::transport::Channel>,
+) -> anyhow::Result<String> {
+    let sample = kec
+        .query(pb::QueryRequest {
+            kind: "listing".into(),
+            limit: 1,
+            ..Default::default()
+        })
+        .await?
+        .into_inner();
+    sample
+        .records
+        .first()
+        .and_then(|s| s.signed.as_ref())
+        .and_then(|s| <pb::RecordBody as prost::Message>::decode(s.body.as_slice()).ok())
+        .and_then(|b| match b.payload {
+            Some(pb::record_body::Payload::Listing(l)) => l.selectors.first().cloned(),
+            _ => None,
+        })
+        .map(|s| {
+            format!(
+                "{}:{}",
+                wildnet_node::record::normalize::selector_kind_name(s.kind),
+                s.value
+            )
+        })
+        .context("no listing with a selector to query")
 }
