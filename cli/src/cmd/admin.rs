@@ -73,66 +73,78 @@ pub async fn audit(
     format: Format,
 ) -> anyhow::Result<ExitCode> {
     match a.action {
-        AuditAction::List { since, limit } => {
-            let r = client
-                .audit_list(pb::AuditListRequest { since, limit })
-                .await
-                .map_err(explain)?
-                .into_inner();
-            match format {
-                Format::Json => output::json(&serde_json::json!(
-                    r.entries
-                        .iter()
-                        .map(|e| serde_json::json!({
-                            "seq": e.seq, "at": time::rfc3339(e.at), "actor": e.actor,
-                            "action": e.action, "detail": e.detail, "hash": e.hash,
-                        }))
-                        .collect::<Vec<_>>()
-                ))?,
-                Format::Table => output::table(
-                    &["seq", "at (UTC)", "actor", "action", "detail"],
-                    r.entries
-                        .iter()
-                        .map(|e| {
-                            vec![
-                                e.seq.to_string(),
-                                time::short(e.at),
-                                e.actor.clone(),
-                                e.action.clone(),
-                                e.detail.clone(),
-                            ]
-                        })
-                        .collect(),
-                )?,
-            }
-            Ok(ExitCode::SUCCESS)
-        }
-        AuditAction::Verify => {
-            let r = client
-                .audit_verify(pb::AuditVerifyRequest {})
-                .await
-                .map_err(explain)?
-                .into_inner();
-            match format {
-                Format::Json => output::json(&serde_json::json!({
-                    "ok": r.ok, "entries": r.entries,
-                    "first_broken": (!r.ok).then_some(r.first_broken), "reason": r.reason,
-                }))?,
-                Format::Table if r.ok => {
-                    output::line(&format!("audit log intact: {} entries verified", r.entries))?
-                }
-                Format::Table => output::line(&format!(
-                    "audit log BROKEN at entry {}: {} ({} entries before it verified)",
-                    r.first_broken, r.reason, r.entries
-                ))?,
-            }
-            Ok(if r.ok {
-                ExitCode::SUCCESS
-            } else {
-                ExitCode::from(3)
-            })
-        }
+        AuditAction::List { since, limit } => audit_list(client, since, limit, format).await,
+        AuditAction::Verify => audit_verify(client, format).await,
     }
+}
+
+async fn audit_list(
+    client: &mut AgencyClient<Channel>,
+    since: u64,
+    limit: u32,
+    format: Format,
+) -> anyhow::Result<ExitCode> {
+    let r = client
+        .audit_list(pb::AuditListRequest { since, limit })
+        .await
+        .map_err(explain)?
+        .into_inner();
+    match format {
+        Format::Json => output::json(&serde_json::json!(
+            r.entries
+                .iter()
+                .map(|e| serde_json::json!({
+                    "seq": e.seq, "at": time::rfc3339(e.at), "actor": e.actor,
+                    "action": e.action, "detail": e.detail, "hash": e.hash,
+                }))
+                .collect::<Vec<_>>()
+        ))?,
+        Format::Table => output::table(
+            &["seq", "at (UTC)", "actor", "action", "detail"],
+            r.entries
+                .iter()
+                .map(|e| {
+                    vec![
+                        e.seq.to_string(),
+                        time::short(e.at),
+                        e.actor.clone(),
+                        e.action.clone(),
+                        e.detail.clone(),
+                    ]
+                })
+                .collect(),
+        )?,
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn audit_verify(
+    client: &mut AgencyClient<Channel>,
+    format: Format,
+) -> anyhow::Result<ExitCode> {
+    let r = client
+        .audit_verify(pb::AuditVerifyRequest {})
+        .await
+        .map_err(explain)?
+        .into_inner();
+    match format {
+        Format::Json => output::json(&serde_json::json!({
+            "ok": r.ok, "entries": r.entries,
+            "first_broken": (!r.ok).then_some(r.first_broken), "reason": r.reason,
+        }))?,
+        Format::Table if r.ok => {
+            output::line(&format!("audit log intact: {} entries verified", r.entries))?
+        }
+        Format::Table => output::line(&format!(
+            "audit log BROKEN at entry {}: {} ({} entries before it verified)",
+            r.first_broken, r.reason, r.entries
+        ))?,
+    }
+    Ok(if r.ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(3)
+    })
 }
 
 /// Runs `info`.

@@ -229,27 +229,12 @@ fn move_records_by_seq(t: &Trees) -> Result<(), StoreError> {
 /// Rebuilds the index as posting blocks from the records, in feed order,
 /// 1,024 records per batch (schema 1–3 → 4); returns the records indexed.
 fn rebuild_index(t: &Trees) -> Result<u64, StoreError> {
-    use crate::record::terms;
-    use prost::Message as _;
     t.index.clear()?;
     t.blockrefs.clear()?;
-    let mut blocks: std::collections::HashMap<Vec<u8>, Vec<keys::Entry>> =
-        std::collections::HashMap::new();
+    let mut blocks = Blocks::new();
     let mut batch: Option<u64> = None;
     let mut in_batch = 0usize;
     let mut n = 0u64;
-    let write = |blocks: &mut std::collections::HashMap<Vec<u8>, Vec<keys::Entry>>,
-                 batch: u64|
-     -> Result<(), StoreError> {
-        let (blocks, refs) = cut_blocks(blocks.drain(), batch);
-        for (key, value) in blocks {
-            t.index.insert(key, value)?;
-        }
-        for (key, list) in refs {
-            add_block_refs(&t.blockrefs, &key, list)?;
-        }
-        Ok(())
-    };
     // Read in chunks, written between them: sled iterators are not
     // snapshots, so the tree is not changed while one is open.
     let mut from = 0u64;
@@ -264,24 +249,12 @@ fn rebuild_index(t: &Trees) -> Result<u64, StoreError> {
         };
         let next = keys::u64_from(last).checked_add(1);
         for (k, row) in chunk {
-            let seq = keys::u64_from(&k);
-            let (mut sr, record) = decode_row(seq, &row)?;
-            let b = *batch.get_or_insert(seq);
-            sr.index_batch = b;
-            sr.signed = Some(record.signed().clone());
-            t.records.insert(k, sr.encode_to_vec())?;
-            let e = keys::entry(record.body().created_at, seq);
-            for (field, value) in terms::terms(record.body()) {
-                // Duplicates (a word twice) are dropped when the blocks are cut.
-                blocks
-                    .entry(keys::index_prefix(field, &value))
-                    .or_default()
-                    .push(e);
-            }
+            let b = *batch.get_or_insert(keys::u64_from(&k));
+            reindex_row(t, &k, &row, b, &mut blocks)?;
             n += 1;
             in_batch += 1;
             if in_batch == 1024 {
-                write(&mut blocks, b)?;
+                write_blocks(t, &mut blocks, b)?;
                 batch = None;
                 in_batch = 0;
             }
@@ -292,9 +265,49 @@ fn rebuild_index(t: &Trees) -> Result<u64, StoreError> {
         }
     }
     if let Some(b) = batch {
-        write(&mut blocks, b)?;
+        write_blocks(t, &mut blocks, b)?;
     }
     Ok(n)
+}
+
+/// A batch's posting entries per term prefix, before they are cut.
+type Blocks = std::collections::HashMap<Vec<u8>, Vec<keys::Entry>>;
+
+/// Rewrites one row with its batch and gathers its index entries.
+fn reindex_row(
+    t: &Trees,
+    k: &[u8],
+    row: &[u8],
+    batch: u64,
+    blocks: &mut Blocks,
+) -> Result<(), StoreError> {
+    use prost::Message as _;
+    let seq = keys::u64_from(k);
+    let (mut sr, record) = decode_row(seq, row)?;
+    sr.index_batch = batch;
+    sr.signed = Some(record.signed().clone());
+    t.records.insert(k, sr.encode_to_vec())?;
+    let e = keys::entry(record.body().created_at, seq);
+    for (field, value) in crate::record::terms::terms(record.body()) {
+        // Duplicates (a word twice) are dropped when the blocks are cut.
+        blocks
+            .entry(keys::index_prefix(field, &value))
+            .or_default()
+            .push(e);
+    }
+    Ok(())
+}
+
+/// Writes a batch's blocks and their references.
+fn write_blocks(t: &Trees, blocks: &mut Blocks, batch: u64) -> Result<(), StoreError> {
+    let (blocks, refs) = cut_blocks(blocks.drain(), batch);
+    for (key, value) in blocks {
+        t.index.insert(key, value)?;
+    }
+    for (key, list) in refs {
+        add_block_refs(&t.blockrefs, &key, list)?;
+    }
+    Ok(())
 }
 
 /// Checks the owner and schema; returns the schema found (`SCHEMA` for a

@@ -98,51 +98,73 @@ pub(super) fn spawn(
     let (tx, rx) = mpsc::channel::<Op>();
     let handle = std::thread::Builder::new()
         .name("wildnet-writer".into())
-        .spawn(move || {
-            // Cleared by a failed group commit: the counters may then be off
-            // and are recounted at the next start.
-            let mut healthy = true;
-            while let Ok(first) = rx.recv() {
-                let mut done = Vec::new();
-                let mut result = w.apply(first, &mut done);
-                let mut n = 1;
-                while result.is_ok() && n < BATCH_BUDGET {
-                    match rx.try_recv() {
-                        Ok(op) => {
-                            result = w.apply(op, &mut done);
-                            n += 1;
-                        }
-                        Err(_) => break,
-                    }
-                }
-                let flushed = result
-                    .and_then(|()| w.write_batch())
-                    .and_then(|()| w.t.db.flush().map(|_| ()).map_err(StoreError::from));
-                flushes.fetch_add(1, Ordering::Relaxed);
-                let ok = flushed.is_ok();
-                healthy &= ok;
-                if ok {
-                    // Before the replies, so a caller sees its own writes
-                    // in the head. Readers of the feed (Pull streams) wake
-                    // on a new head.
-                    head.send_if_modified(|h| {
-                        let new = w.next_seq - 1;
-                        let changed = *h != new;
-                        *h = new;
-                        changed
-                    });
-                }
-                w.finish(done, flushed);
-            }
-            if healthy && let Err(e) = w.t.meta.insert(keys::CLEAN_KEY, &[1]) {
-                tracing::error!(cause = %e, "cannot mark the clean stop");
-            }
-            if let Err(e) = w.t.db.flush() {
-                tracing::error!(cause = %e, "final flush failed");
-            }
-        })
+        .spawn(move || w.run(&rx, &flushes, &head))
         .map_err(|e| StoreError::Corrupt(format!("cannot start the writer thread: {e}")))?;
     Ok((tx, handle))
+}
+
+impl Writer {
+    /// The writer thread: one group commit per round until every sender is
+    /// gone, then the clean-stop mark.
+    fn run(
+        mut self,
+        rx: &mpsc::Receiver<Op>,
+        flushes: &AtomicU64,
+        head: &tokio::sync::watch::Sender<u64>,
+    ) {
+        // Cleared by a failed group commit: the counters may then be off
+        // and are recounted at the next start.
+        let mut healthy = true;
+        while let Ok(first) = rx.recv() {
+            healthy &= self.group(first, rx, flushes, head);
+        }
+        if healthy && let Err(e) = self.t.meta.insert(keys::CLEAN_KEY, &[1]) {
+            tracing::error!(cause = %e, "cannot mark the clean stop");
+        }
+        if let Err(e) = self.t.db.flush() {
+            tracing::error!(cause = %e, "final flush failed");
+        }
+    }
+
+    /// One group commit: `first` and whatever else is queued (up to the
+    /// budget), one flush, then every caller answered. False when it failed.
+    fn group(
+        &mut self,
+        first: Op,
+        rx: &mpsc::Receiver<Op>,
+        flushes: &AtomicU64,
+        head: &tokio::sync::watch::Sender<u64>,
+    ) -> bool {
+        let mut done = Vec::new();
+        let mut result = self.apply(first, &mut done);
+        let mut n = 1;
+        while result.is_ok() && n < BATCH_BUDGET {
+            match rx.try_recv() {
+                Ok(op) => {
+                    result = self.apply(op, &mut done);
+                    n += 1;
+                }
+                Err(_) => break,
+            }
+        }
+        let flushed = result
+            .and_then(|()| self.write_batch())
+            .and_then(|()| self.t.db.flush().map(|_| ()).map_err(StoreError::from));
+        flushes.fetch_add(1, Ordering::Relaxed);
+        let ok = flushed.is_ok();
+        if ok {
+            // Before the replies, so a caller sees its own writes in the
+            // head. Readers of the feed (Pull streams) wake on a new head.
+            let new = self.next_seq - 1;
+            head.send_if_modified(|h| {
+                let changed = *h != new;
+                *h = new;
+                changed
+            });
+        }
+        self.finish(done, flushed);
+        ok
+    }
 }
 
 struct Writer {

@@ -54,45 +54,7 @@ pub fn print_manifest(t: &Trusted, format: Format) -> anyhow::Result<()> {
     ))?;
     let rows = v["agencies"]
         .as_array()
-        .map(|a| {
-            a.iter()
-                .map(|a| {
-                    let live = |list: &Value| {
-                        list.as_array()
-                            .map(|l| {
-                                l.iter()
-                                    .map(|c| {
-                                        let id = c["sha256"]
-                                            .as_str()
-                                            .or(c["fingerprint"].as_str())
-                                            .unwrap_or("");
-                                        let id = id.get(..16).unwrap_or(id);
-                                        if c["revoked_at"].is_null() {
-                                            id.to_string()
-                                        } else {
-                                            format!("{id} (revoked)")
-                                        }
-                                    })
-                                    .collect::<Vec<_>>()
-                                    .join("\n")
-                            })
-                            .unwrap_or_default()
-                    };
-                    vec![
-                        output::cell(a.get("id")),
-                        output::cell(a.get("name")),
-                        output::cell(a.get("address")),
-                        if a["revoked_at"].is_null() {
-                            "active".into()
-                        } else {
-                            format!("revoked {}", output::cell(a.get("revoked_at")))
-                        },
-                        live(&a["certs"]),
-                        live(&a["signing_keys"]),
-                    ]
-                })
-                .collect()
-        })
+        .map(|a| a.iter().map(agency_row).collect())
         .unwrap_or_default();
     output::table(
         &[
@@ -109,6 +71,44 @@ pub fn print_manifest(t: &Trusted, format: Format) -> anyhow::Result<()> {
         output::line(&format!("group {}: {}", g.name, g.members.join(", ")))?;
     }
     Ok(())
+}
+
+/// One agency of the manifest as a table row.
+fn agency_row(a: &Value) -> Vec<String> {
+    vec![
+        output::cell(a.get("id")),
+        output::cell(a.get("name")),
+        output::cell(a.get("address")),
+        if a["revoked_at"].is_null() {
+            "active".into()
+        } else {
+            format!("revoked {}", output::cell(a.get("revoked_at")))
+        },
+        key_list(&a["certs"]),
+        key_list(&a["signing_keys"]),
+    ]
+}
+
+/// Certificates or keys, one short fingerprint a line, revoked ones marked.
+fn key_list(list: &Value) -> String {
+    let Some(l) = list.as_array() else {
+        return String::new();
+    };
+    l.iter()
+        .map(|c| {
+            let id = c["sha256"]
+                .as_str()
+                .or(c["fingerprint"].as_str())
+                .unwrap_or("");
+            let id = id.get(..16).unwrap_or(id);
+            if c["revoked_at"].is_null() {
+                id.to_string()
+            } else {
+                format!("{id} (revoked)")
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 /// Flags of `wildnet manifest`.
