@@ -67,15 +67,14 @@ pub fn build_query(req: &pb::QueryRequest, species: &SpeciesTable) -> Result<Que
     if req.since != 0 && req.until != 0 && req.until <= req.since {
         return Err(NodeError::Invalid("--until must be after --since".into()));
     }
-    let after = if req.page_token.is_empty() {
-        None
-    } else {
-        Some(
-            crate::storage::keys::decode_cursor(&req.page_token).ok_or_else(|| {
+    let after =
+        if req.page_token.is_empty() {
+            None
+        } else {
+            Some(Query::after_token(&req.page_token).ok_or_else(|| {
                 NodeError::Invalid("page_token is not one this node issued".into())
-            })?,
-        )
-    };
+            })?)
+        };
     Ok(Query {
         terms: t,
         since: (req.since != 0).then_some(req.since),

@@ -27,7 +27,7 @@
 //! commit). Reads go straight to sled from any thread.
 
 mod audit;
-pub(crate) mod keys;
+mod keys;
 mod open;
 mod peers;
 mod query;

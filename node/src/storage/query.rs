@@ -29,6 +29,14 @@ pub struct Query {
     pub history: bool,
 }
 
+impl Query {
+    /// The position a page token (a [`QueryPage::next`]) continues after;
+    /// `None` for a token this node did not issue.
+    pub fn after_token(token: &str) -> Option<(i64, u64)> {
+        keys::decode_cursor(token)
+    }
+}
+
 /// One page of results.
 #[derive(Debug)]
 pub struct QueryPage {
