@@ -247,6 +247,22 @@ pub async fn import_file(
     Ok((rows, s, local))
 }
 
+/// The input format from the file name.
+fn format_of(file: &std::path::Path) -> anyhow::Result<InputFormat> {
+    let ext = file
+        .extension()
+        .and_then(|e| e.to_str())
+        .map(str::to_lowercase);
+    Ok(match ext.as_deref() {
+        Some("csv") => InputFormat::Csv,
+        Some("jsonl" | "ndjson" | "json") => InputFormat::Jsonl,
+        _ => bail!(
+            "cannot tell the format of {}: name it .csv or .jsonl, or pass --as csv|jsonl",
+            file.display()
+        ),
+    })
+}
+
 /// Runs `import`.
 pub async fn run(
     client: &mut AgencyClient<Channel>,
@@ -255,20 +271,7 @@ pub async fn run(
 ) -> anyhow::Result<ExitCode> {
     let input = match a.input {
         Some(f) => f,
-        None => match a
-            .file
-            .extension()
-            .and_then(|e| e.to_str())
-            .map(str::to_lowercase)
-            .as_deref()
-        {
-            Some("csv") => InputFormat::Csv,
-            Some("jsonl" | "ndjson" | "json") => InputFormat::Jsonl,
-            _ => bail!(
-                "cannot tell the format of {}: name it .csv or .jsonl, or pass --as csv|jsonl",
-                a.file.display()
-            ),
-        },
+        None => format_of(&a.file)?,
     };
     let len = std::fs::metadata(&a.file)
         .with_context(|| format!("cannot open {}", a.file.display()))?

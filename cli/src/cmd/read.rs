@@ -212,6 +212,24 @@ impl QueryArgs {
     }
 }
 
+/// One record of a query as a table row.
+fn record_row(v: &Value) -> Vec<String> {
+    let id = output::cell(v.get("id"));
+    vec![
+        id.get(..12).unwrap_or(&id).to_string(),
+        output::cell(v.get("created_at"))
+            .get(..16)
+            .unwrap_or("")
+            .replace('T', " "),
+        output::cell(v.get("kind")),
+        output::cell(v.get("author")),
+        output::cell(v.get("species").or(v.get("names"))),
+        output::cell(v.get("country")),
+        output::handling(v.get("handling")),
+        output::summary(v),
+    ]
+}
+
 /// Runs `query`, following pages until `--limit` records.
 pub async fn query(
     client: &mut AgencyClient<Channel>,
@@ -241,25 +259,7 @@ pub async fn query(
     match format {
         Format::Json => output::json(&Value::Array(records))?,
         Format::Table => {
-            let rows = records
-                .iter()
-                .map(|v| {
-                    let id = output::cell(v.get("id"));
-                    vec![
-                        id.get(..12).unwrap_or(&id).to_string(),
-                        output::cell(v.get("created_at"))
-                            .get(..16)
-                            .unwrap_or("")
-                            .replace('T', " "),
-                        output::cell(v.get("kind")),
-                        output::cell(v.get("author")),
-                        output::cell(v.get("species").or(v.get("names"))),
-                        output::cell(v.get("country")),
-                        output::handling(v.get("handling")),
-                        output::summary(v),
-                    ]
-                })
-                .collect();
+            let rows = records.iter().map(record_row).collect();
             output::table(
                 &[
                     "id",

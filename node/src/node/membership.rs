@@ -43,8 +43,6 @@ impl Node {
             tracing::error!(cause = %e, "cannot persist the manifest");
             return not_adopted(format!("cannot persist the manifest: {e}"));
         }
-        // Joining a group widens what this node may hold: records of that
-        // group are behind the cursors, so pull every peer again.
         let me = self.agency.as_str();
         let before = crate::policy::groups_of(me, &current);
         let joined: Vec<String> = crate::policy::groups_of(me, &t)
@@ -52,16 +50,7 @@ impl Node {
             .filter(|g| !before.contains(g))
             .collect();
         fed.put_in_force(t);
-        if !joined.is_empty()
-            && let Err(e) = self
-                .reset_cursors(&format!(
-                    "manifest version {version} adds this agency to group(s) {}",
-                    joined.join(", ")
-                ))
-                .await
-        {
-            tracing::error!(cause = %e, "cannot reset the cursors");
-        }
+        self.re_pull_for(version, &joined).await;
         tracing::info!(source, version, "manifest adopted");
         self.audit_nowait(source, "manifest-adopted", format!("version {version}"));
         pb::OfferManifestResponse {
@@ -91,5 +80,20 @@ impl Node {
         self.federation
             .as_ref()
             .map_or(0, |f| f.current().version())
+    }
+
+    /// Joining a group widens what this node may hold: records of that
+    /// group are behind the cursors, so every peer is pulled again.
+    async fn re_pull_for(&self, version: u64, joined: &[String]) {
+        if joined.is_empty() {
+            return;
+        }
+        let why = format!(
+            "manifest version {version} adds this agency to group(s) {}",
+            joined.join(", ")
+        );
+        if let Err(e) = self.reset_cursors(&why).await {
+            tracing::error!(cause = %e, "cannot reset the cursors");
+        }
     }
 }

@@ -132,6 +132,32 @@ fn offset(ms: i64) -> time::OffsetDateTime {
         .unwrap_or(time::OffsetDateTime::UNIX_EPOCH)
 }
 
+/// A fresh P-256 CA key and its self-signed certificate (20 years).
+fn new_ca(name: &str) -> Result<(rcgen::KeyPair, rcgen::Certificate), SecretariatError> {
+    let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256)
+        .map_err(|e| refused(e.to_string()))?;
+    let mut params = rcgen::CertificateParams::default();
+    params.distinguished_name = rcgen::DistinguishedName::new();
+    params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, format!("{name} federation CA"));
+    params
+        .distinguished_name
+        .push(rcgen::DnType::OrganizationName, name);
+    params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Constrained(0));
+    params.key_usages = vec![
+        rcgen::KeyUsagePurpose::KeyCertSign,
+        rcgen::KeyUsagePurpose::CrlSign,
+        rcgen::KeyUsagePurpose::DigitalSignature,
+    ];
+    params.not_before = offset(now_ms() - 3_600_000);
+    params.not_after = offset(now_ms() + 20 * 365 * 86_400_000);
+    let cert = params
+        .self_signed(&key)
+        .map_err(|e| refused(e.to_string()))?;
+    Ok((key, cert))
+}
+
 impl Secretariat {
     /// Creates a federation dir: CA key and certificate, manifest version 1.
     pub fn init(dir: &Path, name: &str) -> Result<Secretariat, SecretariatError> {
@@ -147,27 +173,7 @@ impl Secretariat {
             }
         }
         fs::create_dir_all(dir.join(ISSUED)).map_err(io(dir))?;
-        let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256)
-            .map_err(|e| refused(e.to_string()))?;
-        let mut params = rcgen::CertificateParams::default();
-        params.distinguished_name = rcgen::DistinguishedName::new();
-        params
-            .distinguished_name
-            .push(rcgen::DnType::CommonName, format!("{name} federation CA"));
-        params
-            .distinguished_name
-            .push(rcgen::DnType::OrganizationName, name);
-        params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Constrained(0));
-        params.key_usages = vec![
-            rcgen::KeyUsagePurpose::KeyCertSign,
-            rcgen::KeyUsagePurpose::CrlSign,
-            rcgen::KeyUsagePurpose::DigitalSignature,
-        ];
-        params.not_before = offset(now_ms() - 3_600_000);
-        params.not_after = offset(now_ms() + 20 * 365 * 86_400_000);
-        let cert = params
-            .self_signed(&key)
-            .map_err(|e| refused(e.to_string()))?;
+        let (key, cert) = new_ca(name)?;
         let ca = CaKey::from_cert_der(cert.der()).map_err(refused)?;
         let body = pb::ManifestBody {
             version: 1,

@@ -45,7 +45,29 @@ pub(super) async fn verify(
         }
     }
     let repaired = fetch(node, peer, client, &missing).await?;
-    let found = missing.len() as u64;
+    report(
+        node,
+        peer,
+        held,
+        missing.len() as u64,
+        repaired,
+        &init,
+        started,
+    );
+    Ok(())
+}
+
+/// Logs, audits (when something was missing) and shows the outcome in
+/// `wildnet peers`.
+fn report(
+    node: &Node,
+    peer: &str,
+    held: usize,
+    found: u64,
+    repaired: u64,
+    init: &Initiator,
+    started: std::time::Instant,
+) {
     if found > 0 {
         tracing::warn!(
             peer,
@@ -82,7 +104,6 @@ pub(super) async fn verify(
             p.verify_error.clear();
         });
     }
-    Ok(())
 }
 
 /// Runs the reconciliation of `ours` with the peer to its end.

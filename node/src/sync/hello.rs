@@ -16,9 +16,7 @@ pub(super) async fn hello(
     node: &Arc<Node>,
     peer: &str,
     address: &str,
-    client: &mut Option<
-        wildnet_proto::v1::federation_client::FederationClient<tonic::transport::Channel>,
-    >,
+    client: &mut Option<Client>,
 ) -> Result<(u64, crate::policy::PeerPolicy), String> {
     let Some(fed) = node.federation() else {
         return Err("no federation".into());
@@ -43,7 +41,31 @@ pub(super) async fn hello(
             hello.agency
         ));
     }
-    let mut theirs = hello.manifest_version;
+    let theirs = gossip(node, peer, c, ours, hello.manifest_version).await?;
+    let policy = hello.policy.unwrap_or_default();
+    node.check_peer_epoch(peer, policy.epoch, hello.feed_head)
+        .await
+        .map_err(|e| e.to_string())?;
+    let cursor = node.cursor(peer).map_err(|e| e.to_string())?;
+    fed.peer_update(peer, |p| {
+        p.policy_epoch = policy.epoch;
+        p.peer_head = hello.feed_head;
+        p.cursor = cursor;
+    });
+    Ok((theirs, crate::policy::from_pb(&policy)))
+}
+
+type Client = wildnet_proto::v1::federation_client::FederationClient<tonic::transport::Channel>;
+
+/// Brings the older side up to date: fetches the peer's newer manifest, or
+/// offers ours. Returns the peer's version afterwards.
+async fn gossip(
+    node: &Arc<Node>,
+    peer: &str,
+    c: &mut Client,
+    ours: u64,
+    theirs: u64,
+) -> Result<u64, String> {
     if theirs > ours {
         let m = c
             .get_manifest(pb::GetManifestRequest {})
@@ -57,23 +79,18 @@ pub(super) async fn hello(
                 r.reason
             ));
         }
+        Ok(theirs)
     } else if theirs < ours {
+        let Some(fed) = node.federation() else {
+            return Err("no federation".into());
+        };
         let r = c
             .offer_manifest(fed.current().manifest().clone())
             .await
             .map_err(status)?
             .into_inner();
-        theirs = r.version;
+        Ok(r.version)
+    } else {
+        Ok(theirs)
     }
-    let policy = hello.policy.unwrap_or_default();
-    node.check_peer_epoch(peer, policy.epoch, hello.feed_head)
-        .await
-        .map_err(|e| e.to_string())?;
-    let cursor = node.cursor(peer).map_err(|e| e.to_string())?;
-    fed.peer_update(peer, |p| {
-        p.policy_epoch = policy.epoch;
-        p.peer_head = hello.feed_head;
-        p.cursor = cursor;
-    });
-    Ok((theirs, crate::policy::from_pb(&policy)))
 }

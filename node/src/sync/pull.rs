@@ -34,28 +34,39 @@ struct Pipeline {
     task: tokio::task::JoinHandle<Result<(), String>>,
 }
 
+/// The pipeline's first stage: each batch verified on every core (off the
+/// async threads), handed on in order.
+async fn verify_batches(
+    node: Arc<Node>,
+    peer: String,
+    mut rx: mpsc::Receiver<Batch>,
+    checked_tx: mpsc::Sender<(crate::node::Checked, Batch)>,
+) -> Result<(), String> {
+    while let Some(mut b) = rx.recv().await {
+        let records = std::mem::take(&mut b.records);
+        let (n, p) = (node.clone(), peer.clone());
+        let checked = tokio::task::spawn_blocking(move || n.check_pulled(&p, records))
+            .await
+            .map_err(|e| format!("verification task failed: {e}"))?
+            .map_err(|e| e.to_string())?;
+        if checked_tx.send((checked, b)).await.is_err() {
+            break;
+        }
+    }
+    Ok(())
+}
+
 impl Pipeline {
     fn start(node: &Arc<Node>, peer: &str) -> Result<Pipeline, String> {
         let cursor = node.cursor(peer).map_err(|e| e.to_string())?;
-        let (tx, mut rx) = mpsc::channel::<Batch>(2);
+        let (tx, rx) = mpsc::channel::<Batch>(2);
         let (checked_tx, mut checked_rx) = mpsc::channel::<(crate::node::Checked, Batch)>(2);
-        let verifier = {
-            let (node, peer) = (node.clone(), peer.to_string());
-            tokio::spawn(async move {
-                while let Some(mut b) = rx.recv().await {
-                    let records = std::mem::take(&mut b.records);
-                    let (n, p) = (node.clone(), peer.clone());
-                    let checked = tokio::task::spawn_blocking(move || n.check_pulled(&p, records))
-                        .await
-                        .map_err(|e| format!("verification task failed: {e}"))?
-                        .map_err(|e| e.to_string())?;
-                    if checked_tx.send((checked, b)).await.is_err() {
-                        break;
-                    }
-                }
-                Ok::<(), String>(())
-            })
-        };
+        let verifier = tokio::spawn(verify_batches(
+            node.clone(),
+            peer.to_string(),
+            rx,
+            checked_tx,
+        ));
         let (node, peer) = (node.clone(), peer.to_string());
         let task = tokio::spawn(async move {
             let mut cursor = cursor;

@@ -97,6 +97,18 @@ fn fmt_value(v: f64) -> String {
     }
 }
 
+fn figure_json(f: &Figure) -> serde_json::Value {
+    json!({
+        "area": f.area,
+        "measure": f.measure,
+        "value": f.value,
+        "unit": f.unit,
+        "against": f.against.as_ref().map(|(w, _)| w.clone()),
+        "ratio": f.against.as_ref().map(|(_, x)| *x),
+        "target": (!f.target.is_empty()).then_some(f.target),
+    })
+}
+
 pub(super) fn print(
     r: &Report,
     plan: &Plan,
@@ -110,15 +122,7 @@ pub(super) fn print(
             "seconds": (total * 10.0).round() / 10.0,
             "cores": std::thread::available_parallelism().map_or(1, |n| n.get()),
             "kept": kept.map(|p| p.display().to_string()),
-            "figures": r.figures.iter().map(|f| json!({
-                "area": f.area,
-                "measure": f.measure,
-                "value": f.value,
-                "unit": f.unit,
-                "against": f.against.as_ref().map(|(w, _)| w.clone()),
-                "ratio": f.against.as_ref().map(|(_, x)| *x),
-                "target": (!f.target.is_empty()).then_some(f.target),
-            })).collect::<Vec<_>>(),
+            "figures": r.figures.iter().map(figure_json).collect::<Vec<_>>(),
         }))?,
         Format::Table => {
             output::table(

@@ -28,22 +28,8 @@ pub(super) async fn measure(
     .target("< 300 MB");
     let disk = wildnet_node::storage::disk_usage(&ke.dir.join("data"));
     ke.terminate()?;
-    // The same bytes in raw sled: what the node's trees hold per record
-    // (keys and values), as one value plus one index entry per record.
     bar.set_message("limits: raw sled with the node's bytes per record");
-    let (logical, rows) = {
-        let db = ke.dir.join("data").join("db");
-        tokio::task::spawn_blocking(move || wildnet_node::storage::logical_bytes(&db)).await??
-    };
-    let per_record = logical as f64 / rows.max(1) as f64;
-    let same_len = (per_record as usize).saturating_sub(RAW_KEY_BYTES).max(1);
-    let same = {
-        let dir = root.join("raw-sled-same");
-        let n = plan.raw_sled;
-        tokio::task::spawn_blocking(move || wildnet_node::storage::raw_sled(&dir, n, same_len))
-            .await??
-    };
-    let same_per_record = same.disk_bytes as f64 / plan.raw_sled as f64;
+    let (per_record, same_per_record) = same_bytes(plan, root, ke).await?;
     r.add(
         "resources",
         "bytes the node stores per record (keys + values, all trees)",
@@ -72,4 +58,23 @@ pub(super) async fn measure(
         "s",
     );
     Ok(())
+}
+
+/// The same bytes in raw sled: what the node's trees hold per record (keys
+/// and values), and raw sled's disk per record for one value of that size
+/// plus one index entry.
+async fn same_bytes(plan: &Plan, root: &Path, ke: &Node) -> anyhow::Result<(f64, f64)> {
+    let (logical, rows) = {
+        let db = ke.dir.join("data").join("db");
+        tokio::task::spawn_blocking(move || wildnet_node::storage::logical_bytes(&db)).await??
+    };
+    let per_record = logical as f64 / rows.max(1) as f64;
+    let same_len = (per_record as usize).saturating_sub(RAW_KEY_BYTES).max(1);
+    let same = {
+        let dir = root.join("raw-sled-same");
+        let n = plan.raw_sled;
+        tokio::task::spawn_blocking(move || wildnet_node::storage::raw_sled(&dir, n, same_len))
+            .await??
+    };
+    Ok((per_record, same.disk_bytes as f64 / plan.raw_sled as f64))
 }

@@ -161,19 +161,7 @@ pub fn run(a: FederationArgs, format: Format) -> anyhow::Result<ExitCode> {
             agency,
             key,
             from,
-        } => {
-            let mut s = Secretariat::open(&dir)?;
-            let from = match from {
-                Some(f) => time::parse(&f).context("--from")?,
-                None => chrono::Utc::now().timestamp_millis(),
-            };
-            let what = s.revoke(&agency.to_uppercase(), key.as_deref(), from)?;
-            output::line(&format!(
-                "revoked {what} from {}; manifest version {} — install it on a node (wildnet manifest install) and it spreads",
-                time::rfc3339(from),
-                s.manifest().version()
-            ))?;
-        }
+        } => revoke(&dir, &agency, key.as_deref(), from.as_deref())?,
         FederationAction::Show { dir } => {
             let s = Secretariat::open(&dir)?;
             super::print_manifest(s.manifest(), format)?;
@@ -202,6 +190,20 @@ pub fn run(a: FederationArgs, format: Format) -> anyhow::Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+fn revoke(dir: &Path, agency: &str, key: Option<&str>, from: Option<&str>) -> anyhow::Result<()> {
+    let mut s = Secretariat::open(dir)?;
+    let from = match from {
+        Some(f) => time::parse(f).context("--from")?,
+        None => chrono::Utc::now().timestamp_millis(),
+    };
+    let what = s.revoke(&agency.to_uppercase(), key, from)?;
+    output::line(&format!(
+        "revoked {what} from {}; manifest version {} — install it on a node (wildnet manifest install) and it spreads",
+        time::rfc3339(from),
+        s.manifest().version()
+    ))
 }
 
 fn admit(
