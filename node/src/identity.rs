@@ -206,18 +206,8 @@ fn csr(
     name: &str,
     tls: &rcgen::KeyPair,
 ) -> Result<rcgen::CertificateSigningRequest, IdentityError> {
-    let mut params = rcgen::CertificateParams::default();
-    params.distinguished_name = rcgen::DistinguishedName::new();
-    params
-        .distinguished_name
-        .push(rcgen::DnType::CommonName, id.as_str());
-    params
-        .distinguished_name
-        .push(rcgen::DnType::OrganizationName, name);
-    let uri = format!("urn:wildnet:agency:{id}")
-        .try_into()
-        .map_err(|e: rcgen::Error| IdentityError::Csr(e.to_string()))?;
-    params.subject_alt_names = vec![rcgen::SanType::URI(uri)];
+    let params = crate::membership::tls::agency_params(id.as_str(), name)
+        .map_err(|e| IdentityError::Csr(e.to_string()))?;
     params
         .serialize_request(tls)
         .map_err(|e| IdentityError::Csr(e.to_string()))

@@ -87,7 +87,7 @@ fn self_or_issued(
     p.distinguished_name.push(rcgen::DnType::CommonName, agency);
     p.subject_alt_names = vec![
         rcgen::SanType::URI(
-            format!("urn:wildnet:agency:{agency}")
+            format!("{}{agency}", wildnet_node::membership::tls::AGENCY_URI)
                 .try_into()
                 .expect("uri"),
         ),

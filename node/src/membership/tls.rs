@@ -27,6 +27,25 @@ pub const AGENCY_URI: &str = "urn:wildnet:agency:";
 /// The manifest currently in force, shared with the TLS verifiers.
 pub type ManifestCell = Arc<RwLock<Arc<Trusted>>>;
 
+/// The certificate parameters that name `agency` (of organisation
+/// `org`): CN = the agency id, O = its name, and the
+/// `urn:wildnet:agency:<ID>` URI that [`agency_of`] reads back. The CSR of
+/// `wildnet init` and the certificate the secretariat issues both start
+/// from these.
+pub fn agency_params(agency: &str, org: &str) -> Result<rcgen::CertificateParams, rcgen::Error> {
+    let mut params = rcgen::CertificateParams::default();
+    params.distinguished_name = rcgen::DistinguishedName::new();
+    params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, agency);
+    params
+        .distinguished_name
+        .push(rcgen::DnType::OrganizationName, org);
+    let uri = format!("{AGENCY_URI}{agency}").try_into()?;
+    params.subject_alt_names = vec![rcgen::SanType::URI(uri)];
+    Ok(params)
+}
+
 /// The agency a certificate names in its URI SAN (exactly one).
 pub fn agency_of(der: &[u8]) -> Result<String, String> {
     let (_, cert) = x509_parser::parse_x509_certificate(der)

@@ -87,17 +87,8 @@ impl Secretariat {
         let host = host_of(address)?
             .trim_start_matches('[')
             .trim_end_matches(']');
-        let mut params = rcgen::CertificateParams::default();
-        params.distinguished_name = rcgen::DistinguishedName::new();
-        params
-            .distinguished_name
-            .push(rcgen::DnType::CommonName, id.as_str());
-        params
-            .distinguished_name
-            .push(rcgen::DnType::OrganizationName, body.name.as_str());
-        let uri = format!("urn:wildnet:agency:{id}")
-            .try_into()
-            .map_err(|e: rcgen::Error| refused(e.to_string()))?;
+        let mut params = crate::membership::tls::agency_params(id.as_str(), &body.name)
+            .map_err(|e| refused(e.to_string()))?;
         let host_san = match host.parse::<std::net::IpAddr>() {
             Ok(ip) => rcgen::SanType::IpAddress(ip),
             Err(_) => rcgen::SanType::DnsName(
@@ -105,7 +96,7 @@ impl Secretariat {
                     .map_err(|e: rcgen::Error| refused(e.to_string()))?,
             ),
         };
-        params.subject_alt_names = vec![rcgen::SanType::URI(uri), host_san];
+        params.subject_alt_names.push(host_san);
         params.extended_key_usages = vec![
             rcgen::ExtendedKeyUsagePurpose::ServerAuth,
             rcgen::ExtendedKeyUsagePurpose::ClientAuth,

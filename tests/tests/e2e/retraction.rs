@@ -55,6 +55,18 @@ async fn publish(c: &mut AgencyClient<Channel>, n: usize) -> (String, pb::Signed
     (id, signed)
 }
 
+/// KE retracts `id` ("seller misidentified"); returns the retraction's id.
+async fn retract(c: &mut AgencyClient<Channel>, id: &str) -> String {
+    c.retract(pb::RetractRequest {
+        id: id.into(),
+        reason: "seller misidentified".into(),
+    })
+    .await
+    .expect("retract")
+    .into_inner()
+    .id
+}
+
 /// `get` of an id: `Ok` when held, else the node's message.
 async fn get(c: &mut AgencyClient<Channel>, id: &str) -> Result<pb::GetResponse, String> {
     c.get(pb::GetRequest { id: id.into() })
@@ -109,15 +121,7 @@ async fn a_peer_cannot_overwrite_a_retraction_or_bring_the_record_back() {
     // 1. KE publishes R and retracts it itself.
     let (r_id, r_signed) = publish(&mut ke, 1).await;
     let (kept_id, _) = publish(&mut ke, 2).await;
-    let own = ke
-        .retract(pb::RetractRequest {
-            id: r_id.clone(),
-            reason: "seller misidentified".into(),
-        })
-        .await
-        .expect("retract")
-        .into_inner()
-        .id;
+    let own = retract(&mut ke, &r_id).await;
 
     // 2. GB serves R again: refused.
     rogue.serve([r_signed.clone()]);
@@ -262,15 +266,7 @@ async fn a_data_dir_hit_by_the_defect_is_mended_when_the_node_opens_it() {
     let gb_key = signing_key(&fed.node("GB-NWCU").dir);
     let mut ke = fed.node("KE-KWS").client().await.expect("client");
     let (r_id, r_signed) = publish(&mut ke, 1).await;
-    let own = ke
-        .retract(pb::RetractRequest {
-            id: r_id.clone(),
-            reason: "seller misidentified".into(),
-        })
-        .await
-        .expect("retract")
-        .into_inner()
-        .id;
+    let own = retract(&mut ke, &r_id).await;
     let forged = retraction(&r_id, "GB-NWCU", &gb_key);
     let forged_id = forged.id().to_hex();
 
