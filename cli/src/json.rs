@@ -70,11 +70,29 @@ fn outward(v: &mut Value) {
     }
 }
 
+/// A selector written as `"kind:value"` text, as on the command line,
+/// becomes `{"kind": …, "value": …}`.
+fn selector_object(x: &mut Value) {
+    if let Value::String(s) = &*x
+        && let Some((kind, value)) = s.split_once(':')
+    {
+        let mut m = Map::new();
+        m.insert("kind".into(), Value::from(kind.trim()));
+        m.insert("value".into(), Value::from(value));
+        *x = Value::Object(m);
+    }
+}
+
 /// Inverse of [`outward`] for drafts written by people.
 fn inward(v: &mut Value) -> anyhow::Result<()> {
     match v {
         Value::Object(m) => {
             for (k, x) in m.iter_mut() {
+                if (k == "selectors" || k == "target_selectors")
+                    && let Value::Array(a) = x
+                {
+                    a.iter_mut().for_each(selector_object);
+                }
                 if let (Some(p), Value::String(s)) = (prefix_of(k), &*x) {
                     let up = s.trim().to_uppercase().replace('-', "_");
                     let full = if up.starts_with(p) {
@@ -219,6 +237,28 @@ mod tests {
         assert_eq!(l.observed_at, 1_793_491_200_000);
         assert_eq!(l.selectors[0].kind, pb::SelectorKind::Phone as i32);
         assert_eq!(l.price.map(|p| p.amount_minor), Some(1500));
+    }
+
+    /// Selectors may be written `"kind:value"`, on every kind that has them.
+    #[test]
+    fn selectors_as_text() {
+        let d = draft_from_json(
+            r#"{"seizure": {"seized_at": "2026-11-02", "country": "TZ",
+                            "selectors": ["phone:0754 123 456", "plate:TZ/T 123 ABC"]}}"#,
+        )
+        .expect("parses");
+        let Some(pb::record_body::Payload::Seizure(s)) = d.payload else {
+            panic!("not a seizure");
+        };
+        assert_eq!(s.selectors[0].kind, pb::SelectorKind::Phone as i32);
+        assert_eq!(s.selectors[0].value, "0754 123 456");
+        assert_eq!(s.selectors[1].kind, pb::SelectorKind::Plate as i32);
+        let d = draft_from_json(r#"{"note": {"text": "x", "selectors": ["handle:fb:@a"]}}"#)
+            .expect("parses");
+        let Some(pb::record_body::Payload::Note(n)) = d.payload else {
+            panic!("not a note");
+        };
+        assert_eq!(n.selectors[0].value, "fb:@a");
     }
 
     /// Unknown fields and bad enum values are errors, not silently dropped.

@@ -10,6 +10,7 @@ pub fn note(title: &str, text: &str, handling: Option<pb::Handling>) -> pb::Publ
             payload: Some(pb::record_body::Payload::Note(pb::Note {
                 title: title.into(),
                 text: text.into(),
+                ..Default::default()
             })),
             ..Default::default()
         }),

@@ -74,15 +74,17 @@ const PLATFORMS: [&str; 8] = [
     "ebay",
     "wechat",
 ];
-const COUNTRIES: [(&str, &str, &str); 8] = [
-    ("KE", "KES", "+2547"),
-    ("ZA", "ZAR", "+2782"),
-    ("GB", "GBP", "+4477"),
-    ("VN", "VND", "+8490"),
-    ("TH", "THB", "+6681"),
-    ("NG", "NGN", "+23480"),
-    ("CN", "CNY", "+86138"),
-    ("ID", "IDR", "+62812"),
+/// Country, currency, a mobile prefix and how many digits follow it in a
+/// valid number of that country's plan.
+const COUNTRIES: [(&str, &str, &str, u32); 8] = [
+    ("KE", "KES", "+2547", 8),
+    ("ZA", "ZAR", "+2782", 7),
+    ("GB", "GBP", "+44740", 7),
+    ("VN", "VND", "+8490", 7),
+    ("TH", "THB", "+6681", 7),
+    ("NG", "NGN", "+234803", 7),
+    ("CN", "CNY", "+86138", 8),
+    ("ID", "IDR", "+62812", 8),
 ];
 const WORDS: [&str; 10] = [
     "genuine",
@@ -120,7 +122,8 @@ pub fn write_listings(
     let base = 1_767_225_600_000i64; // 2026-01-01
     for i in 0..count {
         let (sp, what, item) = SPECIES[(rng.next() % SPECIES.len() as u64) as usize];
-        let (country, currency, phone) = COUNTRIES[(rng.next() % COUNTRIES.len() as u64) as usize];
+        let (country, currency, phone, digits) =
+            COUNTRIES[(rng.next() % COUNTRIES.len() as u64) as usize];
         let platform = rng.pick(&PLATFORMS);
         let seller = format!(
             "{}_{}",
@@ -138,7 +141,8 @@ pub fn write_listings(
             rng.pick(&WORDS),
             rng.pick(&WORDS)
         );
-        let phone = format!("{phone}{:07}", rng.next() % 10_000_000);
+        let tail = rng.next() % 10u64.pow(digits);
+        let phone = format!("{phone}{tail:0width$}", width = digits as usize);
         let tlp = rng.pick(&["green", "amber", "amber", "amber-strict"]);
         let random = rng.pick(&["local", "federation", "federation"]);
         let share = share.unwrap_or(random);
@@ -167,4 +171,34 @@ pub fn write_listings(
     }
     w.flush()?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every generated phone is a valid number of its country, so a
+    /// generated file imports whole.
+    #[test]
+    fn generated_phones_are_valid_numbers() {
+        let mut rng = Rng(11);
+        for (country, _, prefix, digits) in COUNTRIES {
+            for _ in 0..3000 {
+                let tail = rng.next() % 10u64.pow(digits);
+                let phone = format!("phone:{prefix}{tail:0width$}", width = digits as usize);
+                let parsed = wildnet_node::record::selector::parse(&phone, None);
+                assert!(parsed.is_ok(), "{country}: {parsed:?}");
+            }
+        }
+        let mut out = Vec::new();
+        write_listings(&mut out, 400, 7, None).expect("generate");
+        let mut rdr = csv::Reader::from_reader(out.as_slice());
+        let headers = rdr.headers().expect("headers").clone();
+        let col = headers.iter().position(|h| h == "selectors").expect("col");
+        for row in rdr.records() {
+            let row = row.expect("row");
+            let sel = row.get(col).expect("cell");
+            wildnet_node::record::selector::parse(sel, None).expect("a valid phone");
+        }
+    }
 }

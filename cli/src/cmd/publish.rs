@@ -111,7 +111,7 @@ pub async fn run(
                 Kind::Listing { fields, handling } => (fields.payload()?, handling),
                 Kind::Entity { fields, handling } => (fields.payload()?, handling),
                 Kind::Seizure { fields, handling } => (fields.payload()?, handling),
-                Kind::Note { fields, handling } => (fields.payload(), handling),
+                Kind::Note { fields, handling } => (fields.payload()?, handling),
             };
             let d = pb::RecordBody {
                 payload: Some(payload),

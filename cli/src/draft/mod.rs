@@ -114,13 +114,8 @@ pub fn selectors(items: &[String]) -> anyhow::Result<Vec<pb::Selector>> {
             let (k, v) = s.split_once(':').with_context(|| {
                 format!("selector {s:?} must be kind:value, e.g. phone:+254712345678")
             })?;
-            let kind = wildnet_node::record::normalize::SELECTOR_KINDS
-                .iter()
-                .find(|(n, _)| n.eq_ignore_ascii_case(k.trim()))
-                .map(|(_, k)| *k as i32)
-                .with_context(|| {
-                    format!("selector kind {k:?} must be phone, email, handle, url, wallet or imo")
-                })?;
+            let kind =
+                wildnet_node::record::selector::kind_named(k).map_err(anyhow::Error::msg)? as i32;
             Ok(pb::Selector {
                 kind,
                 value: v.to_string(),

@@ -3,7 +3,7 @@
 use clap::Args;
 use wildnet_proto::v1 as pb;
 
-use super::opt;
+use super::{opt, selectors};
 
 /// `publish note` flags.
 #[derive(Debug, Clone, Args)]
@@ -14,14 +14,20 @@ pub struct NoteArgs {
     /// The report text
     #[arg(long)]
     pub text: String,
+    /// A selector the report names, KIND:VALUE (repeatable): phone,
+    /// email, handle (platform:handle), url, wallet (chain/address), imo,
+    /// plate (country/plate)
+    #[arg(long = "selector", value_name = "KIND:VALUE")]
+    pub selectors: Vec<String>,
 }
 
 impl NoteArgs {
     /// The note payload.
-    pub fn payload(&self) -> pb::record_body::Payload {
-        pb::record_body::Payload::Note(pb::Note {
+    pub fn payload(&self) -> anyhow::Result<pb::record_body::Payload> {
+        Ok(pb::record_body::Payload::Note(pb::Note {
             title: opt(&self.title),
             text: self.text.clone(),
-        })
+            selectors: selectors(&self.selectors)?,
+        }))
     }
 }

@@ -4,8 +4,8 @@ use anyhow::Context;
 use clap::Args;
 use wildnet_proto::v1 as pb;
 
-use super::species;
 use super::{item_type, opt, price};
+use super::{selectors, species};
 use crate::time;
 
 /// `publish seizure` flags.
@@ -50,6 +50,11 @@ pub struct SeizureArgs {
     /// Description
     #[arg(long)]
     pub description: Option<String>,
+    /// An offender's selector, KIND:VALUE (repeatable): phone, email,
+    /// handle (platform:handle), url, wallet (chain/address), imo, plate
+    /// (country/plate); national phone formats are read in --country
+    #[arg(long = "selector", value_name = "KIND:VALUE")]
+    pub selectors: Vec<String>,
 }
 
 impl SeizureArgs {
@@ -87,6 +92,7 @@ impl SeizureArgs {
             route,
             entities: self.entities.clone(),
             description: opt(&self.description),
+            selectors: selectors(&self.selectors)?,
         }))
     }
 }

@@ -5,7 +5,7 @@ use wildnet_proto::v1 as pb;
 
 use super::{Node, NodeError};
 use crate::record::terms::{self, Field, Term};
-use crate::record::{self, AgencyId, RecordId, normalize};
+use crate::record::{self, AgencyId, RecordId, selector};
 use crate::species::SpeciesTable;
 use crate::storage::{Query, QueryPage, StoreError, Stored};
 
@@ -54,16 +54,21 @@ impl Node {
 
     /// Runs a query request.
     pub fn query(&self, req: &pb::QueryRequest) -> Result<QueryPage, NodeError> {
-        let q = build_query(req, &self.species)?;
+        let q = build_query(req, &self.species, Some(self.agency.country()))?;
         Ok(self.store.query(&q)?)
     }
 }
 
 /// Turns API filters into index terms; each filter value is normalised the
-/// same way the indexed values were.
-pub fn build_query(req: &pb::QueryRequest, species: &SpeciesTable) -> Result<Query, NodeError> {
+/// same way the indexed values were (a national phone format read in
+/// `region`, this node's country).
+pub fn build_query(
+    req: &pb::QueryRequest,
+    species: &SpeciesTable,
+    region: Option<&str>,
+) -> Result<Query, NodeError> {
     let mut t = what_terms(req, species)?;
-    t.extend(who_terms(req)?);
+    t.extend(who_terms(req, region)?);
     if req.since != 0 && req.until != 0 && req.until <= req.since {
         return Err(NodeError::Invalid("--until must be after --since".into()));
     }
@@ -143,12 +148,12 @@ fn what_terms(req: &pb::QueryRequest, species: &SpeciesTable) -> Result<Vec<Term
 }
 
 /// Terms of who and how: selector, author, handling code, tag, words.
-fn who_terms(req: &pb::QueryRequest) -> Result<Vec<Term>, NodeError> {
+fn who_terms(req: &pb::QueryRequest, region: Option<&str>) -> Result<Vec<Term>, NodeError> {
     let mut t: Vec<Term> = Vec::new();
     let s = trimmed;
     if !req.selector.trim().is_empty() {
-        let sel = normalize::parse_selector(&req.selector).map_err(NodeError::Invalid)?;
-        t.push((Field::Selector, normalize::selector_text(&sel)));
+        let sel = selector::parse(&req.selector, region).map_err(NodeError::Invalid)?;
+        t.push((Field::Selector, selector::text(&sel)));
     }
     if !req.author.trim().is_empty() {
         let a: AgencyId = s(&req.author)

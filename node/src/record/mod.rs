@@ -11,6 +11,7 @@
 
 mod id;
 pub mod normalize;
+pub mod selector;
 pub mod terms;
 pub mod validate;
 

@@ -4,7 +4,7 @@
 
 use wildnet_proto::v1 as pb;
 
-use super::normalize;
+use super::selector;
 use crate::species::appendix_text;
 
 /// Which index a term belongs to. The byte is the index key prefix.
@@ -25,7 +25,7 @@ pub enum Field {
     Platform = b'p',
     /// Seller handle, lowercase, without @.
     Seller = b'h',
-    /// Normalised selector `kind:value`.
+    /// Correlation key of a selector, `kind:value` ([`selector`]).
     Selector = b'x',
     /// Author agency.
     Author = b'u',
@@ -112,10 +112,12 @@ pub fn terms(body: &pb::RecordBody) -> Vec<Term> {
             t.push((Field::Appendix, app.to_string()));
         }
     };
+    let region = selector::region_of(body);
     let selectors = |t: &mut Vec<Term>, sels: &[pb::Selector]| {
         t.extend(
             sels.iter()
-                .map(|s| (Field::Selector, normalize::selector_text(s))),
+                .filter_map(|s| selector::correlation_key(s, region.as_deref()))
+                .map(|k| (Field::Selector, k)),
         );
     };
     match &body.payload {
@@ -129,12 +131,12 @@ pub fn terms(body: &pb::RecordBody) -> Vec<Term> {
             t.push((Field::Platform, l.platform.to_lowercase()));
             if !l.seller_handle.is_empty() {
                 let seller = l.seller_handle.trim_start_matches('@').to_lowercase();
-                if let Ok(h) = normalize::handle_of(&l.platform, &seller) {
+                if let Ok(h) = selector::handle_of(&l.platform, &seller) {
                     t.push((Field::Selector, format!("handle:{h}")));
                 }
                 t.push((Field::Seller, seller));
             }
-            if let Ok(u) = normalize::url(&l.url) {
+            if let Ok(u) = selector::url(&l.url) {
                 t.push((Field::Selector, format!("url:{u}")));
             }
             selectors(&mut t, &l.selectors);
@@ -166,12 +168,14 @@ pub fn terms(body: &pb::RecordBody) -> Vec<Term> {
                     t.push((Field::Country, c.clone()));
                 }
             }
+            selectors(&mut t, &s.selectors);
             for s in [&s.place, &s.concealment, &s.description] {
                 text.push_str(s);
                 text.push(' ');
             }
         }
         Some(P::Note(n)) => {
+            selectors(&mut t, &n.selectors);
             text.push_str(&n.title);
             text.push(' ');
             text.push_str(&n.text);

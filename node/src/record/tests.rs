@@ -317,7 +317,7 @@ fn validation_rules() {
             Box::new(|b| {
                 listing(b).selectors = vec![pb::Selector {
                     kind: 1,
-                    value: "0712".into(),
+                    value: "0712 345".into(),
                 }]
             }),
         ),
@@ -325,7 +325,7 @@ fn validation_rules() {
             "listing.selectors[0]",
             Box::new(|b| {
                 listing(b).selectors = vec![pb::Selector {
-                    kind: 2,
+                    kind: 99,
                     value: "A@B.COM".into(),
                 }]
             }),

@@ -5,7 +5,7 @@ use wildnet_proto::v1 as pb;
 
 use super::SCHEMA_VERSION;
 use super::id::{AgencyId, RecordId};
-use super::normalize;
+use super::selector;
 
 /// Size limits enforced on records.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -234,7 +234,11 @@ fn listing(l: &pb::Listing) -> V {
         return Err(err("listing", "needs a url or a title"));
     }
     if !l.url.is_empty() {
-        normalize::url(&l.url).map_err(|p| err("listing.url", p))?;
+        let u = url::Url::parse(&l.url)
+            .map_err(|e| err("listing.url", format!("{:?} is not a URL: {e}", l.url)))?;
+        if !matches!(u.scheme(), "http" | "https") {
+            return Err(err("listing.url", "must be an http:// or https:// URL"));
+        }
     }
     short("listing.title", &l.title, false)?;
     text("listing.text", &l.text)?;
@@ -323,6 +327,7 @@ fn seizure(s: &pb::Seizure) -> V {
     for (i, e) in s.entities.iter().enumerate() {
         record_id(&format!("seizure.entities[{i}]"), e)?;
     }
+    selectors("seizure.selectors", &s.selectors)?;
     text("seizure.description", &s.description)
 }
 
@@ -331,6 +336,7 @@ fn note(n: &pb::Note) -> V {
     if n.text.trim().is_empty() {
         return Err(err("note.text", "required"));
     }
+    selectors("note.selectors", &n.selectors)?;
     text("note.text", &n.text)
 }
 
@@ -389,15 +395,10 @@ fn proposal(p: &pb::OperationProposal) -> V {
 
 fn selectors(field: &str, sels: &[pb::Selector]) -> V {
     items(field, sels, MAX_ITEMS)?;
+    // The shape only: the normal form is the author's normaliser's, and
+    // this node correlates by its own key (see `selector`).
     for (i, s) in sels.iter().enumerate() {
-        let norm =
-            normalize::selector(s.kind, &s.value).map_err(|p| err(format!("{field}[{i}]"), p))?;
-        if norm != s.value {
-            return Err(err(
-                format!("{field}[{i}]"),
-                format!("{:?} is not in normal form (expected {norm:?})", s.value),
-            ));
-        }
+        selector::check_shape(s).map_err(|p| err(format!("{field}[{i}]"), p))?;
     }
     Ok(())
 }

@@ -38,14 +38,35 @@ pub(crate) fn time_from(b: &[u8]) -> i64 {
     (u64::from_be_bytes(a) ^ (1 << 63)) as i64
 }
 
-/// `[field][value][0]`: the prefix of one index value's entries.
+/// `[field][value][0]`: the prefix of one index value's entries. A
+/// selector's is `[field][normaliser][key][0]`: the version of the
+/// normaliser that computed its correlation key (a byte below 0x20; keys
+/// from before versions, normaliser 1, start with a letter), so keys of an
+/// older normaliser can be told apart and dropped after a re-index.
 pub(crate) fn index_prefix(field: Field, value: &str) -> Vec<u8> {
-    let mut k = Vec::with_capacity(2 + value.len() + SUFFIX);
+    let mut k = Vec::with_capacity(3 + value.len() + SUFFIX);
     k.push(field as u8);
+    if field == Field::Selector {
+        k.push(NORMALISER);
+    }
     k.extend_from_slice(value.as_bytes());
     k.push(0);
     k
 }
+
+/// The first index key of selector keys written by normaliser `version`
+/// (normaliser 1 wrote no version byte: its keys start at 0x20).
+pub(crate) fn selector_keys_of(version: u8) -> std::ops::Range<Vec<u8>> {
+    let f = Field::Selector as u8;
+    if version <= 1 {
+        vec![f, 0x20]..vec![f + 1]
+    } else {
+        vec![f, version]..vec![f, version + 1]
+    }
+}
+
+/// The version of the normaliser that computes selector keys.
+pub(crate) use crate::record::selector::NORMALISER;
 
 /// The posting entry of a record stored at feed position `seq`.
 pub(crate) fn entry(created_at: i64, seq: u64) -> Entry {
@@ -94,6 +115,16 @@ pub(crate) fn block_bounds(key: &[u8]) -> Option<(i64, i64)> {
 /// The blocks of one batch for one term: `(block key, value)`, entries
 /// sorted, deduplicated and cut into parts of at most [`BLOCK_ENTRIES`].
 pub(crate) fn blocks(prefix: &[u8], entries: &mut Vec<Entry>, batch: u64) -> Vec<KeyValue> {
+    blocks_from(prefix, entries, batch, 0)
+}
+
+/// [`blocks`] with parts numbered from `first_part`.
+pub(crate) fn blocks_from(
+    prefix: &[u8],
+    entries: &mut Vec<Entry>,
+    batch: u64,
+    first_part: u16,
+) -> Vec<KeyValue> {
     entries.sort_unstable();
     entries.dedup();
     entries
@@ -101,7 +132,9 @@ pub(crate) fn blocks(prefix: &[u8], entries: &mut Vec<Entry>, batch: u64) -> Vec
         .enumerate()
         .filter_map(|(part, chunk)| {
             let (first, last) = (chunk.first()?, chunk.last()?);
-            let part = u16::try_from(part).unwrap_or(u16::MAX);
+            let part = u16::try_from(part)
+                .unwrap_or(u16::MAX)
+                .saturating_add(first_part);
             let key = block_key(prefix, time_from(last), time_from(first), batch, part);
             Some((key, chunk.concat()))
         })
@@ -257,6 +290,15 @@ pub(crate) const SCHEMA_KEY: &str = "schema";
 
 /// `meta` key: the agency that owns the data dir.
 pub(crate) const OWNER_KEY: &str = "agency";
+
+/// `meta` key: the normaliser version (1 byte) whose correlation keys
+/// index every record; absent in data dirs from before versions (1).
+pub(crate) const NORMALISER_KEY: &str = "selector_normaliser";
+
+/// `meta` key, while selectors are re-indexed: `[next seq][until seq]`
+/// (8 + 8 bytes BE): rows from `next` up to, not including, `until` still
+/// need their correlation keys of [`NORMALISER`].
+pub(crate) const REINDEX_KEY: &str = "selector_reindex";
 
 #[cfg(test)]
 mod tests {

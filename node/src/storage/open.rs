@@ -79,6 +79,9 @@ fn upgrade(trees: &Trees, schema: u64) -> Result<(), StoreError> {
     let started = std::time::Instant::now();
     move_records_by_seq(trees)?;
     let n = rebuild_index(trees)?;
+    trees
+        .meta
+        .insert(keys::NORMALISER_KEY, &[keys::NORMALISER])?;
     trees.meta.insert(keys::SCHEMA_KEY, &SCHEMA.to_be_bytes())?;
     trees.db.flush()?;
     tracing::warn!(

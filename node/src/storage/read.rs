@@ -267,6 +267,18 @@ impl Store {
         query::run(self, q)
     }
 
+    /// The background re-index of correlation keys after a normaliser
+    /// change, while one runs: `(rows done, rows in all)`. Until it ends,
+    /// selector lookups miss older rows whose key changed.
+    pub fn selector_reindex(&self) -> Result<Option<(u64, u64)>, StoreError> {
+        Ok(super::writer::Reindex::stored(&self.trees)?.map(|r| {
+            (
+                r.next.min(r.until).saturating_sub(1),
+                r.until.saturating_sub(1),
+            )
+        }))
+    }
+
     pub(crate) fn trees(&self) -> &Trees {
         &self.trees
     }

@@ -37,8 +37,11 @@ use crate::record::{Record, RecordId};
 
 mod batch;
 mod delete;
+mod reindex;
 mod repair;
 mod tombstones;
+
+pub(crate) use reindex::Reindex;
 
 /// Most operations applied under one flush.
 const BATCH_BUDGET: usize = 4096;
@@ -115,7 +118,30 @@ impl Writer {
         // Cleared by a failed group commit: the counters may then be off
         // and are recounted at the next start.
         let mut healthy = true;
-        while let Ok(first) = rx.recv() {
+        let mut groups = 0u32;
+        loop {
+            // A re-index runs when the queue is empty, and at least every
+            // [`REINDEX_EVERY`] group commits under a steady load.
+            let first = if self.reindex.is_some() {
+                groups += 1;
+                match rx.try_recv() {
+                    Ok(op) if !groups.is_multiple_of(REINDEX_EVERY) => op,
+                    Ok(op) => {
+                        self.reindex_or_log();
+                        op
+                    }
+                    Err(mpsc::TryRecvError::Empty) => {
+                        self.reindex_or_log();
+                        continue;
+                    }
+                    Err(mpsc::TryRecvError::Disconnected) => break,
+                }
+            } else {
+                match rx.recv() {
+                    Ok(op) => op,
+                    Err(_) => break,
+                }
+            };
             healthy &= self.group(first, rx, flushes, head);
         }
         if healthy && let Err(e) = self.t.meta.insert(keys::CLEAN_KEY, &[1]) {
@@ -123,6 +149,15 @@ impl Writer {
         }
         if let Err(e) = self.t.db.flush() {
             tracing::error!(cause = %e, "final flush failed");
+        }
+    }
+
+    /// One re-index step; a failure is logged and the re-index stops
+    /// until the next start (queries then miss keys of older rows).
+    fn reindex_or_log(&mut self) {
+        if let Err(e) = self.reindex_step() {
+            tracing::error!(cause = %e, "selector re-index failed; it resumes at the next start");
+            self.reindex = None;
         }
     }
 
@@ -167,8 +202,13 @@ impl Writer {
     }
 }
 
+/// Group commits between two re-index steps under a steady load.
+const REINDEX_EVERY: u32 = 8;
+
 struct Writer {
     t: Trees,
+    /// The background re-index of selectors, while one is due.
+    reindex: Option<Reindex>,
     next_seq: u64,
     chain: AuditChain,
     /// Counter changes of the current batch, written once before the flush:
@@ -201,7 +241,9 @@ impl Writer {
     fn new(t: Trees) -> Result<Writer, StoreError> {
         let next_seq = next_seq(&t)?;
         let chain = AuditChain::load(&t.audit)?;
+        let reindex = Reindex::needed(&t, next_seq)?;
         Ok(Writer {
+            reindex,
             t,
             next_seq,
             chain,

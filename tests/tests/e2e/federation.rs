@@ -507,6 +507,7 @@ async fn key_rotation() {
                 payload: Some(pb::record_body::Payload::Note(pb::Note {
                     title: String::new(),
                     text: "after rotation".into(),
+                    ..Default::default()
                 })),
                 ..Default::default()
             }),

@@ -85,6 +85,7 @@ async fn invalid_drafts_are_refused_with_reasons() {
             payload: Some(pb::record_body::Payload::Note(pb::Note {
                 title: String::new(),
                 text: "x".repeat(5 * 1024 * 1024),
+                ..Default::default()
             })),
             ..Default::default()
         }),

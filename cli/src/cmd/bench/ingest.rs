@@ -207,7 +207,7 @@ async fn sample_selector(
         .map(|s| {
             format!(
                 "{}:{}",
-                wildnet_node::record::normalize::selector_kind_name(s.kind),
+                wildnet_node::record::selector::kind_name(s.kind),
                 s.value
             )
         })
