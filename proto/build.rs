@@ -11,6 +11,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "wildnet/v1/record.proto",
         "wildnet/v1/federation.proto",
         "wildnet/v1/agency.proto",
+        "wildnet/v1/joint.proto",
     ];
     for f in files {
         println!("cargo:rerun-if-changed=proto/{f}");

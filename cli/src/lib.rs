@@ -55,6 +55,8 @@ pub enum Command {
     Query(Box<cmd::read::QueryArgs>),
     /// Count records, optionally grouped
     Stats(cmd::read::StatsArgs),
+    /// Records sharing a selector with a record or holding a value; --top
+    Correlate(cmd::correlate::CorrelateArgs),
     /// Withdraw one of your records everywhere it reached
     Retract(cmd::admin::RetractArgs),
     /// Read or verify the audit log
@@ -115,6 +117,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Command::Get(a) => cmd::read::get(&mut client, a, f).await,
             Command::Query(a) => cmd::read::query(&mut client, *a, f).await,
             Command::Stats(a) => cmd::read::stats(&mut client, a, f).await,
+            Command::Correlate(a) => cmd::correlate::run(&mut client, a, f).await,
             Command::Retract(a) => cmd::admin::retract(&mut client, a, f).await,
             Command::Audit(a) => cmd::admin::audit(&mut client, a, f).await,
             Command::Info => cmd::admin::info(&mut client, f).await,

@@ -12,6 +12,8 @@
 //! - [`record`]: record ids, agency ids, validation, normalisation, index
 //!   terms, and the one place that signs and verifies records — Ed25519
 //!   over the verbatim body bytes, never re-encoded.
+//! - [`warninglist`]: values known to link nothing (MISP's warninglist
+//!   shape), shipped and operator lists, matched against correlation keys.
 //! - [`membership`]: the CA-signed manifest (who is who), the TLS
 //!   verifiers that check peers against it, admission-request checks,
 //!   delivery receipts and the set reconciliation of the completeness
@@ -52,6 +54,7 @@
 pub mod limits;
 pub mod species;
 pub mod record;
+pub mod warninglist;
 pub mod membership;
 pub mod policy;
 pub mod layout;

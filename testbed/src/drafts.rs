@@ -68,3 +68,79 @@ pub fn signed_note_body(author: &str, n: usize, scope: pb::Scope) -> pb::RecordB
     b.created_at = chrono::Utc::now().timestamp_millis();
     b
 }
+
+/// A selector as typed, `kind:value` (normalised by the node that signs).
+pub fn selector(text: &str) -> pb::Selector {
+    let (kind, value) = text.split_once(':').unwrap_or(("", text));
+    pb::Selector {
+        kind: wildnet_node::record::selector::kind_named(kind)
+            .map(|k| k as i32)
+            .unwrap_or(0),
+        value: value.into(),
+    }
+}
+
+/// GREEN, every agency of the federation, H0.
+pub fn federation_wide() -> pb::Handling {
+    handling(
+        pb::Tlp::Green,
+        pb::Scope::Federation,
+        &[],
+        pb::HandlingCode::H0,
+    )
+}
+
+fn publish(payload: pb::record_body::Payload, handling: pb::Handling) -> pb::PublishRequest {
+    pb::PublishRequest {
+        draft: Some(pb::RecordBody {
+            handling: Some(handling),
+            payload: Some(payload),
+            ..Default::default()
+        }),
+    }
+}
+
+/// A listing seen in `country` on `platform` with `selectors` (`kind:value`).
+pub fn listing_with(
+    title: &str,
+    platform: &str,
+    country: &str,
+    selectors: &[&str],
+    handling: pb::Handling,
+) -> pb::PublishRequest {
+    let l = pb::Listing {
+        platform: platform.into(),
+        title: title.into(),
+        country: country.into(),
+        selectors: selectors.iter().map(|s| selector(s)).collect(),
+        ..Default::default()
+    };
+    publish(pb::record_body::Payload::Listing(l), handling)
+}
+
+/// A seizure in `country` at `place`, its offenders' `selectors`.
+pub fn seizure_with(
+    place: &str,
+    country: &str,
+    selectors: &[&str],
+    handling: pb::Handling,
+) -> pb::PublishRequest {
+    let s = pb::Seizure {
+        seized_at: chrono::Utc::now().timestamp_millis() - 86_400_000,
+        place: place.into(),
+        country: country.into(),
+        selectors: selectors.iter().map(|s| selector(s)).collect(),
+        ..Default::default()
+    };
+    publish(pb::record_body::Payload::Seizure(s), handling)
+}
+
+/// A note naming `selectors`.
+pub fn note_with(text: &str, selectors: &[&str], handling: pb::Handling) -> pb::PublishRequest {
+    let n = pb::Note {
+        title: String::new(),
+        text: text.into(),
+        selectors: selectors.iter().map(|s| selector(s)).collect(),
+    };
+    publish(pb::record_body::Payload::Note(n), handling)
+}

@@ -2,6 +2,7 @@
 
 pub mod admin;
 pub mod bench;
+pub mod correlate;
 pub mod federation;
 pub mod generate;
 pub mod import;

@@ -43,6 +43,7 @@ pub async fn get(
     if let Value::Object(m) = &mut view {
         m.insert("versions".into(), Value::Array(versions.clone()));
         m.insert("holders".into(), Value::Array(holders.clone()));
+        m.insert("correlations".into(), Value::from(r.correlations));
     }
     match format {
         Format::Json => output::json(&view)?,
@@ -53,6 +54,13 @@ pub async fn get(
             print_fields(m)?;
             print_versions(&versions)?;
             print_holders(&holders, is_retraction)?;
+            if r.correlations > 0 {
+                output::line(&format!(
+                    "shares a selector with {} other record(s): wildnet correlate {}",
+                    r.correlations,
+                    rec.id.get(..12).unwrap_or(&rec.id)
+                ))?;
+            }
         }
     }
     Ok(ExitCode::SUCCESS)
@@ -77,7 +85,7 @@ fn versions(history: &[pb::StoredRecord], current: &str) -> Vec<Value> {
 fn print_fields(m: &serde_json::Map<String, Value>) -> anyhow::Result<()> {
     let mut rows = Vec::new();
     for (k, v) in m {
-        if k == "versions" || k == "holders" {
+        if k == "versions" || k == "holders" || k == "correlations" {
             continue;
         }
         let shown = if k == "handling" {

@@ -167,10 +167,12 @@ impl Agency for AgencyService {
             .into_iter()
             .map(|(agency, at)| pb::Holding { agency, at })
             .collect();
+        let correlations = self.node.correlation_count(&s).map_err(status)?;
         Ok(Response::new(pb::GetResponse {
             record: Some(stored_pb(&s)),
             history: stored_pbs(&history),
             holders,
+            correlations: u32::try_from(correlations).unwrap_or(u32::MAX),
         }))
     }
 
@@ -343,6 +345,24 @@ impl Agency for AgencyService {
             manifest_version: m.version(),
             peers,
         }))
+    }
+
+    async fn correlate(
+        &self,
+        req: Request<pb::CorrelateRequest>,
+    ) -> Result<Response<pb::CorrelateResponse>, Status> {
+        let who = actor(&req);
+        let req = req.into_inner();
+        let out = super::joint::correlate(&self.node, &req).map_err(status)?;
+        let what = if req.top {
+            "top".to_string()
+        } else if req.id.is_empty() {
+            req.selector.clone()
+        } else {
+            out.id.clone()
+        };
+        self.audit(who, "correlate", what).await;
+        Ok(Response::new(out))
     }
 }
 

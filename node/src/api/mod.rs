@@ -2,9 +2,11 @@
 //! node's domain operation and maps the result; nothing else.
 //!
 //! - [`agency`] is the local Agency service (Unix socket, optional TCP).
+//!   Its joint-work calls (correlation) convert in `joint`.
 //! - [`federation`] is the Federation service peers call over mutual TLS.
 //! - [`status`] maps domain errors to gRPC statuses, for both.
 
 pub mod agency;
 pub mod federation;
+mod joint;
 pub mod status;

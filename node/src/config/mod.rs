@@ -10,7 +10,9 @@ use serde::Deserialize;
 use crate::record::{AgencyId, Limits};
 
 mod edit;
+mod joint;
 pub use edit::NodeToml;
+pub use joint::{CorrelationSection, CorrelationSettings, DEFAULT_CORRELATION_LIMIT};
 
 /// sled's page cache by default, MiB (`[storage] cache_mb`).
 pub const DEFAULT_CACHE_MB: u64 = 64;
@@ -30,6 +32,9 @@ pub struct Config {
     /// Size limits.
     #[serde(default)]
     pub limits: LimitsSection,
+    /// Correlation between records.
+    #[serde(default)]
+    pub correlation: CorrelationSection,
     /// Federation membership (written by `wildnet federation join`).
     pub federation: Option<FederationSection>,
 }
@@ -267,6 +272,8 @@ pub struct Settings {
     pub purge_interval_secs: u64,
     /// sled's page cache, bytes.
     pub cache_bytes: u64,
+    /// Correlation limit and warninglists.
+    pub correlation: CorrelationSettings,
     /// Federation membership, when the agency has joined one.
     pub federation: Option<FederationSettings>,
 }
@@ -377,8 +384,10 @@ impl Settings {
             .as_ref()
             .map(|f| f.settings(&resolve))
             .transpose()?;
+        let correlation = cfg.correlation.settings(&resolve)?;
         Ok(Settings {
             federation,
+            correlation,
             agency,
             name: cfg.agency.name,
             signing_key: resolve(&cfg.agency.signing_key),
@@ -430,6 +439,17 @@ cache_mb = 64
 max_body_bytes = 65536
 # Largest gRPC message accepted, bytes.
 max_message_bytes = 4194304
+
+[correlation]
+# A selector held by more records than this is over-correlating: still
+# queryable, left out of correlation results and alerts.
+limit = 20
+# The warninglists wildnet ships: marketplace no-reply addresses,
+# placeholder numbers, reserved domains.
+shipped_warninglists = true
+# Your own warninglists, MISP's JSON shape (name, version,
+# matching_attributes, type string|substring|hostname, list with %).
+warninglists = []
 "#
     )
 }

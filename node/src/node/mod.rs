@@ -3,7 +3,7 @@
 //! [`import`] (the import pipeline), [`read`] (get, query), [`membership`] (adopting
 //! manifests), [`ingest`] (pulled records; the completeness check's id
 //! sets), [`receipts`] (delivery receipts), [`peers`] (cursors and policy
-//! epochs). No gRPC here: the [`crate::api`] services convert requests
+//! epochs), [`correlate`] (records sharing selectors). No gRPC here: the [`crate::api`] services convert requests
 //! and call these.
 
 use std::os::unix::fs::PermissionsExt;
@@ -11,6 +11,7 @@ use std::sync::Arc;
 
 use ed25519_dalek::SigningKey;
 
+mod correlate;
 mod import;
 mod ingest;
 mod membership;
@@ -19,6 +20,7 @@ mod publish;
 mod read;
 mod receipts;
 
+pub use correlate::{Correlation, Links, Suppressed, TopValue};
 pub use import::Import;
 pub use ingest::{Checked, Ingested};
 pub use publish::{LineResult, PreparedBatch};
@@ -88,6 +90,7 @@ pub struct Node {
     species: SpeciesTable,
     limits: Limits,
     store: Store,
+    correlation: Correlation,
     federation: Option<crate::federation::Federation>,
 }
 
@@ -122,6 +125,7 @@ impl Node {
             settings.agency.as_str(),
             settings.cache_bytes,
         )?;
+        let correlation = Correlation::load(&settings.correlation).map_err(NodeError::Invalid)?;
         let federation = match &settings.federation {
             None => None,
             Some(f) => {
@@ -139,6 +143,7 @@ impl Node {
         };
         Ok(Arc::new(Node {
             federation,
+            correlation,
             trust: LocalTrust {
                 agency: settings.agency.clone(),
                 key: key.verifying_key(),

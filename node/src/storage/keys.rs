@@ -65,6 +65,14 @@ pub(crate) fn selector_keys_of(version: u8) -> std::ops::Range<Vec<u8>> {
     }
 }
 
+/// The correlation key of a selector posting block's key (this
+/// normaliser's).
+pub(crate) fn selector_key_value(key: &[u8]) -> Option<&str> {
+    let end = key.len().checked_sub(BLOCK_TAIL + 1)?;
+    let value = key.get(2..end)?;
+    std::str::from_utf8(value).ok()
+}
+
 /// The version of the normaliser that computes selector keys.
 pub(crate) use crate::record::selector::NORMALISER;
 

@@ -33,6 +33,7 @@ mod peers;
 mod query;
 mod read;
 mod row;
+mod selectors;
 mod tools;
 mod write;
 mod writer;

@@ -3,6 +3,7 @@
 
 mod bench;
 mod completeness;
+mod correlation;
 mod durability;
 mod federation;
 mod interfaces;

@@ -1,0 +1,42 @@
+//! Correlation reads: which records hold a correlation key, and how many
+//! entries each key has (for `correlate --top`). The index is an inverted
+//! index key → records; pairs of records are never stored.
+
+use super::{Query, Store, StoreError, Stored, keys};
+use crate::record::terms::Field;
+
+impl Store {
+    /// The newest `limit` current records holding a correlation key
+    /// (`kind:value`), and whether more exist.
+    pub fn holding(&self, key: &str, limit: usize) -> Result<(Vec<Stored>, bool), StoreError> {
+        let page = self.query(&Query {
+            terms: vec![(Field::Selector, key.to_string())],
+            limit,
+            ..Default::default()
+        })?;
+        Ok((page.records, page.next.is_some()))
+    }
+
+    /// Every correlation key of this normaliser with its number of index
+    /// entries (records, older versions included), from one scan of the
+    /// selector index.
+    pub fn selector_counts(&self) -> Result<Vec<(String, u64)>, StoreError> {
+        let mut out: Vec<(String, u64)> = Vec::new();
+        for kv in self
+            .trees()
+            .index
+            .range(keys::selector_keys_of(keys::NORMALISER))
+        {
+            let (k, v) = kv?;
+            let Some(value) = keys::selector_key_value(&k) else {
+                continue;
+            };
+            let n = (v.len() / keys::SUFFIX) as u64;
+            match out.last_mut() {
+                Some((last, count)) if last.as_str() == value => *count += n,
+                _ => out.push((value.to_string(), n)),
+            }
+        }
+        Ok(out)
+    }
+}
