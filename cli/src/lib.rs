@@ -57,6 +57,10 @@ pub enum Command {
     Stats(cmd::read::StatsArgs),
     /// Records sharing a selector with a record or holding a value; --top
     Correlate(cmd::correlate::CorrelateArgs),
+    /// Alerts: a stored record links to another agency's, or holds a watched value
+    Alerts(cmd::alerts::AlertsArgs),
+    /// Watch values: a record holding one raises an alert
+    Watch(cmd::alerts::WatchArgs),
     /// Withdraw one of your records everywhere it reached
     Retract(cmd::admin::RetractArgs),
     /// Read or verify the audit log
@@ -118,6 +122,8 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Command::Query(a) => cmd::read::query(&mut client, *a, f).await,
             Command::Stats(a) => cmd::read::stats(&mut client, a, f).await,
             Command::Correlate(a) => cmd::correlate::run(&mut client, a, f).await,
+            Command::Alerts(a) => cmd::alerts::run(&mut client, a, f).await,
+            Command::Watch(a) => cmd::alerts::watch(&mut client, a, f).await,
             Command::Retract(a) => cmd::admin::retract(&mut client, a, f).await,
             Command::Audit(a) => cmd::admin::audit(&mut client, a, f).await,
             Command::Info => cmd::admin::info(&mut client, f).await,

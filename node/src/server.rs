@@ -1,6 +1,7 @@
 //! Runs a node: opens it, binds the Agency service on the Unix socket
 //! (mode 0600) and optionally TCP, with gRPC health and reflection (v1 and
-//! v1alpha) on every listener, purges expired records periodically, and
+//! v1alpha) on every listener, purges expired records periodically,
+//! checks newly stored records for alerts, and
 //! stops gracefully when `shutdown` resolves.
 
 use std::future::Future;
@@ -67,6 +68,7 @@ pub async fn run_with(
         node.clone(),
         settings.purge_interval_secs,
     )));
+    up.tasks.push(tokio::spawn(alert_loop(node.clone())));
 
     tokio::select! {
         () = shutdown => tracing::info!("shutting down"),
@@ -118,6 +120,7 @@ impl Running {
     /// else holds the node, so the database is released when this returns
     /// (an in-process restart opens it again at once).
     async fn stop(mut self, node: Arc<Node>, settings: &Settings) {
+        node.close();
         if let Some(f) = node.federation() {
             f.close();
         }
@@ -322,6 +325,19 @@ fn bind_socket(path: &Path) -> anyhow::Result<tokio::net::UnixListener> {
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
         .with_context(|| format!("cannot set mode 0600 on {}", path.display()))?;
     Ok(listener)
+}
+
+/// Checks every newly stored record for alerts, woken by the feed head.
+async fn alert_loop(node: Arc<Node>) {
+    let mut head = node.store().head_watch();
+    loop {
+        if let Err(e) = node.check_alerts().await {
+            tracing::error!(cause = %e, "alert check failed; it retries at the next record");
+        }
+        if head.changed().await.is_err() {
+            return;
+        }
+    }
 }
 
 async fn purge_loop(node: Arc<Node>, every_secs: u64) {

@@ -1,6 +1,7 @@
 //! One module per group of subcommands.
 
 pub mod admin;
+pub mod alerts;
 pub mod bench;
 pub mod correlate;
 pub mod federation;

@@ -347,6 +347,83 @@ impl Agency for AgencyService {
         }))
     }
 
+    type SubscribeAlertsStream = tokio_stream::wrappers::ReceiverStream<Result<pb::Alert, Status>>;
+
+    async fn list_alerts(
+        &self,
+        req: Request<pb::ListAlertsRequest>,
+    ) -> Result<Response<pb::ListAlertsResponse>, Status> {
+        let r = req.into_inner();
+        let limit = if r.limit == 0 { 1000 } else { r.limit as usize };
+        let alerts = self
+            .node
+            .list_alerts(r.after, r.unacked, limit)
+            .map_err(status)?;
+        Ok(Response::new(pb::ListAlertsResponse { alerts }))
+    }
+
+    async fn subscribe_alerts(
+        &self,
+        req: Request<pb::SubscribeAlertsRequest>,
+    ) -> Result<Response<Self::SubscribeAlertsStream>, Status> {
+        let stream = super::joint::subscribe_alerts(self.node.clone(), req.into_inner());
+        Ok(Response::new(stream))
+    }
+
+    async fn ack_alert(
+        &self,
+        req: Request<pb::AckAlertRequest>,
+    ) -> Result<Response<pb::Alert>, Status> {
+        let who = actor(&req);
+        let r = req.into_inner();
+        let a = self
+            .node
+            .ack_alert(r.id, &who, &r.note)
+            .await
+            .map_err(status)?;
+        Ok(Response::new(a))
+    }
+
+    async fn watch_add(
+        &self,
+        req: Request<pb::WatchRequest>,
+    ) -> Result<Response<pb::WatchResponse>, Status> {
+        let who = actor(&req);
+        let r = req.into_inner();
+        let sel = super::joint::watch_selector(&r).map_err(status)?;
+        let (e, held) = self
+            .node
+            .watch_add(sel, &r.note, &who)
+            .await
+            .map_err(status)?;
+        Ok(Response::new(pb::WatchResponse {
+            entries: vec![e],
+            held: u32::try_from(held).unwrap_or(u32::MAX),
+        }))
+    }
+
+    async fn watch_remove(
+        &self,
+        req: Request<pb::WatchRequest>,
+    ) -> Result<Response<pb::WatchResponse>, Status> {
+        let who = actor(&req);
+        let r = req.into_inner();
+        let sel = super::joint::watch_selector(&r).map_err(status)?;
+        let e = self.node.watch_remove(sel, &who).await.map_err(status)?;
+        Ok(Response::new(pb::WatchResponse {
+            entries: vec![e],
+            held: 0,
+        }))
+    }
+
+    async fn watch_list(
+        &self,
+        _req: Request<pb::WatchListRequest>,
+    ) -> Result<Response<pb::WatchResponse>, Status> {
+        let entries = self.node.watch_list().map_err(status)?;
+        Ok(Response::new(pb::WatchResponse { entries, held: 0 }))
+    }
+
     async fn correlate(
         &self,
         req: Request<pb::CorrelateRequest>,

@@ -70,3 +70,83 @@ pub(super) fn correlate(
     }
     Ok(out)
 }
+
+/// `SubscribeAlerts`: the stored alerts after `after`, then new ones as
+/// they are raised, until the caller goes away.
+pub(super) fn subscribe_alerts(
+    node: std::sync::Arc<Node>,
+    req: pb::SubscribeAlertsRequest,
+) -> tokio_stream::wrappers::ReceiverStream<Result<pb::Alert, tonic::Status>> {
+    let (tx, rx) = tokio::sync::mpsc::channel(256);
+    tokio::spawn(async move {
+        // Subscribed before reading the stored ones: nothing falls between.
+        let mut live = node.alert_events();
+        let mut closing = node.closing();
+        let mut last = req.after;
+        loop {
+            let stored = match node.list_alerts(last, req.unacked, 1000) {
+                Ok(s) => s,
+                Err(e) => {
+                    let _ = tx.send(Err(super::status::status(e))).await;
+                    return;
+                }
+            };
+            let full = stored.len() == 1000;
+            for a in stored {
+                last = last.max(a.id);
+                if tx.send(Ok(a)).await.is_err() {
+                    return;
+                }
+            }
+            if !full {
+                break;
+            }
+        }
+        loop {
+            let next = tokio::select! {
+                n = live.recv() => n,
+                () = tx.closed() => return,
+                _ = closing.wait_for(|c| *c) => return,
+            };
+            match next {
+                Ok(a) if a.id > last => {
+                    last = a.id;
+                    if tx.send(Ok(a)).await.is_err() {
+                        return;
+                    }
+                }
+                Ok(_) => {}
+                // Fell behind: the store has what was missed.
+                Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {
+                    match node.list_alerts(last, req.unacked, 10_000) {
+                        Ok(missed) => {
+                            for a in missed {
+                                last = last.max(a.id);
+                                if tx.send(Ok(a)).await.is_err() {
+                                    return;
+                                }
+                            }
+                        }
+                        Err(e) => {
+                            let _ = tx.send(Err(super::status::status(e))).await;
+                            return;
+                        }
+                    }
+                }
+                Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
+            }
+        }
+    });
+    tokio_stream::wrappers::ReceiverStream::new(rx)
+}
+
+/// The selector of a watch request, required.
+pub(super) fn watch_selector(req: &pb::WatchRequest) -> Result<&str, NodeError> {
+    let s = req.selector.trim();
+    if s.is_empty() {
+        return Err(NodeError::Invalid(
+            "a watch needs a selector, kind:value (e.g. phone:+254712345678)".into(),
+        ));
+    }
+    Ok(s)
+}

@@ -3,7 +3,8 @@
 //! [`import`] (the import pipeline), [`read`] (get, query), [`membership`] (adopting
 //! manifests), [`ingest`] (pulled records; the completeness check's id
 //! sets), [`receipts`] (delivery receipts), [`peers`] (cursors and policy
-//! epochs), [`correlate`] (records sharing selectors). No gRPC here: the [`crate::api`] services convert requests
+//! epochs), [`correlate`] (records sharing selectors), [`alerts`] (alerts
+//! and the watchlist). No gRPC here: the [`crate::api`] services convert requests
 //! and call these.
 
 use std::os::unix::fs::PermissionsExt;
@@ -11,6 +12,7 @@ use std::sync::Arc;
 
 use ed25519_dalek::SigningKey;
 
+mod alerts;
 mod correlate;
 mod import;
 mod ingest;
@@ -91,6 +93,10 @@ pub struct Node {
     limits: Limits,
     store: Store,
     correlation: Correlation,
+    /// New alerts, for subscribers.
+    alerts: tokio::sync::broadcast::Sender<wildnet_proto::v1::Alert>,
+    /// Turns true when the node shuts down (ends open local streams).
+    closing: tokio::sync::watch::Sender<bool>,
     federation: Option<crate::federation::Federation>,
 }
 
@@ -144,6 +150,8 @@ impl Node {
         Ok(Arc::new(Node {
             federation,
             correlation,
+            alerts: tokio::sync::broadcast::channel(1024).0,
+            closing: tokio::sync::watch::channel(false).0,
             trust: LocalTrust {
                 agency: settings.agency.clone(),
                 key: key.verifying_key(),
@@ -180,6 +188,17 @@ impl Node {
     /// The federation, when the node has joined one.
     pub fn federation(&self) -> Option<&crate::federation::Federation> {
         self.federation.as_ref()
+    }
+
+    /// Ends the node's open local streams (alert subscriptions): it is
+    /// shutting down.
+    pub fn close(&self) {
+        self.closing.send_replace(true);
+    }
+
+    /// Turns true when the node shuts down.
+    pub fn closing(&self) -> tokio::sync::watch::Receiver<bool> {
+        self.closing.subscribe()
     }
 
     /// Appends an audit entry without waiting for its flush.

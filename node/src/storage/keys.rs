@@ -299,6 +299,17 @@ pub(crate) const SCHEMA_KEY: &str = "schema";
 /// `meta` key: the agency that owns the data dir.
 pub(crate) const OWNER_KEY: &str = "agency";
 
+/// `meta` key: the feed position up to which stored records have been
+/// checked for alerts (8 bytes BE).
+pub(crate) const ALERT_MARK_KEY: &str = "alert_mark";
+
+/// `recordkey_alert` key: record id, then the correlation key.
+pub(crate) fn alert_key(record: &RecordId, key: &str) -> Vec<u8> {
+    let mut k = record.as_bytes().to_vec();
+    k.extend_from_slice(key.as_bytes());
+    k
+}
+
 /// `meta` key: the normaliser version (1 byte) whose correlation keys
 /// index every record; absent in data dirs from before versions (1).
 pub(crate) const NORMALISER_KEY: &str = "selector_normaliser";

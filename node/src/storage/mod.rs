@@ -21,11 +21,16 @@
 //!   when it was stored (8 bytes) + SHA-256 of the signed receipt
 //! - `hash_receipt`: the signed delivery receipts themselves (proof)
 //! - `peerseq_receipt`: receipts waiting to be delivered to a peer
+//! - `seq_alert`: alert number → `Alert` (node-local, never synced)
+//! - `recordkey_alert`: record id + correlation key → alert number (one
+//!   alert per record and value)
+//! - `key_watch`: watched correlation key → `WatchEntry`
 //!
 //! All writes go through one writer thread ([`writer`]) that applies every
 //! queued write, flushes once, and only then acknowledges them all (group
 //! commit). Reads go straight to sled from any thread.
 
+mod alerts;
 mod audit;
 mod keys;
 mod open;
@@ -187,6 +192,12 @@ pub(crate) enum Side {
     Receipts,
     /// `peerseq_receipt`.
     Outbox,
+    /// `seq_alert`.
+    Alerts,
+    /// `recordkey_alert`.
+    AlertKeys,
+    /// `key_watch`.
+    Watch,
 }
 
 #[derive(Clone)]
@@ -208,6 +219,9 @@ pub(crate) struct Trees {
     pub(crate) receipts: sled::Tree,
     pub(crate) outbox: sled::Tree,
     pub(crate) blockrefs: sled::Tree,
+    pub(crate) alerts: sled::Tree,
+    pub(crate) alert_keys: sled::Tree,
+    pub(crate) watch: sled::Tree,
 }
 
 impl Trees {
@@ -217,6 +231,9 @@ impl Trees {
             Side::Holders => &self.holders,
             Side::Receipts => &self.receipts,
             Side::Outbox => &self.outbox,
+            Side::Alerts => &self.alerts,
+            Side::AlertKeys => &self.alert_keys,
+            Side::Watch => &self.watch,
         }
     }
 

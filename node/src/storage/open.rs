@@ -68,6 +68,9 @@ impl Trees {
             receipts: t("hash_receipt")?,
             outbox: t("peerseq_receipt")?,
             blockrefs: t("batch_block")?,
+            alerts: t("seq_alert")?,
+            alert_keys: t("recordkey_alert")?,
+            watch: t("key_watch")?,
             db,
         })
     }

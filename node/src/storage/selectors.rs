@@ -40,3 +40,25 @@ impl Store {
         Ok(out)
     }
 }
+
+impl Store {
+    /// The feed positions of records holding a correlation key, newest
+    /// blocks first, at most `cap`; true when more exist. Reads posting
+    /// blocks only (no record is decoded): the cheap first look of the
+    /// alert check, where most values are held by one record.
+    pub fn postings(&self, key: &str, cap: usize) -> Result<(Vec<u64>, bool), StoreError> {
+        let prefix = keys::index_prefix(Field::Selector, key);
+        let hi = keys::prefix_end(&prefix);
+        let mut out = Vec::new();
+        for kv in self.trees().index.range(prefix..hi).rev() {
+            let (_, v) = kv?;
+            for e in v.chunks_exact(keys::SUFFIX) {
+                if out.len() == cap {
+                    return Ok((out, true));
+                }
+                out.push(keys::u64_from(&e[8..]));
+            }
+        }
+        Ok((out, false))
+    }
+}

@@ -1,6 +1,7 @@
 //! End-to-end tests: real `wildnet-node` processes on temp dirs, driven by
 //! the real `wildnet` CLI and by gRPC over the node's Unix socket.
 
+mod alerts;
 mod bench;
 mod completeness;
 mod correlation;
