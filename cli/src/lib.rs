@@ -61,6 +61,8 @@ pub enum Command {
     Alerts(cmd::alerts::AlertsArgs),
     /// Watch values: a record holding one raises an alert
     Watch(cmd::alerts::WatchArgs),
+    /// Ask peers hit/no-hit whether they hold selectors, without telling them which
+    Deconflict(cmd::deconflict::DeconflictArgs),
     /// Withdraw one of your records everywhere it reached
     Retract(cmd::admin::RetractArgs),
     /// Read or verify the audit log
@@ -124,6 +126,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Command::Correlate(a) => cmd::correlate::run(&mut client, a, f).await,
             Command::Alerts(a) => cmd::alerts::run(&mut client, a, f).await,
             Command::Watch(a) => cmd::alerts::watch(&mut client, a, f).await,
+            Command::Deconflict(a) => cmd::deconflict::run(&mut client, a, f).await,
             Command::Retract(a) => cmd::admin::retract(&mut client, a, f).await,
             Command::Audit(a) => cmd::admin::audit(&mut client, a, f).await,
             Command::Info => cmd::admin::info(&mut client, f).await,

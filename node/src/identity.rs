@@ -184,6 +184,46 @@ pub fn rotate(dir: &Path) -> Result<InitReport, IdentityError> {
     })
 }
 
+/// The node's OPRF key (deconfliction) at `path`; made, mode 0600, when
+/// there is none yet (a node's first start).
+pub fn load_or_create_oprf_key(
+    path: &Path,
+) -> Result<crate::deconfliction::OprfKey, IdentityError> {
+    use crate::deconfliction::OprfKey;
+    let bad = |cause: String| IdentityError::BadKey {
+        path: path.to_path_buf(),
+        what: "OPRF",
+        cause,
+    };
+    match fs::read_to_string(path) {
+        Ok(text) => {
+            let bytes = hex::decode(text.trim()).map_err(|e| bad(e.to_string()))?;
+            OprfKey::from_bytes(&bytes).map_err(bad)
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            if let Some(dir) = path.parent() {
+                fs::create_dir_all(dir).map_err(io(dir))?;
+            }
+            let key = OprfKey::generate(&mut rand_core::OsRng).map_err(bad)?;
+            write_new(path, hex::encode(key.to_bytes()).as_bytes(), 0o600)?;
+            tracing::info!(path = %path.display(), "made the deconfliction (OPRF) key");
+            Ok(key)
+        }
+        Err(e) => Err(io(path)(e)),
+    }
+}
+
+/// Replaces the OPRF key with a new one (the old one moves to
+/// `<path>.retired-<unix ms>`): peers' copies of this node's filter, and
+/// tokens computed with the old key, stop matching at the next start.
+pub fn rotate_oprf_key(path: &Path) -> Result<(), IdentityError> {
+    if path.exists() {
+        let retired = path.with_extension(format!("key.retired-{}", crate::now_ms()));
+        fs::rename(path, &retired).map_err(io(path))?;
+    }
+    load_or_create_oprf_key(path).map(|_| ())
+}
+
 fn write_new(path: &Path, data: &[u8], mode: u32) -> Result<(), IdentityError> {
     let mut f = OpenOptions::new()
         .write(true)

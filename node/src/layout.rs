@@ -6,6 +6,7 @@
 //! node.toml                  CONFIG_FILE
 //! keys/signing.key.pem       SIGNING_KEY_FILE (Ed25519, PKCS#8 v1, 0600)
 //! keys/tls.key.pem           TLS_KEY_FILE (ECDSA P-256, PKCS#8, 0600)
+//! keys/oprf.key              OPRF_KEY_FILE (ristretto255 scalar, hex, 0600)
 //! keys/retired-<ms>/         retired_keys_dir: the keys a rotation replaced
 //! admission-request.pb       ADMISSION_FILE, for the secretariat
 //! tls.csr.pem                CSR_FILE, a readable copy of the request's CSR
@@ -25,6 +26,9 @@ pub const KEYS_DIR: &str = "keys";
 pub const SIGNING_KEY_FILE: &str = "keys/signing.key.pem";
 /// ECDSA P-256 TLS key, in an agency dir.
 pub const TLS_KEY_FILE: &str = "keys/tls.key.pem";
+/// The OPRF key that answers deconfliction questions (32 bytes, hex, 0600;
+/// made at the node's first start).
+pub const OPRF_KEY_FILE: &str = "keys/oprf.key";
 /// Admission request, in an agency dir.
 pub const ADMISSION_FILE: &str = "admission-request.pb";
 /// Readable copy of the CSR, in an agency dir.

@@ -20,6 +20,8 @@
 //!   check.
 //! - [`policy`]: who may hold a record and whether this node may send it to
 //!   a peer, as pure functions with exhaustive tests.
+//! - [`deconfliction`]: the oblivious PRF (RFC 9497) behind hit/no-hit
+//!   questions that do not tell the asked agency what was asked.
 //!
 //! **Files and settings** — offline tools over an agency or federation dir.
 //! - [`layout`]: every file name of an agency dir and a federation dir.
@@ -57,6 +59,7 @@ pub mod record;
 pub mod warninglist;
 pub mod membership;
 pub mod policy;
+pub mod deconfliction;
 pub mod layout;
 pub mod config;
 pub mod identity;

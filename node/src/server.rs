@@ -69,6 +69,7 @@ pub async fn run_with(
         settings.purge_interval_secs,
     )));
     up.tasks.push(tokio::spawn(alert_loop(node.clone())));
+    up.tasks.push(tokio::spawn(filter_loop(node.clone())));
 
     tokio::select! {
         () = shutdown => tracing::info!("shutting down"),
@@ -340,13 +341,32 @@ async fn alert_loop(node: Arc<Node>) {
     }
 }
 
+/// Keeps the deconfliction filter up to the feed head.
+async fn filter_loop(node: Arc<Node>) {
+    let mut head = node.store().head_watch();
+    loop {
+        if let Err(e) = node.update_filter().await {
+            tracing::error!(cause = %e, "deconfliction filter update failed; it retries at the next record");
+        }
+        if head.changed().await.is_err() {
+            return;
+        }
+    }
+}
+
 async fn purge_loop(node: Arc<Node>, every_secs: u64) {
     let mut tick = tokio::time::interval(Duration::from_secs(every_secs));
     loop {
         tick.tick().await;
         match node.store().purge_expired(crate::now_ms()).await {
             Ok(0) => {}
-            Ok(n) => tracing::info!(purged = n, "expired records purged"),
+            Ok(n) => {
+                tracing::info!(purged = n, "expired records purged");
+                // Ours may be among them: their values must leave the filter.
+                if let Err(e) = node.filter_dirty().await {
+                    tracing::error!(cause = %e, "cannot mark the deconfliction filter for a rebuild");
+                }
+            }
             Err(e) => tracing::error!(cause = %e, "purge failed"),
         }
     }

@@ -166,6 +166,7 @@ fn refuse<T>() -> Result<T, Status> {
 impl pb::federation_server::Federation for Service {
     type PullStream = ReceiverStream<Result<pb::PullItem, Status>>;
     type ReconcileStream = ReceiverStream<Result<pb::ReconcileResponse, Status>>;
+    type DeconflictFilterStream = ReceiverStream<Result<pb::FilterChunk, Status>>;
 
     async fn hello(
         &self,
@@ -221,6 +222,27 @@ impl pb::federation_server::Federation for Service {
         &self,
         _: Request<pb::ReceiptBatch>,
     ) -> Result<Response<pb::AcknowledgeResponse>, Status> {
+        refuse()
+    }
+
+    async fn deconflict_filter(
+        &self,
+        _: Request<pb::FilterRequest>,
+    ) -> Result<Response<Self::DeconflictFilterStream>, Status> {
+        refuse()
+    }
+
+    async fn deconflict_evaluate(
+        &self,
+        _: Request<pb::EvaluateRequest>,
+    ) -> Result<Response<pb::EvaluateResponse>, Status> {
+        refuse()
+    }
+
+    async fn deconflict_follow_up(
+        &self,
+        _: Request<pb::FollowUpRequest>,
+    ) -> Result<Response<pb::FollowUpResponse>, Status> {
         refuse()
     }
 }

@@ -4,6 +4,7 @@ pub mod admin;
 pub mod alerts;
 pub mod bench;
 pub mod correlate;
+pub mod deconflict;
 pub mod federation;
 pub mod generate;
 pub mod import;

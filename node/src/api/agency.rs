@@ -424,6 +424,25 @@ impl Agency for AgencyService {
         Ok(Response::new(pb::WatchResponse { entries, held: 0 }))
     }
 
+    async fn deconflict(
+        &self,
+        req: Request<pb::DeconflictRequest>,
+    ) -> Result<Response<pb::DeconflictResponse>, Status> {
+        let who = actor(&req);
+        let r = req.into_inner();
+        let answers = if r.selectors.is_empty() {
+            self.node
+                .store()
+                .followups()
+                .map_err(|e| status(e.into()))?
+        } else {
+            crate::sync::deconflict::deconflict(&self.node, &r, &who)
+                .await
+                .map_err(status)?
+        };
+        Ok(Response::new(pb::DeconflictResponse { answers }))
+    }
+
     async fn correlate(
         &self,
         req: Request<pb::CorrelateRequest>,

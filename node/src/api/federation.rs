@@ -8,6 +8,7 @@ use tonic::{Request, Response, Status};
 use wildnet_proto::v1 as pb;
 use wildnet_proto::v1::federation_server::Federation as FederationApi;
 
+use super::status::status;
 use crate::node::Node;
 use crate::sync::FETCH_MAX;
 
@@ -219,5 +220,72 @@ impl FederationApi for FederationService {
             .adopt_manifest(req.into_inner(), &format!("peer:{peer}"))
             .await;
         Ok(Response::new(r))
+    }
+
+    type DeconflictFilterStream =
+        tokio_stream::wrappers::ReceiverStream<Result<pb::FilterChunk, Status>>;
+
+    async fn deconflict_filter(
+        &self,
+        req: Request<pb::FilterRequest>,
+    ) -> Result<Response<Self::DeconflictFilterStream>, Status> {
+        self.caller(&req)?;
+        let r = req.into_inner();
+        // Up to the feed head before serving: a record stored a moment
+        // ago is answered for.
+        self.node.update_filter().await.map_err(status)?;
+        let node = self.node.clone();
+        let (tx, rx) = tokio::sync::mpsc::channel(8);
+        tokio::spawn(async move {
+            let (mut epoch, mut since) = (r.epoch, r.since);
+            loop {
+                let chunk = node.filter_chunks(epoch, since).map_err(status);
+                let (e, start, tokens, total) = match chunk {
+                    Ok(c) => c,
+                    Err(s) => {
+                        let _ = tx.send(Err(s)).await;
+                        return;
+                    }
+                };
+                let n = (tokens.len() / 16) as u64;
+                let last = start + n >= total || n == 0;
+                let msg = pb::FilterChunk {
+                    epoch: e,
+                    start,
+                    tokens,
+                    total,
+                };
+                if tx.send(Ok(msg)).await.is_err() || last {
+                    return;
+                }
+                (epoch, since) = (e, start + n);
+            }
+        });
+        Ok(Response::new(tokio_stream::wrappers::ReceiverStream::new(
+            rx,
+        )))
+    }
+
+    async fn deconflict_evaluate(
+        &self,
+        req: Request<pb::EvaluateRequest>,
+    ) -> Result<Response<pb::EvaluateResponse>, Status> {
+        let peer = self.caller(&req)?;
+        let r = req.into_inner();
+        let (evaluated, epoch) = self.node.evaluate_for(&peer, &r.blinded).map_err(status)?;
+        Ok(Response::new(pb::EvaluateResponse { evaluated, epoch }))
+    }
+
+    async fn deconflict_follow_up(
+        &self,
+        req: Request<pb::FollowUpRequest>,
+    ) -> Result<Response<pb::FollowUpResponse>, Status> {
+        let peer = self.caller(&req)?;
+        let r = req.into_inner();
+        let hits = self
+            .node
+            .follow_up_for(&peer, r.epoch, &r.tokens)
+            .map_err(status)?;
+        Ok(Response::new(pb::FollowUpResponse { hits }))
     }
 }

@@ -17,6 +17,7 @@ pub fn status(e: NodeError) -> Status {
         NodeError::NotFederated => Status::failed_precondition(e.to_string()),
         NodeError::Unknown(m) => Status::not_found(m),
         NodeError::Timeout(m) => Status::deadline_exceeded(m),
+        NodeError::Exhausted(m) => Status::resource_exhausted(m),
         NodeError::Internal(m) => {
             tracing::error!(cause = %m, "internal failure");
             Status::internal(m)

@@ -74,3 +74,70 @@ impl CorrelationSection {
         })
     }
 }
+
+/// `[deconfliction]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DeconflictionSection {
+    /// The OPRF key that answers deconfliction questions (made at the
+    /// first start).
+    pub oprf_key: PathBuf,
+    /// Answer for LOCAL records too (they never leave the node; a hit only
+    /// tells the asker whom to call).
+    pub answer_local: bool,
+    /// Selectors one peer may have evaluated at once (token bucket size).
+    pub peer_burst: u32,
+    /// Selectors per peer and day the bucket refills with.
+    pub peer_per_day: u32,
+    /// How long `wildnet deconflict` waits for each peer, seconds.
+    pub deadline_secs: u64,
+}
+
+impl Default for DeconflictionSection {
+    fn default() -> Self {
+        DeconflictionSection {
+            oprf_key: crate::layout::OPRF_KEY_FILE.into(),
+            answer_local: true,
+            peer_burst: 500,
+            peer_per_day: 500,
+            deadline_secs: 5,
+        }
+    }
+}
+
+/// `[deconfliction]`, validated, the key path resolved.
+#[derive(Debug, Clone)]
+pub struct DeconflictionSettings {
+    /// The OPRF key file.
+    pub oprf_key: PathBuf,
+    /// Whether LOCAL records are answered for.
+    pub answer_local: bool,
+    /// Token bucket size per peer (selectors).
+    pub peer_burst: u32,
+    /// Refill per day (selectors).
+    pub peer_per_day: u32,
+    /// Per-peer deadline of a fan-out.
+    pub deadline: std::time::Duration,
+}
+
+impl DeconflictionSection {
+    /// Validated, with the key path resolved by `resolve`.
+    pub fn settings(
+        &self,
+        resolve: &dyn Fn(&Path) -> PathBuf,
+    ) -> Result<DeconflictionSettings, String> {
+        if self.peer_burst == 0 {
+            return Err("[deconfliction] peer_burst must be at least 1".into());
+        }
+        if !(1..=600).contains(&self.deadline_secs) {
+            return Err("[deconfliction] deadline_secs must be 1-600".into());
+        }
+        Ok(DeconflictionSettings {
+            oprf_key: resolve(&self.oprf_key),
+            answer_local: self.answer_local,
+            peer_burst: self.peer_burst,
+            peer_per_day: self.peer_per_day,
+            deadline: std::time::Duration::from_secs(self.deadline_secs),
+        })
+    }
+}

@@ -12,7 +12,10 @@ use crate::record::{AgencyId, Limits};
 mod edit;
 mod joint;
 pub use edit::NodeToml;
-pub use joint::{CorrelationSection, CorrelationSettings, DEFAULT_CORRELATION_LIMIT};
+pub use joint::{
+    CorrelationSection, CorrelationSettings, DEFAULT_CORRELATION_LIMIT, DeconflictionSection,
+    DeconflictionSettings,
+};
 
 /// sled's page cache by default, MiB (`[storage] cache_mb`).
 pub const DEFAULT_CACHE_MB: u64 = 64;
@@ -35,6 +38,9 @@ pub struct Config {
     /// Correlation between records.
     #[serde(default)]
     pub correlation: CorrelationSection,
+    /// Answering deconfliction questions.
+    #[serde(default)]
+    pub deconfliction: DeconflictionSection,
     /// Federation membership (written by `wildnet federation join`).
     pub federation: Option<FederationSection>,
 }
@@ -274,6 +280,8 @@ pub struct Settings {
     pub cache_bytes: u64,
     /// Correlation limit and warninglists.
     pub correlation: CorrelationSettings,
+    /// Deconfliction key, scope and rate limit.
+    pub deconfliction: DeconflictionSettings,
     /// Federation membership, when the agency has joined one.
     pub federation: Option<FederationSettings>,
 }
@@ -385,7 +393,9 @@ impl Settings {
             .map(|f| f.settings(&resolve))
             .transpose()?;
         let correlation = cfg.correlation.settings(&resolve)?;
+        let deconfliction = cfg.deconfliction.settings(&resolve)?;
         Ok(Settings {
+            deconfliction,
             federation,
             correlation,
             agency,
@@ -450,6 +460,17 @@ shipped_warninglists = true
 # Your own warninglists, MISP's JSON shape (name, version,
 # matching_attributes, type string|substring|hostname, list with %).
 warninglists = []
+
+[deconfliction]
+# The OPRF key that answers hit/no-hit questions (made at the first start).
+oprf_key = "keys/oprf.key"
+# Answer for LOCAL records too (a hit only names whom to call).
+answer_local = true
+# Selectors one peer may have evaluated at once, and per day after that.
+peer_burst = 500
+peer_per_day = 500
+# How long `wildnet deconflict` waits for each peer, seconds.
+deadline_secs = 5
 "#
     )
 }

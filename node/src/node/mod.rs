@@ -4,7 +4,8 @@
 //! manifests), [`ingest`] (pulled records; the completeness check's id
 //! sets), [`receipts`] (delivery receipts), [`peers`] (cursors and policy
 //! epochs), [`correlate`] (records sharing selectors), [`alerts`] (alerts
-//! and the watchlist). No gRPC here: the [`crate::api`] services convert requests
+//! and the watchlist), [`deconflict`] (the filter, answering hit/no-hit
+//! questions). No gRPC here: the [`crate::api`] services convert requests
 //! and call these.
 
 use std::os::unix::fs::PermissionsExt;
@@ -14,6 +15,7 @@ use ed25519_dalek::SigningKey;
 
 mod alerts;
 mod correlate;
+mod deconflict;
 mod import;
 mod ingest;
 mod membership;
@@ -23,6 +25,7 @@ mod read;
 mod receipts;
 
 pub use correlate::{Correlation, Links, Suppressed, TopValue};
+pub use deconflict::{Deconfliction, FILTER_CHUNK, MAX_QUESTION};
 pub use import::Import;
 pub use ingest::{Checked, Ingested};
 pub use publish::{LineResult, PreparedBatch};
@@ -57,6 +60,9 @@ pub enum NodeError {
     /// A wait ran out; the message says for what.
     #[error("{0}")]
     Timeout(String),
+    /// A rate limit is spent; the message says when it refills.
+    #[error("{0}")]
+    Exhausted(String),
     /// A task of the node failed (a bug or a shutdown).
     #[error("{0}")]
     Internal(String),
@@ -97,6 +103,7 @@ pub struct Node {
     alerts: tokio::sync::broadcast::Sender<wildnet_proto::v1::Alert>,
     /// Turns true when the node shuts down (ends open local streams).
     closing: tokio::sync::watch::Sender<bool>,
+    deconfliction: Deconfliction,
     federation: Option<crate::federation::Federation>,
 }
 
@@ -132,6 +139,8 @@ impl Node {
             settings.cache_bytes,
         )?;
         let correlation = Correlation::load(&settings.correlation).map_err(NodeError::Invalid)?;
+        let oprf = crate::identity::load_or_create_oprf_key(&settings.deconfliction.oprf_key)?;
+        let deconfliction = Deconfliction::new(oprf, settings.deconfliction.clone());
         let federation = match &settings.federation {
             None => None,
             Some(f) => {
@@ -152,6 +161,7 @@ impl Node {
             correlation,
             alerts: tokio::sync::broadcast::channel(1024).0,
             closing: tokio::sync::watch::channel(false).0,
+            deconfliction,
             trust: LocalTrust {
                 agency: settings.agency.clone(),
                 key: key.verifying_key(),

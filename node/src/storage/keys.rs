@@ -310,6 +310,24 @@ pub(crate) fn alert_key(record: &RecordId, key: &str) -> Vec<u8> {
     k
 }
 
+/// `meta` key: the deconfliction filter's state ([`super::FilterState`]).
+pub(crate) const FILTER_KEY: &str = "deconfliction_filter";
+
+/// `epochtoken_key` / `epochseq_token` key: an epoch, then 16 or 8 bytes.
+pub(crate) fn filter_epoch_key(epoch: u64, rest: &[u8]) -> Vec<u8> {
+    let mut k = epoch.to_be_bytes().to_vec();
+    k.extend_from_slice(rest);
+    k
+}
+
+/// `peerkey_followup` key: peer, 0, correlation key.
+pub(crate) fn followup_key(peer: &str, key: &str) -> Vec<u8> {
+    let mut k = peer.as_bytes().to_vec();
+    k.push(0);
+    k.extend_from_slice(key.as_bytes());
+    k
+}
+
 /// `meta` key: the normaliser version (1 byte) whose correlation keys
 /// index every record; absent in data dirs from before versions (1).
 pub(crate) const NORMALISER_KEY: &str = "selector_normaliser";

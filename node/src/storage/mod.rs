@@ -25,6 +25,10 @@
 //! - `recordkey_alert`: record id + correlation key → alert number (one
 //!   alert per record and value)
 //! - `key_watch`: watched correlation key → `WatchEntry`
+//! - `epochtoken_key`, `epochseq_token`: this agency's deconfliction filter
+//!   per epoch (OPRF token → correlation key; position → token)
+//! - `peerkey_followup`: deconfliction answers and open follow-ups, per
+//!   peer and selector (asker side)
 //!
 //! All writes go through one writer thread ([`writer`]) that applies every
 //! queued write, flushes once, and only then acknowledges them all (group
@@ -32,6 +36,7 @@
 
 mod alerts;
 mod audit;
+mod filter;
 mod keys;
 mod open;
 mod peers;
@@ -49,6 +54,7 @@ use std::sync::{Arc, Mutex, mpsc};
 use crate::record::{Record, RecordError, RecordId};
 
 pub use audit::{AuditDraft, AuditVerdict};
+pub use filter::FilterState;
 pub use peers::{PeerWrite, QueueKey};
 pub use query::{Query, QueryPage};
 pub use tools::{RawSled, disk_usage, logical_bytes, raw_sled};
@@ -198,6 +204,12 @@ pub(crate) enum Side {
     AlertKeys,
     /// `key_watch`.
     Watch,
+    /// `epochtoken_key`.
+    FilterKeys,
+    /// `epochseq_token`.
+    FilterLog,
+    /// `peerkey_followup`.
+    FollowUps,
 }
 
 #[derive(Clone)]
@@ -222,6 +234,9 @@ pub(crate) struct Trees {
     pub(crate) alerts: sled::Tree,
     pub(crate) alert_keys: sled::Tree,
     pub(crate) watch: sled::Tree,
+    pub(crate) filter_keys: sled::Tree,
+    pub(crate) filter_log: sled::Tree,
+    pub(crate) followups: sled::Tree,
 }
 
 impl Trees {
@@ -234,6 +249,9 @@ impl Trees {
             Side::Alerts => &self.alerts,
             Side::AlertKeys => &self.alert_keys,
             Side::Watch => &self.watch,
+            Side::FilterKeys => &self.filter_keys,
+            Side::FilterLog => &self.filter_log,
+            Side::FollowUps => &self.followups,
         }
     }
 

@@ -71,6 +71,9 @@ impl Trees {
             alerts: t("seq_alert")?,
             alert_keys: t("recordkey_alert")?,
             watch: t("key_watch")?,
+            filter_keys: t("epochtoken_key")?,
+            filter_log: t("epochseq_token")?,
+            followups: t("peerkey_followup")?,
             db,
         })
     }

@@ -1,7 +1,8 @@
 //! The network between nodes: [`links`] keeps one link per peer (dial with
 //! [`dial`], Hello, then pull, deliver receipts and check completeness in
 //! turn, with backoff); [`serve`] is the source side of Pull; [`pull`] the
-//! puller's ingest loop; [`complete`] the completeness check.
+//! puller's ingest loop; [`complete`] the completeness check;
+//! [`deconflict`] asks peers hit/no-hit questions.
 //!
 //! Ingest of a pulled batch, in order:
 //! 1. every record is verified exactly like a local one, against the
@@ -18,6 +19,7 @@
 //! 5. only then does the durable cursor move past the batch.
 
 mod complete;
+pub mod deconflict;
 pub mod dial;
 mod hello;
 pub mod links;

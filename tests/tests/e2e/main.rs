@@ -5,6 +5,7 @@ mod alerts;
 mod bench;
 mod completeness;
 mod correlation;
+mod deconfliction;
 mod durability;
 mod federation;
 mod interfaces;
