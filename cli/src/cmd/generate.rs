@@ -108,6 +108,12 @@ pub fn run(a: &GenerateArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// A valid number: `prefix` and `digits` random digits.
+fn phone_number(rng: &mut Rng, prefix: &str, digits: u32) -> String {
+    let tail = rng.next() % 10u64.pow(digits);
+    format!("{prefix}{tail:0width$}", width = digits as usize)
+}
+
 /// Writes `count` listings as import CSV; `share` overrides the random
 /// sharing of each row (e.g. `agency:ZA-DFFE`).
 pub fn write_listings(
@@ -141,8 +147,7 @@ pub fn write_listings(
             rng.pick(&WORDS),
             rng.pick(&WORDS)
         );
-        let tail = rng.next() % 10u64.pow(digits);
-        let phone = format!("{phone}{tail:0width$}", width = digits as usize);
+        let phone = phone_number(&mut rng, phone, digits);
         let tlp = rng.pick(&["green", "amber", "amber", "amber-strict"]);
         let random = rng.pick(&["local", "federation", "federation"]);
         let share = share.unwrap_or(random);
@@ -184,8 +189,7 @@ mod tests {
         let mut rng = Rng(11);
         for (country, _, prefix, digits) in COUNTRIES {
             for _ in 0..3000 {
-                let tail = rng.next() % 10u64.pow(digits);
-                let phone = format!("phone:{prefix}{tail:0width$}", width = digits as usize);
+                let phone = format!("phone:{}", phone_number(&mut rng, prefix, digits));
                 let parsed = wildnet_node::record::selector::parse(&phone, None);
                 assert!(parsed.is_ok(), "{country}: {parsed:?}");
             }

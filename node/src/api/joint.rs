@@ -71,70 +71,68 @@ pub(super) fn correlate(
     Ok(out)
 }
 
+type AlertSender = tokio::sync::mpsc::Sender<Result<pb::Alert, tonic::Status>>;
+
+/// Sends the stored alerts after `last`; returns the last id sent, or
+/// `None` once the caller is gone or the store failed (it was told).
+async fn send_stored(node: &Node, tx: &AlertSender, mut last: u64, unacked: bool) -> Option<u64> {
+    loop {
+        let stored = match node.list_alerts(last, unacked, 1000) {
+            Ok(s) => s,
+            Err(e) => {
+                let _ = tx.send(Err(super::status::status(e))).await;
+                return None;
+            }
+        };
+        let full = stored.len() == 1000;
+        for a in stored {
+            last = last.max(a.id);
+            tx.send(Ok(a)).await.ok()?;
+        }
+        if !full {
+            return Some(last);
+        }
+    }
+}
+
 /// `SubscribeAlerts`: the stored alerts after `after`, then new ones as
-/// they are raised, until the caller goes away.
+/// they are raised, until the caller goes away or the node stops.
 pub(super) fn subscribe_alerts(
     node: std::sync::Arc<Node>,
     req: pb::SubscribeAlertsRequest,
 ) -> tokio_stream::wrappers::ReceiverStream<Result<pb::Alert, tonic::Status>> {
+    use tokio::sync::broadcast::error::RecvError;
     let (tx, rx) = tokio::sync::mpsc::channel(256);
     tokio::spawn(async move {
         // Subscribed before reading the stored ones: nothing falls between.
         let mut live = node.alert_events();
         let mut closing = node.closing();
-        let mut last = req.after;
-        loop {
-            let stored = match node.list_alerts(last, req.unacked, 1000) {
-                Ok(s) => s,
-                Err(e) => {
-                    let _ = tx.send(Err(super::status::status(e))).await;
-                    return;
-                }
-            };
-            let full = stored.len() == 1000;
-            for a in stored {
-                last = last.max(a.id);
-                if tx.send(Ok(a)).await.is_err() {
-                    return;
-                }
-            }
-            if !full {
-                break;
-            }
-        }
+        let Some(mut last) = send_stored(&node, &tx, req.after, req.unacked).await else {
+            return;
+        };
         loop {
             let next = tokio::select! {
                 n = live.recv() => n,
                 () = tx.closed() => return,
                 _ = closing.wait_for(|c| *c) => return,
             };
-            match next {
+            last = match next {
                 Ok(a) if a.id > last => {
-                    last = a.id;
+                    let id = a.id;
                     if tx.send(Ok(a)).await.is_err() {
                         return;
                     }
+                    id
                 }
-                Ok(_) => {}
+                Ok(_) => last,
                 // Fell behind: the store has what was missed.
-                Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {
-                    match node.list_alerts(last, req.unacked, 10_000) {
-                        Ok(missed) => {
-                            for a in missed {
-                                last = last.max(a.id);
-                                if tx.send(Ok(a)).await.is_err() {
-                                    return;
-                                }
-                            }
-                        }
-                        Err(e) => {
-                            let _ = tx.send(Err(super::status::status(e))).await;
-                            return;
-                        }
-                    }
-                }
-                Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
-            }
+                Err(RecvError::Lagged(_)) => match send_stored(&node, &tx, last, req.unacked).await
+                {
+                    Some(l) => l,
+                    None => return,
+                },
+                Err(RecvError::Closed) => return,
+            };
         }
     });
     tokio_stream::wrappers::ReceiverStream::new(rx)

@@ -79,18 +79,32 @@ impl Store {
             .map(|v| String::from_utf8_lossy(&v).into_owned()))
     }
 
-    /// Up to `limit` tokens of epoch `epoch` from position `since`.
+    /// Up to about `limit` tokens (16 bytes each) of epoch `epoch` from
+    /// position `since`. The log keeps one key per run of tokens added
+    /// together, `[epoch][position of its first token]`.
     pub fn filter_tokens(
         &self,
         epoch: u64,
         since: u64,
         limit: usize,
     ) -> Result<Vec<u8>, StoreError> {
+        let log = &self.trees().filter_log;
+        // The run holding `since` starts at or before it.
+        let past = keys::filter_epoch_key(epoch, &since.saturating_add(1).to_be_bytes());
+        let first = log
+            .get_lt(past)?
+            .map(|(k, _)| k.to_vec())
+            .filter(|k| k.starts_with(&epoch.to_be_bytes()))
+            .unwrap_or_else(|| keys::filter_epoch_key(epoch, &[]));
         let mut out = Vec::new();
-        let range = keys::filter_epoch_key(epoch, &since.to_be_bytes())
-            ..keys::filter_epoch_key(epoch + 1, &[]);
-        for kv in self.trees().filter_log.range(range).take(limit) {
-            out.extend_from_slice(&kv?.1);
+        for kv in log.range(first..keys::filter_epoch_key(epoch + 1, &[])) {
+            let (k, v) = kv?;
+            let start = keys::u64_from(&k[8..]);
+            let skip = usize::try_from(since.saturating_sub(start)).unwrap_or(usize::MAX);
+            out.extend_from_slice(v.get(skip.saturating_mul(16)..).unwrap_or_default());
+            if out.len() >= limit.saturating_mul(16) {
+                break;
+            }
         }
         Ok(out)
     }
@@ -104,15 +118,20 @@ impl Store {
     ) -> Result<FilterState, StoreError> {
         let mut writes = Vec::new();
         let mut seen = std::collections::HashSet::new();
+        let mut run = Vec::new();
+        let start = state.count;
         for (t, key) in tokens {
             let k = keys::filter_epoch_key(state.epoch, &t);
             if !seen.insert(t) || self.trees().filter_keys.contains_key(&k)? {
                 continue;
             }
             writes.push((Side::FilterKeys, k, Some(key.into_bytes())));
-            let log = keys::filter_epoch_key(state.epoch, &state.count.to_be_bytes());
-            writes.push((Side::FilterLog, log, Some(t.to_vec())));
+            run.extend_from_slice(&t);
             state.count += 1;
+        }
+        if !run.is_empty() {
+            let log = keys::filter_epoch_key(state.epoch, &start.to_be_bytes());
+            writes.push((Side::FilterLog, log, Some(run)));
         }
         writes.push(state_write(&state));
         self.kv(writes).await?;

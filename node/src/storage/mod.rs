@@ -26,7 +26,8 @@
 //!   alert per record and value)
 //! - `key_watch`: watched correlation key → `WatchEntry`
 //! - `epochtoken_key`, `epochseq_token`: this agency's deconfliction filter
-//!   per epoch (OPRF token → correlation key; position → token)
+//!   per epoch (OPRF token → correlation key; position of a run's first
+//!   token → the run of tokens added together)
 //! - `peerkey_followup`: deconfliction answers and open follow-ups, per
 //!   peer and selector (asker side)
 //!

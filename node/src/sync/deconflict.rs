@@ -37,36 +37,8 @@ pub async fn deconflict(
     who: &str,
 ) -> Result<Vec<pb::DeconflictAnswer>, NodeError> {
     let fed = node.federation().ok_or(NodeError::NotFederated)?;
-    if req.selectors.is_empty() || req.selectors.len() > crate::node::MAX_QUESTION {
-        return Err(NodeError::Invalid(format!(
-            "deconflict takes 1-{} selectors (kind:value)",
-            crate::node::MAX_QUESTION
-        )));
-    }
-    let mut keys = Vec::new();
-    for s in &req.selectors {
-        let sel = selector::parse(s, Some(node.agency().country())).map_err(NodeError::Invalid)?;
-        keys.push(selector::text(&sel));
-    }
-    keys.dedup();
-    let wanted = fed.wanted_peers();
-    let mut peers = Vec::new();
-    for p in &req.peers {
-        let p = p.trim().to_uppercase();
-        let addr = wanted
-            .iter()
-            .find(|(a, _)| *a == p)
-            .map(|(_, addr)| addr.clone())
-            .ok_or_else(|| {
-                NodeError::Unknown(format!(
-                    "{p} is not a peer of this node: see `wildnet peers`"
-                ))
-            })?;
-        peers.push((p, addr));
-    }
-    if peers.is_empty() {
-        peers = wanted;
-    }
+    let keys = question(node, &req.selectors)?;
+    let peers = asked(fed, &req.peers)?;
     let deadline = match req.deadline_secs {
         0 => node.deconfliction().settings().deadline,
         s => Duration::from_secs(u64::from(s)),
@@ -112,6 +84,52 @@ pub async fn deconflict(
     }
     out.sort_by(|a, b| (&a.selector, &a.peer).cmp(&(&b.selector, &b.peer)));
     Ok(out)
+}
+
+/// The correlation keys of a question (1 to [`crate::node::MAX_QUESTION`]
+/// selectors, national phone formats read in this node's country).
+fn question(node: &Node, selectors: &[String]) -> Result<Vec<String>, NodeError> {
+    if selectors.is_empty() || selectors.len() > crate::node::MAX_QUESTION {
+        return Err(NodeError::Invalid(format!(
+            "deconflict takes 1-{} selectors (kind:value)",
+            crate::node::MAX_QUESTION
+        )));
+    }
+    let mut keys = Vec::new();
+    for s in selectors {
+        let sel = selector::parse(s, Some(node.agency().country())).map_err(NodeError::Invalid)?;
+        keys.push(selector::text(&sel));
+    }
+    keys.sort();
+    keys.dedup();
+    Ok(keys)
+}
+
+/// The peers asked and their addresses: those named, or every dialled
+/// peer.
+fn asked(
+    fed: &crate::federation::Federation,
+    named: &[String],
+) -> Result<Vec<(String, String)>, NodeError> {
+    let wanted = fed.wanted_peers();
+    if named.is_empty() {
+        return Ok(wanted);
+    }
+    named
+        .iter()
+        .map(|p| {
+            let p = p.trim().to_uppercase();
+            wanted
+                .iter()
+                .find(|(a, _)| *a == p)
+                .cloned()
+                .ok_or_else(|| {
+                    NodeError::Unknown(format!(
+                        "{p} is not a peer of this node: see `wildnet peers`"
+                    ))
+                })
+        })
+        .collect()
 }
 
 /// One peer's answers.

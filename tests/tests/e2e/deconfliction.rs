@@ -5,7 +5,6 @@
 //! stopped peer is UNREACHABLE within the deadline; a key rotation makes
 //! the askers' copies of the filter start over.
 
-
 use tonic::transport::Channel;
 use wildnet_proto::v1 as pb;
 use wildnet_proto::v1::agency_client::AgencyClient;
@@ -129,7 +128,10 @@ async fn hit_no_hit_without_telling_the_asked_agency() {
         "{text:#?}"
     );
     let log = fed.node("KE-KWS").log_text();
-    assert!(log.contains("agency api listening"), "the log is read: {log}");
+    assert!(
+        log.contains("agency api listening"),
+        "the log is read: {log}"
+    );
     assert!(
         !log.contains("733999888"),
         "the no-hit value is not in the asked node's log"
