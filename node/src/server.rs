@@ -328,27 +328,61 @@ fn bind_socket(path: &Path) -> anyhow::Result<tokio::net::UnixListener> {
     Ok(listener)
 }
 
-/// Checks every newly stored record for alerts, woken by the feed head.
+/// Waits for the feed head to move, then until it has been still for
+/// `idle` (or `most` has passed since it first moved): background work
+/// over new records runs between bursts of ingest, not against them.
+/// False once the store is gone.
+async fn after_ingest(
+    head: &mut tokio::sync::watch::Receiver<u64>,
+    idle: Duration,
+    most: Duration,
+) -> bool {
+    if head.changed().await.is_err() {
+        return false;
+    }
+    let until = tokio::time::Instant::now() + most;
+    loop {
+        let quiet = tokio::time::sleep(idle);
+        tokio::select! {
+            r = head.changed() => if r.is_err() { return false },
+            () = quiet => return true,
+        }
+        if tokio::time::Instant::now() >= until {
+            return true;
+        }
+    }
+}
+
+/// Checks newly stored records for alerts: within 2 s of a record, sooner
+/// when ingest pauses.
 async fn alert_loop(node: Arc<Node>) {
     let mut head = node.store().head_watch();
     loop {
         if let Err(e) = node.check_alerts().await {
             tracing::error!(cause = %e, "alert check failed; it retries at the next record");
         }
-        if head.changed().await.is_err() {
+        if !after_ingest(
+            &mut head,
+            Duration::from_millis(100),
+            Duration::from_secs(2),
+        )
+        .await
+        {
             return;
         }
     }
 }
 
-/// Keeps the deconfliction filter up to the feed head.
+/// Keeps the deconfliction filter up to the feed head in the quiet between
+/// bursts of ingest (at least every 30 s); a peer fetching the filter
+/// brings it up to date first anyway.
 async fn filter_loop(node: Arc<Node>) {
     let mut head = node.store().head_watch();
     loop {
         if let Err(e) = node.update_filter().await {
             tracing::error!(cause = %e, "deconfliction filter update failed; it retries at the next record");
         }
-        if head.changed().await.is_err() {
+        if !after_ingest(&mut head, Duration::from_secs(1), Duration::from_secs(30)).await {
             return;
         }
     }

@@ -138,6 +138,8 @@ impl Node {
             settings.agency.as_str(),
             settings.cache_bytes,
         )?;
+        // In the background: start-up does not wait for the phone plans.
+        std::thread::spawn(record::selector::warm_up);
         let correlation = Correlation::load(&settings.correlation).map_err(NodeError::Invalid)?;
         let oprf = crate::identity::load_or_create_oprf_key(&settings.deconfliction.oprf_key)?;
         let deconfliction = Deconfliction::new(oprf, settings.deconfliction.clone());
