@@ -14,7 +14,7 @@ use wildnet_proto::v1 as pb;
 
 use super::correlate::keys_of;
 use super::{Node, NodeError};
-use crate::record::{self, selector};
+use crate::record;
 use crate::storage::Stored;
 
 /// Records checked per durable step.
@@ -165,8 +165,7 @@ impl Node {
         note: &str,
         by: &str,
     ) -> Result<(pb::WatchEntry, usize), NodeError> {
-        let sel = selector::parse(text, Some(self.agency.country())).map_err(NodeError::Invalid)?;
-        let key = selector::text(&sel);
+        let key = self.key_of(text)?;
         let e = pb::WatchEntry {
             selector: key.clone(),
             note: note.trim().to_string(),
@@ -181,8 +180,7 @@ impl Node {
 
     /// Stops watching a value.
     pub async fn watch_remove(&self, text: &str, by: &str) -> Result<pb::WatchEntry, NodeError> {
-        let sel = selector::parse(text, Some(self.agency.country())).map_err(NodeError::Invalid)?;
-        let key = selector::text(&sel);
+        let key = self.key_of(text)?;
         let e = self.store.watched(&key)?.ok_or_else(|| {
             NodeError::Unknown(format!("{key} is not watched: see `wildnet watch list`"))
         })?;

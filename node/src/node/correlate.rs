@@ -127,11 +127,17 @@ impl Node {
         Ok((s, links))
     }
 
-    /// The records holding one selector (`kind:value`, normalised as a
-    /// query is: a national phone format in this node's country).
-    pub fn correlate_value(&self, text: &str, all: bool) -> Result<Links, NodeError> {
+    /// The correlation key of a selector an analyst typed (`kind:value`;
+    /// a national phone format read in this node's country).
+    pub fn key_of(&self, text: &str) -> Result<String, NodeError> {
         let sel = selector::parse(text, Some(self.agency.country())).map_err(NodeError::Invalid)?;
-        self.links(&selector::text(&sel), None, all)
+        Ok(selector::text(&sel))
+    }
+
+    /// The records holding one selector (`kind:value`, normalised as a
+    /// query is).
+    pub fn correlate_value(&self, text: &str, all: bool) -> Result<Links, NodeError> {
+        self.links(&self.key_of(text)?, None, all)
     }
 
     /// How many other records share a selector with `s` that is not

@@ -5,10 +5,9 @@
 //! one.
 
 use prost::Message;
-use tokio::sync::oneshot;
 use wildnet_proto::v1 as pb;
 
-use super::{KvWrite, Side, Store, StoreError, keys, writer};
+use super::{KvWrite, Side, Store, StoreError, keys};
 use crate::record::RecordId;
 
 impl Store {
@@ -139,12 +138,6 @@ impl Store {
             e.map(Message::encode_to_vec),
         )])
         .await
-    }
-
-    async fn write_kv(&self, writes: Vec<KvWrite>) -> Result<(), StoreError> {
-        let (reply, rx) = oneshot::channel();
-        self.send(writer::Op::Kv { writes, reply })?;
-        rx.await.map_err(|_| StoreError::Closed)?
     }
 }
 

@@ -4,10 +4,9 @@
 //! the old one is dropped a slice at a time.
 
 use prost::Message;
-use tokio::sync::oneshot;
 use wildnet_proto::v1 as pb;
 
-use super::{KvWrite, Side, Store, StoreError, keys, writer};
+use super::{KvWrite, Side, Store, StoreError, keys};
 use crate::deconfliction::Token;
 
 /// Where the filter stands.
@@ -134,13 +133,13 @@ impl Store {
             writes.push((Side::FilterLog, log, Some(run)));
         }
         writes.push(state_write(&state));
-        self.kv(writes).await?;
+        self.write_kv(writes).await?;
         Ok(state)
     }
 
     /// Writes the filter's state alone (a new epoch, a dirty mark).
     pub async fn filter_set_state(&self, state: &FilterState) -> Result<(), StoreError> {
-        self.kv(vec![state_write(state)]).await
+        self.write_kv(vec![state_write(state)]).await
     }
 
     /// Drops up to `limit` entries of epochs before `epoch`; how many.
@@ -157,7 +156,7 @@ impl Store {
         }
         let n = writes.len();
         if n > 0 {
-            self.kv(writes).await?;
+            self.write_kv(writes).await?;
         }
         Ok(n)
     }
@@ -165,7 +164,7 @@ impl Store {
     /// Keeps this node's latest answer from `peer` about a selector.
     pub async fn put_followup(&self, a: &pb::DeconflictAnswer) -> Result<(), StoreError> {
         let k = keys::followup_key(&a.peer, &a.selector);
-        self.kv(vec![(Side::FollowUps, k, Some(a.encode_to_vec()))])
+        self.write_kv(vec![(Side::FollowUps, k, Some(a.encode_to_vec()))])
             .await
     }
 
@@ -180,11 +179,5 @@ impl Store {
                     .map_err(|e| StoreError::Corrupt(format!("follow-up: {e}")))
             })
             .collect()
-    }
-
-    async fn kv(&self, writes: Vec<KvWrite>) -> Result<(), StoreError> {
-        let (reply, rx) = oneshot::channel();
-        self.send(writer::Op::Kv { writes, reply })?;
-        rx.await.map_err(|_| StoreError::Closed)?
     }
 }

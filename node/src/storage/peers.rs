@@ -6,10 +6,9 @@
 //! adopted last. The key encodings are in [`super::keys`].
 
 use prost::Message;
-use tokio::sync::oneshot;
 use wildnet_proto::v1 as pb;
 
-use super::{KvWrite, Side, Store, StoreError, keys, writer};
+use super::{KvWrite, Side, Store, StoreError, keys};
 use crate::record::RecordId;
 
 /// One change to the peer state. Writes are applied in order, durably and
@@ -210,9 +209,7 @@ impl Store {
 
     /// Applies `writes` in order, durably and together.
     pub async fn write_peer_state(&self, writes: Vec<PeerWrite>) -> Result<(), StoreError> {
-        let writes = writes.into_iter().map(PeerWrite::into_kv).collect();
-        let (reply, rx) = oneshot::channel();
-        self.send(writer::Op::Kv { writes, reply })?;
-        rx.await.map_err(|_| StoreError::Closed)?
+        self.write_kv(writes.into_iter().map(PeerWrite::into_kv).collect())
+            .await
     }
 }

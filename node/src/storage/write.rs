@@ -46,6 +46,13 @@ impl Store {
         rx.await.map_err(|_| StoreError::Closed)?
     }
 
+    /// Puts and removals in the side trees, in order, answered once flushed.
+    pub(super) async fn write_kv(&self, writes: Vec<super::KvWrite>) -> Result<(), StoreError> {
+        let (reply, rx) = oneshot::channel();
+        self.send(writer::Op::Kv { writes, reply })?;
+        rx.await.map_err(|_| StoreError::Closed)?
+    }
+
     /// Queues an audit entry for the next group flush, without waiting.
     pub fn audit_queue(&self, entry: AuditDraft) -> Result<(), StoreError> {
         self.send(writer::Op::Audit { entry, reply: None })

@@ -16,7 +16,6 @@ use wildnet_proto::v1::federation_client::FederationClient;
 
 use crate::deconfliction::{self, Token};
 use crate::node::{Node, NodeError};
-use crate::record::selector;
 
 type Client = FederationClient<tonic::transport::Channel>;
 
@@ -97,8 +96,7 @@ fn question(node: &Node, selectors: &[String]) -> Result<Vec<String>, NodeError>
     }
     let mut keys = Vec::new();
     for s in selectors {
-        let sel = selector::parse(s, Some(node.agency().country())).map_err(NodeError::Invalid)?;
-        keys.push(selector::text(&sel));
+        keys.push(node.key_of(s)?);
     }
     keys.sort();
     keys.dedup();
