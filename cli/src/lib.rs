@@ -63,6 +63,8 @@ pub enum Command {
     Watch(cmd::alerts::WatchArgs),
     /// Ask peers hit/no-hit whether they hold selectors, without telling them which
     Deconflict(cmd::deconflict::DeconflictArgs),
+    /// Coordinated operations: propose, respond, update, list, show the board
+    Op(cmd::op::OpArgs),
     /// Withdraw one of your records everywhere it reached
     Retract(cmd::admin::RetractArgs),
     /// Read or verify the audit log
@@ -127,6 +129,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Command::Alerts(a) => cmd::alerts::run(&mut client, a, f).await,
             Command::Watch(a) => cmd::alerts::watch(&mut client, a, f).await,
             Command::Deconflict(a) => cmd::deconflict::run(&mut client, a, f).await,
+            Command::Op(a) => cmd::op::run(&mut client, a, f).await,
             Command::Retract(a) => cmd::admin::retract(&mut client, a, f).await,
             Command::Audit(a) => cmd::admin::audit(&mut client, a, f).await,
             Command::Info => cmd::admin::info(&mut client, f).await,

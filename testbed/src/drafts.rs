@@ -144,3 +144,81 @@ pub fn note_with(text: &str, selectors: &[&str], handling: pb::Handling) -> pb::
     };
     publish(pb::record_body::Payload::Note(n), handling)
 }
+
+/// An operation proposal `code_name` to `participants`, targeting
+/// `targets` (record ids, or selectors `kind:value`), with `tasks`
+/// (`(agency, text)`), answers due by `respond_by` (unix ms; 0: the
+/// start), its window starting a day from now. The node scopes it.
+pub fn proposal(
+    code_name: &str,
+    participants: &[&str],
+    targets: &[&str],
+    tasks: &[(&str, &str)],
+    respond_by: i64,
+) -> pb::PublishRequest {
+    let day = 86_400_000;
+    let start = chrono::Utc::now().timestamp_millis() + day;
+    let (sels, ids): (Vec<&str>, Vec<&str>) = targets.iter().partition(|t| t.contains(':'));
+    let p = pb::OperationProposal {
+        code_name: code_name.into(),
+        objective: format!("{code_name}: arrests along the route"),
+        window_start: start,
+        window_end: start + 7 * day,
+        participants: participants.iter().map(|s| s.to_string()).collect(),
+        target_records: ids.iter().map(|s| s.to_string()).collect(),
+        target_selectors: sels.iter().map(|s| selector(s)).collect(),
+        tasks: tasks
+            .iter()
+            .map(|(a, t)| pb::OperationTask {
+                agency: a.to_string(),
+                description: t.to_string(),
+            })
+            .collect(),
+        respond_by,
+    };
+    publish(
+        pb::record_body::Payload::OperationProposal(p),
+        Default::default(),
+    )
+}
+
+/// An answer to operation `op`.
+pub fn response(
+    op: &str,
+    answer: pb::OperationAnswer,
+    commitments: &str,
+    contact: &str,
+) -> pb::PublishRequest {
+    let r = pb::OperationResponse {
+        operation: op.into(),
+        answer: answer as i32,
+        commitments: commitments.into(),
+        contact: contact.into(),
+    };
+    publish(
+        pb::record_body::Payload::OperationResponse(r),
+        Default::default(),
+    )
+}
+
+/// An update of operation `op` to `status`, adding `add`, linking
+/// `seizures`, with `outcome`.
+pub fn update(
+    op: &str,
+    status: pb::OperationStatus,
+    add: &[&str],
+    seizures: &[&str],
+    outcome: &str,
+) -> pb::PublishRequest {
+    let u = pb::OperationUpdate {
+        operation: op.into(),
+        status: status as i32,
+        outcome: outcome.into(),
+        seizures: seizures.iter().map(|s| s.to_string()).collect(),
+        add_participants: add.iter().map(|s| s.to_string()).collect(),
+    };
+    publish(
+        pb::record_body::Payload::OperationUpdate(u),
+        Default::default(),
+    )
+}

@@ -35,7 +35,8 @@ pub struct DeconflictArgs {
     pub open: bool,
 }
 
-fn view(a: &pb::DeconflictAnswer) -> Value {
+/// One answer as JSON (also on operation boards).
+pub(crate) fn view(a: &pb::DeconflictAnswer) -> Value {
     json!({
         "selector": a.selector, "peer": a.peer, "outcome": a.outcome, "detail": a.detail,
         "contact": a.contact, "reference": a.reference, "records": a.records,

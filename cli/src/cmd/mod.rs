@@ -9,6 +9,7 @@ pub mod federation;
 pub mod generate;
 pub mod import;
 pub mod init;
+pub mod op;
 pub mod publish;
 pub mod read;
 pub mod simulate;

@@ -11,7 +11,9 @@ use wildnet_proto::v1::agency_server::Agency;
 use super::status::status;
 use crate::node::{Import, Node, NodeError};
 use crate::record::terms::Field;
-use crate::storage::{AuditDraft, Stored};
+use crate::storage::AuditDraft;
+
+pub use super::views::{stored_pb, stored_pbs};
 
 /// The Agency service over a node.
 #[derive(Debug, Clone)]
@@ -40,40 +42,6 @@ fn actor<T>(req: &Request<T>) -> String {
     match req.remote_addr() {
         Some(a) => format!("tcp:{a}"),
         None => "unknown".into(),
-    }
-}
-
-/// The API view of a stored record; the signature is re-verified on read.
-pub fn stored_pb(s: &Stored) -> pb::StoredRecord {
-    let status = s.record.signature_status();
-    stored_view(s, status)
-}
-
-/// The API views of many stored records, their signatures re-verified in
-/// batches across the cores ([`crate::record::Record::signature_statuses`]).
-pub fn stored_pbs(list: &[Stored]) -> Vec<pb::StoredRecord> {
-    let records: Vec<&crate::record::Record> = list.iter().map(|s| &s.record).collect();
-    let statuses = crate::record::Record::signature_statuses(&records);
-    list.iter()
-        .zip(statuses)
-        .map(|(s, status)| stored_view(s, status))
-        .collect()
-}
-
-fn stored_view(s: &Stored, status: Result<(), crate::record::RecordError>) -> pb::StoredRecord {
-    pb::StoredRecord {
-        id: s.record.id().to_hex(),
-        signed: Some(s.record.signed().clone()),
-        seq: s.seq,
-        stored_at: s.stored_at,
-        signature: match status {
-            Ok(()) => "valid".into(),
-            Err(e) => e.to_string(),
-        },
-        superseded_by: s.superseded_by.map(|i| i.to_hex()).unwrap_or_default(),
-        received_from: s.received_from.clone(),
-        // Storage internal; not part of the API view.
-        index_batch: 0,
     }
 }
 
@@ -429,18 +397,29 @@ impl Agency for AgencyService {
         req: Request<pb::DeconflictRequest>,
     ) -> Result<Response<pb::DeconflictResponse>, Status> {
         let who = actor(&req);
-        let r = req.into_inner();
-        let answers = if r.selectors.is_empty() {
-            self.node
-                .store()
-                .followups()
-                .map_err(|e| status(e.into()))?
-        } else {
-            crate::sync::deconflict::deconflict(&self.node, &r, &who)
-                .await
-                .map_err(status)?
-        };
+        let answers = super::joint::deconflict(&self.node, &req.into_inner(), &who)
+            .await
+            .map_err(status)?;
         Ok(Response::new(pb::DeconflictResponse { answers }))
+    }
+
+    async fn list_operations(
+        &self,
+        _req: Request<pb::ListOperationsRequest>,
+    ) -> Result<Response<pb::ListOperationsResponse>, Status> {
+        let operations = self.node.operations().map_err(status)?;
+        Ok(Response::new(pb::ListOperationsResponse { operations }))
+    }
+
+    async fn get_operation(
+        &self,
+        req: Request<pb::OperationBoardRequest>,
+    ) -> Result<Response<pb::OperationBoard>, Status> {
+        let who = actor(&req);
+        let board = super::joint::operation_board(&self.node, &req.into_inner(), &who)
+            .await
+            .map_err(status)?;
+        Ok(Response::new(board))
     }
 
     async fn correlate(

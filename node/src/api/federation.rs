@@ -126,6 +126,7 @@ impl FederationApi for FederationService {
         let me = self.node.agency().to_string();
         let now = crate::now_ms();
         let mut records = Vec::new();
+        let mut added = crate::node::AddedCache::default();
         for id in ids {
             let Some(id) = crate::record::RecordId::from_slice(&id) else {
                 continue;
@@ -136,7 +137,15 @@ impl FederationApi for FederationService {
             })?;
             // The same rule as Pull: only what the caller may hold.
             if let Some(s) = stored
-                && crate::policy::may_serve(s.record.body(), &me, &peer, &m, policy, now)
+                && crate::policy::may_serve(
+                    s.record.body(),
+                    &me,
+                    &peer,
+                    &m,
+                    policy,
+                    now,
+                    added.of(&self.node, &s.record),
+                )
             {
                 records.push(s.record.signed().clone());
             }

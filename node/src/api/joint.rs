@@ -1,6 +1,8 @@
-//! The Agency service's joint-work calls (correlation): conversions
-//! between the requests and the node's domain operations, for
-//! [`super::agency`].
+//! The Agency service's joint-work calls (correlation, alerts,
+//! deconfliction, operation boards): conversions between the requests and
+//! the node's domain operations, for [`super::agency`].
+
+use std::sync::Arc;
 
 use wildnet_proto::v1 as pb;
 
@@ -147,4 +149,45 @@ pub(super) fn watch_selector(req: &pb::WatchRequest) -> Result<&str, NodeError> 
         ));
     }
     Ok(s)
+}
+
+/// `Deconflict`: asks peers (selectors given), or lists the answers kept
+/// from earlier hits (none given).
+pub(super) async fn deconflict(
+    node: &Arc<Node>,
+    r: &pb::DeconflictRequest,
+    who: &str,
+) -> Result<Vec<pb::DeconflictAnswer>, NodeError> {
+    if r.selectors.is_empty() {
+        Ok(node.store().followups()?)
+    } else {
+        crate::sync::deconflict::deconflict(node, r, who).await
+    }
+}
+
+/// `GetOperation`: the board; with `deconflict`, the targets are asked
+/// about first (every peer, hit/no-hit), so the board shows who else holds
+/// them now. Audited.
+pub(super) async fn operation_board(
+    node: &Arc<Node>,
+    r: &pb::OperationBoardRequest,
+    who: &str,
+) -> Result<pb::OperationBoard, NodeError> {
+    let mut board = node.board(&r.id)?;
+    if r.deconflict {
+        let keys = node.target_keys(&board.id)?;
+        if !keys.is_empty() && node.federation().is_some() {
+            let ask = pb::DeconflictRequest {
+                selectors: keys,
+                peers: Vec::new(),
+                deadline_secs: r.deadline_secs,
+            };
+            let answers = crate::sync::deconflict::deconflict(node, &ask, who).await?;
+            // Again, with the hits just kept.
+            board = node.board(&board.id)?;
+            board.deconfliction = answers;
+        }
+    }
+    node.audit_nowait(who, "op-show", format!("{} {}", board.code_name, board.id));
+    Ok(board)
 }

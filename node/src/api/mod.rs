@@ -2,7 +2,8 @@
 //! node's domain operation and maps the result; nothing else.
 //!
 //! - [`agency`] is the local Agency service (Unix socket, optional TCP).
-//!   Its joint-work calls (correlation) convert in `joint`.
+//!   Its joint-work calls (correlation, alerts, deconfliction, operation
+//!   boards) convert in `joint`; record views are in `views`.
 //! - [`federation`] is the Federation service peers call over mutual TLS.
 //! - [`status`] maps domain errors to gRPC statuses, for both.
 
@@ -10,3 +11,4 @@ pub mod agency;
 pub mod federation;
 mod joint;
 pub mod status;
+mod views;

@@ -99,7 +99,7 @@ pub struct TopValue {
 
 /// The correlation keys of a record.
 pub(crate) fn keys_of(s: &Stored) -> Vec<String> {
-    terms::terms(s.record.body())
+    terms::of(&s.record)
         .into_iter()
         .filter(|(f, _)| *f == Field::Selector)
         .map(|(_, k)| k)

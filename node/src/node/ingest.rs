@@ -7,10 +7,12 @@ use std::collections::BTreeMap;
 
 use wildnet_proto::v1 as pb;
 
+use super::AddedCache;
 use super::{Node, NodeError};
 use crate::membership::receipts;
 use crate::membership::reconcile::Id;
 use crate::policy::{self, PeerPolicy};
+use crate::record::operation::is_operation;
 use crate::record::{Record, RecordId};
 use crate::storage::{InsertItem, Inserted, PeerWrite, StoreError};
 
@@ -70,32 +72,45 @@ impl Node {
         let m = fed.current();
         let now = crate::now_ms();
         let me = self.agency.as_str();
-        let check = |signed: pb::SignedRecord| {
+        let verified = crate::limits::par_map(items, |signed: pb::SignedRecord| {
             let id = RecordId::of_body(&signed.body).to_hex();
             // SAFETY (trust): from here on only records that verified
             // against the manifest, exactly like local ones, are used.
-            Record::verify(signed, &*m, &self.limits, now)
-                .map_err(|e| e.to_string())
-                .and_then(|r| {
-                    policy::may_receive(r.body(), me, peer, &m, now)
-                        .map(|()| r)
-                        .map_err(|d| d.to_string())
-                })
-                .map_err(|why| (id, why))
-        };
-        let results = crate::limits::par_map(items, check);
+            Record::verify(signed, &*m, &self.limits, now).map_err(|e| (id, e.to_string()))
+        });
+        // Operations are judged with this batch too: a proposal may come
+        // with the update that added this node, or with its answers.
+        let ops: Vec<Record> = verified
+            .iter()
+            .filter_map(|r| r.as_ref().ok())
+            .filter(|r| is_operation(r.body()))
+            .cloned()
+            .collect();
+        let at_hand: Vec<&Record> = ops.iter().collect();
+        let mut added = AddedCache::with_at_hand(ops.clone());
         let mut out = Checked {
             manifest_version: m.version(),
             ..Checked::default()
         };
-        for r in results {
-            match r {
-                Ok(record) => out.good.push(InsertItem {
+        for r in verified {
+            let record = match r {
+                Ok(record) => record,
+                Err(rejected) => {
+                    out.rejected.push(rejected);
+                    continue;
+                }
+            };
+            let allowed =
+                policy::may_receive(record.body(), me, peer, &m, now, added.of(self, &record))
+                    .map_err(|d| d.to_string())
+                    .and_then(|()| self.check_in_operation(&record, &at_hand));
+            match allowed {
+                Ok(()) => out.good.push(InsertItem {
                     record,
                     draft_key: None,
                     from: peer.to_string(),
                 }),
-                Err(rejected) => out.rejected.push(rejected),
+                Err(why) => out.rejected.push((record.id().to_hex(), why)),
             }
         }
         Ok(out)
@@ -135,6 +150,16 @@ impl Node {
             .iter()
             .map(|i| (i.record.id(), i.record.body().author.clone()))
             .collect();
+        let updates: Vec<Record> = good
+            .iter()
+            .filter(|i| {
+                matches!(
+                    i.record.body().payload,
+                    Some(pb::record_body::Payload::OperationUpdate(_))
+                )
+            })
+            .map(|i| i.record.clone())
+            .collect();
         let then = FollowUps {
             ids: ids.clone(),
             key: self.key.clone(),
@@ -150,6 +175,17 @@ impl Node {
         } else {
             self.store.insert_then(good, Vec::new(), Some(then)).await?
         };
+        let new: Vec<&Record> = updates
+            .iter()
+            .filter(|u| {
+                ids.iter()
+                    .zip(&results)
+                    .any(|((id, _), r)| *id == u.id() && matches!(r, Ok(Inserted::New(_))))
+            })
+            .collect();
+        if let Some(why) = self.added_me(&new) {
+            self.repull_all(&why).await?;
+        }
         let queued = self.tally(peer, ids, results, &mut out)?;
         if queued {
             fed.outbox_signal(peer).notify_one();
@@ -209,12 +245,14 @@ impl Node {
         let m = fed.current();
         let now = crate::now_ms();
         let mut out = Vec::new();
+        let mut cache = AddedCache::default();
         self.store.for_each_record(|s| {
             let b = s.record.body();
+            let added = cache.of(self, &s.record);
             // The sender must be able to hold it too (on the puller's side,
             // a record of a group the peer is not in is not the peer's to send).
-            if policy::in_audience(b, sender, &m, now)
-                && crate::policy::may_serve(b, sender, to, &m, policy, now)
+            if policy::in_audience_with(b, sender, &m, now, added)
+                && crate::policy::may_serve(b, sender, to, &m, policy, now, added)
             {
                 out.push(*s.record.id().as_bytes());
             }

@@ -14,11 +14,13 @@ use std::sync::Arc;
 use ed25519_dalek::SigningKey;
 
 mod alerts;
+mod board;
 mod correlate;
 mod deconflict;
 mod import;
 mod ingest;
 mod membership;
+mod operations;
 mod peers;
 mod publish;
 mod read;
@@ -28,6 +30,7 @@ pub use correlate::{Correlation, Links, Suppressed, TopValue};
 pub use deconflict::{Deconfliction, FILTER_CHUNK, MAX_QUESTION};
 pub use import::Import;
 pub use ingest::{Checked, Ingested};
+pub use operations::AddedCache;
 pub use publish::{LineResult, PreparedBatch};
 pub use read::build_query;
 

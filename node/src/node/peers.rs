@@ -41,6 +41,29 @@ impl Node {
         Ok(())
     }
 
+    /// Asks for every peer's feed to be pulled again from the start, each
+    /// at its next Hello (so no pull under way moves a cursor past it),
+    /// and wakes the links.
+    pub async fn repull_all(&self, why: &str) -> Result<(), NodeError> {
+        let Some(fed) = &self.federation else {
+            return Ok(());
+        };
+        let m = fed.current();
+        let writes = m
+            .body()
+            .agencies
+            .iter()
+            .filter(|a| a.id != self.agency.as_str())
+            .map(|a| PeerWrite::Repull {
+                peer: a.id.clone(),
+                why: Some(why.to_string()),
+            })
+            .collect();
+        self.store.write_peer_state(writes).await?;
+        fed.sync_now();
+        Ok(())
+    }
+
     /// This node's policy epoch towards `peer`.
     pub fn policy_epoch(&self, peer: &str) -> u64 {
         self.store
@@ -106,7 +129,10 @@ impl Node {
     ) -> Result<Option<String>, NodeError> {
         let seen = self.store.peer_epoch(peer)?;
         let cursor = self.cursor(peer)?;
-        let why = if epoch > seen {
+        let asked = self.store.repull(peer)?;
+        let why = if let Some(why) = &asked {
+            Some(why.clone())
+        } else if epoch > seen {
             Some(format!(
                 "{peer} widened its sharing policy (epoch {seen} -> {epoch})"
             ))
@@ -122,6 +148,12 @@ impl Node {
                 peer: peer.to_string(),
                 epoch,
             }];
+            if asked.is_some() {
+                writes.push(PeerWrite::Repull {
+                    peer: peer.to_string(),
+                    why: None,
+                });
+            }
             if why.is_some() {
                 let reset = PeerWrite::Cursor {
                     peer: peer.to_string(),

@@ -28,6 +28,7 @@ impl Node {
         draft.schema_version = record::SCHEMA_VERSION;
         draft.author = self.agency.to_string();
         draft.created_at = 0;
+        let tlp_unset = draft.handling.as_ref().is_none_or(|h| h.tlp == 0);
         let h = draft.handling.get_or_insert_with(Default::default);
         if h.tlp == 0 {
             h.tlp = pb::Tlp::Amber as i32;
@@ -39,6 +40,7 @@ impl Node {
             h.code = pb::HandlingCode::H0 as i32;
         }
         normalize::draft(&mut draft, &self.species)?;
+        self.fit_operation_draft(&mut draft, tlp_unset)?;
         let digest: [u8; 32] = Sha256::digest(draft.encode_to_vec()).into();
         draft.created_at = crate::now_ms();
         record::validate::validate_body(&draft, &self.limits)?;
@@ -118,8 +120,14 @@ impl Node {
         draft: pb::RecordBody,
         actor: &str,
     ) -> Result<Published, NodeError> {
-        let (rec, digest) = self.prepare(draft)?;
-        let kind = rec.kind();
+        let kind = record::kind_of(&draft);
+        let (rec, digest) = self.prepare(draft).inspect_err(|e| {
+            // A refusal says who tried what (an update of another lead's
+            // operation, an answer from outside it, …).
+            if let NodeError::Refused(why) = e {
+                self.audit_nowait(actor, "refuse", format!("{kind}: {why}"));
+            }
+        })?;
         let id = rec.id();
         let audit = AuditDraft {
             actor: actor.to_string(),
@@ -249,7 +257,7 @@ impl Node {
         for v in versions {
             let vid = v.record.id();
             let draft = pb::RecordBody {
-                handling: v.record.body().handling.clone(),
+                handling: self.retraction_handling(&v.record),
                 payload: Some(pb::record_body::Payload::Retraction(pb::Retraction {
                     target: vid.to_hex(),
                     reason: reason.to_string(),

@@ -6,6 +6,10 @@
 //!   the listed manifest groups (an unknown or empty group adds nobody:
 //!   fail closed); `FEDERATION` every agency of the manifest. The author is
 //!   always in it; revoked agencies never are.
+//! - The records of a coordinated operation (proposal, responses,
+//!   updates) also reach the agencies its lead **added** in signed updates
+//!   (`added`, worked out by the node from the records it holds: see
+//!   [`crate::record::operation`]). For any other kind `added` is ignored.
 //! - A node **sends** a record to a peer only if the peer is in the
 //!   audience, the peer's policy here allows its TLP and kind, and either
 //!   this node is the author or the record may be relayed (not `H2`, and
@@ -95,6 +99,22 @@ pub fn in_audience(body: &pb::RecordBody, agency: &str, m: &Trusted, now_ms: i64
     }
 }
 
+/// Whether `agency` is in the audience of a record with this body, where
+/// `added` are the agencies the lead of the record's operation added (they
+/// count for operation records only, and only while active).
+pub fn in_audience_with(
+    body: &pb::RecordBody,
+    agency: &str,
+    m: &Trusted,
+    now_ms: i64,
+    added: &[String],
+) -> bool {
+    in_audience(body, agency, m, now_ms)
+        || (crate::record::operation::is_operation(body)
+            && added.iter().any(|a| a == agency)
+            && active(m, agency, now_ms))
+}
+
 /// The whole audience under a manifest (author first, then sorted).
 pub fn audience(body: &pb::RecordBody, m: &Trusted, now_ms: i64) -> Vec<String> {
     let mut out = vec![body.author.clone()];
@@ -110,7 +130,8 @@ pub fn audience(body: &pb::RecordBody, m: &Trusted, now_ms: i64) -> Vec<String> 
     out
 }
 
-/// Whether this node (`me`) may send the record to `peer`.
+/// Whether this node (`me`) may send the record to `peer` (`added`: see
+/// [`in_audience_with`]).
 pub fn may_send(
     body: &pb::RecordBody,
     me: &str,
@@ -118,8 +139,9 @@ pub fn may_send(
     m: &Trusted,
     policy: &PeerPolicy,
     now_ms: i64,
+    added: &[String],
 ) -> Result<(), Deny> {
-    if !in_audience(body, peer, m, now_ms) || peer == me {
+    if !in_audience_with(body, peer, m, now_ms, added) || peer == me {
         return Err(Deny::NotInAudience);
     }
     if peer == body.author {
@@ -146,15 +168,17 @@ pub fn may_send(
 }
 
 /// Whether this node (`me`) may accept the record from `from`: it must be
-/// in the audience, and an H2 record only comes from its author.
+/// in the audience (`added`: see [`in_audience_with`]), and an H2 record
+/// only comes from its author.
 pub fn may_receive(
     body: &pb::RecordBody,
     me: &str,
     from: &str,
     m: &Trusted,
     now_ms: i64,
+    added: &[String],
 ) -> Result<(), Deny> {
-    if !in_audience(body, me, m, now_ms) {
+    if !in_audience_with(body, me, m, now_ms, added) {
         return Err(Deny::NotInAudience);
     }
     let code = body.handling.as_ref().map_or(0, |h| h.code);
@@ -226,8 +250,10 @@ pub fn may_serve(
     m: &Trusted,
     policy: &PeerPolicy,
     now: i64,
+    added: &[String],
 ) -> bool {
-    (b.expires_at == 0 || b.expires_at > now) && may_send(b, me, peer, m, policy, now).is_ok()
+    (b.expires_at == 0 || b.expires_at > now)
+        && may_send(b, me, peer, m, policy, now, added).is_ok()
 }
 
 #[cfg(test)]

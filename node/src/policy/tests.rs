@@ -191,7 +191,7 @@ fn may_send_exhaustive() {
                                 Ok(())
                             };
                             assert_eq!(
-                                may_send(&b, me, peer, &m, p, NOW),
+                                may_send(&b, me, peer, &m, p, NOW, &[]),
                                 expect,
                                 "{scope:?} {list:?} {tlp:?} {code:?} {me}->{peer} {p:?}"
                             );
@@ -216,13 +216,13 @@ fn may_receive_rules() {
         &["ZA-DFFE"],
         pb::HandlingCode::H0,
     );
-    assert_eq!(may_receive(&b, "ZA-DFFE", "KE-KWS", &m, NOW), Ok(()));
+    assert_eq!(may_receive(&b, "ZA-DFFE", "KE-KWS", &m, NOW, &[]), Ok(()));
     assert_eq!(
-        may_receive(&b, "GB-NWCU", "KE-KWS", &m, NOW),
+        may_receive(&b, "GB-NWCU", "KE-KWS", &m, NOW, &[]),
         Err(Deny::NotInAudience)
     );
     assert_eq!(
-        may_receive(&b, "ZA-DFFE", "GB-NWCU", &m, NOW),
+        may_receive(&b, "ZA-DFFE", "GB-NWCU", &m, NOW, &[]),
         Ok(()),
         "relayed H0 is fine"
     );
@@ -233,9 +233,9 @@ fn may_receive_rules() {
         &[],
         pb::HandlingCode::H2,
     );
-    assert_eq!(may_receive(&h2, "ZA-DFFE", "KE-KWS", &m, NOW), Ok(()));
+    assert_eq!(may_receive(&h2, "ZA-DFFE", "KE-KWS", &m, NOW, &[]), Ok(()));
     assert_eq!(
-        may_receive(&h2, "ZA-DFFE", "GB-NWCU", &m, NOW),
+        may_receive(&h2, "ZA-DFFE", "GB-NWCU", &m, NOW, &[]),
         Err(Deny::NoOnwardDissemination)
     );
     let revoked_me = body(
@@ -246,7 +246,7 @@ fn may_receive_rules() {
         pb::HandlingCode::H0,
     );
     assert_eq!(
-        may_receive(&revoked_me, "TH-DNP", "KE-KWS", &m, NOW),
+        may_receive(&revoked_me, "TH-DNP", "KE-KWS", &m, NOW, &[]),
         Err(Deny::NotInAudience)
     );
 }
@@ -310,4 +310,57 @@ fn groups_of_lists_only_groups_naming_the_agency() {
     let m = manifest();
     assert_eq!(groups_of("KE-KWS", &m), vec!["SADC".to_string()]);
     assert!(groups_of("GB-NWCU", &m).is_empty());
+}
+
+/// Agencies an operation's lead added join the audience of operation
+/// records only, and only while active; for every kind, scope and agency,
+/// `added` never takes anyone out, and adds exactly the active added ones.
+#[test]
+fn added_participants_join_operation_records_only() {
+    use pb::record_body::Payload as P;
+    let m = manifest();
+    let payloads = [
+        (P::OperationProposal(pb::OperationProposal::default()), true),
+        (P::OperationResponse(pb::OperationResponse::default()), true),
+        (P::OperationUpdate(pb::OperationUpdate::default()), true),
+        (P::Note(pb::Note::default()), false),
+        (P::Listing(pb::Listing::default()), false),
+        (P::Retraction(pb::Retraction::default()), false),
+    ];
+    let scopes: [(pb::Scope, &[&str]); 3] = [
+        (pb::Scope::Agencies, &["ZA-DFFE"]),
+        (pb::Scope::Local, &[]),
+        (pb::Scope::Federation, &[]),
+    ];
+    let added: Vec<String> = vec!["GB-NWCU".into(), "TH-DNP".into()];
+    let mut checked = 0;
+    for (payload, is_op) in &payloads {
+        for (scope, list) in scopes {
+            let mut b = body("KE-KWS", pb::Tlp::Amber, scope, list, pb::HandlingCode::H0);
+            b.payload = Some(payload.clone());
+            for agency in AGENCIES {
+                let signed = in_audience(&b, agency, &m, NOW);
+                let with = in_audience_with(&b, agency, &m, NOW, &added);
+                // TH-DNP is revoked: being added does not bring it back.
+                let joins = *is_op && agency == "GB-NWCU";
+                assert_eq!(with, signed || joins, "{payload:?} {scope:?} {agency}");
+                let sent = may_send(
+                    &b,
+                    "KE-KWS",
+                    agency,
+                    &m,
+                    &PeerPolicy::default(),
+                    NOW,
+                    &added,
+                );
+                let received = may_receive(&b, agency, "KE-KWS", &m, NOW, &added);
+                if agency != "KE-KWS" {
+                    assert_eq!(sent.is_ok(), with, "{payload:?} {scope:?} {agency}");
+                    assert_eq!(received.is_ok(), with, "{payload:?} {scope:?} {agency}");
+                }
+                checked += 1;
+            }
+        }
+    }
+    assert_eq!(checked, 6 * 3 * 5);
 }

@@ -11,6 +11,7 @@
 
 mod id;
 pub mod normalize;
+pub mod operation;
 pub mod selector;
 pub mod terms;
 pub mod validate;
@@ -238,6 +239,12 @@ impl Record {
     /// The record's kind, as shown to users and used in queries.
     pub fn kind(&self) -> &'static str {
         kind_of(&self.body)
+    }
+
+    /// [`fingerprint`] of the key that signed it.
+    pub fn signer_fingerprint(&self) -> String {
+        use sha2::Digest;
+        hex::encode(&sha2::Sha256::digest(&self.signed.signer_public_key)[..8])
     }
 }
 

@@ -106,6 +106,12 @@ fn payload(
         }
         Some(P::OperationProposal(p)) => {
             upper_all(&mut p.participants);
+            for t in &mut p.tasks {
+                t.agency = t.agency.trim().to_uppercase();
+            }
+            for r in &mut p.target_records {
+                *r = r.trim().to_lowercase();
+            }
             selectors(
                 "operation_proposal.target_selectors",
                 &mut p.target_selectors,
@@ -114,7 +120,13 @@ fn payload(
         }
         Some(P::Retraction(r)) => r.target = r.target.trim().to_lowercase(),
         Some(P::OperationResponse(r)) => r.operation = r.operation.trim().to_lowercase(),
-        Some(P::OperationUpdate(u)) => u.operation = u.operation.trim().to_lowercase(),
+        Some(P::OperationUpdate(u)) => {
+            u.operation = u.operation.trim().to_lowercase();
+            upper_all(&mut u.add_participants);
+            for s in &mut u.seizures {
+                *s = s.trim().to_lowercase();
+            }
+        }
         Some(P::Note(n)) => selectors("note.selectors", &mut n.selectors, region)?,
         None => {}
     }

@@ -35,11 +35,13 @@ pub enum Field {
     Word = b'w',
     /// Law-enforcement handling code (`H0`…`H3`).
     Code = b'H',
+    /// The coordinated operation a record belongs to (the proposal's id).
+    Operation = b'o',
 }
 
 impl Field {
     /// Every field, for stats and tests.
-    pub const ALL: [Field; 12] = [
+    pub const ALL: [Field; 13] = [
         Field::All,
         Field::Kind,
         Field::Species,
@@ -52,6 +54,7 @@ impl Field {
         Field::Tag,
         Field::Word,
         Field::Code,
+        Field::Operation,
     ];
 
     /// The `stats --by` name of a field, when it can be grouped by.
@@ -74,10 +77,21 @@ impl Field {
 /// One searchable term.
 pub type Term = (Field, String);
 
-/// Whether stats keep a counter for this field (words and selectors are
-/// too many to count; `All` counts the records).
+/// Whether stats keep a counter for this field (words, selectors and
+/// operations are too many to count; `All` counts the records).
 pub fn counted(field: Field) -> bool {
-    !matches!(field, Field::Word | Field::Selector)
+    !matches!(field, Field::Word | Field::Selector | Field::Operation)
+}
+
+/// All terms of a record: those of its body, and the operation it belongs
+/// to (a proposal's is its own id, which only the signed bytes give).
+pub fn of(rec: &super::Record) -> Vec<Term> {
+    let mut t = terms(rec.body());
+    if let Some(op) = super::operation::operation_of(rec) {
+        t.push((Field::Operation, op.to_hex()));
+        t.sort();
+    }
+    t
 }
 
 /// Lowercase words of 3+ letters or digits, for `--text`.
@@ -90,7 +104,7 @@ pub fn words(text: &str) -> impl Iterator<Item = String> + '_ {
 /// All terms of a body, deduplicated and sorted. One table, field by
 /// field, per payload kind: it reads better whole (over 60 lines on
 /// purpose).
-pub fn terms(body: &pb::RecordBody) -> Vec<Term> {
+fn terms(body: &pb::RecordBody) -> Vec<Term> {
     use pb::record_body::Payload as P;
     let mut t: Vec<Term> = vec![
         (Field::All, String::new()),

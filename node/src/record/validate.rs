@@ -119,7 +119,7 @@ pub fn validate_body(body: &pb::RecordBody, _limits: &Limits) -> V {
             for (i, s) in u.seizures.iter().enumerate() {
                 record_id(&format!("operation_update.seizures[{i}]"), s)?;
             }
-            Ok(())
+            agencies("operation_update.add_participants", &u.add_participants)
         }
         Some(P::Retraction(r)) => {
             record_id("retraction.target", &r.target)?;
@@ -355,18 +355,12 @@ fn proposal(p: &pb::OperationProposal) -> V {
             "needs at least one agency",
         ));
     }
-    items(
-        "operation_proposal.participants",
-        &p.participants,
-        MAX_ITEMS,
-    )?;
-    for (i, a) in p.participants.iter().enumerate() {
-        a.parse::<AgencyId>().map_err(|e| {
-            err(
-                format!("operation_proposal.participants[{i}]"),
-                e.to_string(),
-            )
-        })?;
+    agencies("operation_proposal.participants", &p.participants)?;
+    if p.respond_by < 0 {
+        return Err(err(
+            "operation_proposal.respond_by",
+            "must be a time (unix ms), or 0 for the window's start",
+        ));
     }
     items(
         "operation_proposal.target_records",
@@ -389,6 +383,19 @@ fn proposal(p: &pb::OperationProposal) -> V {
             &format!("operation_proposal.tasks[{i}].description"),
             &t.description,
         )?;
+    }
+    Ok(())
+}
+
+/// A list of agency ids, none twice.
+fn agencies(field: &str, list: &[String]) -> V {
+    items(field, list, MAX_ITEMS)?;
+    for (i, a) in list.iter().enumerate() {
+        a.parse::<AgencyId>()
+            .map_err(|e| err(format!("{field}[{i}]"), e.to_string()))?;
+        if list[..i].contains(a) {
+            return Err(err(format!("{field}[{i}]"), format!("{a} is named twice")));
+        }
     }
     Ok(())
 }

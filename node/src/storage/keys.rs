@@ -260,6 +260,11 @@ pub(crate) fn epoch_key(peer: &str) -> Vec<u8> {
     format!("epoch:{peer}").into_bytes()
 }
 
+/// `meta`: a re-pull of a peer's feed from the start, asked for (why).
+pub(crate) fn repull_key(peer: &str) -> Vec<u8> {
+    format!("repull:{peer}").into_bytes()
+}
+
 /// `meta`: the manifest adopted last.
 pub(crate) const MANIFEST_KEY: &[u8] = b"manifest";
 

@@ -176,7 +176,7 @@ fn recount(t: &Trees) -> Result<u64, StoreError> {
             stray.push(k);
             continue;
         }
-        for (field, value) in terms::terms(record.body()) {
+        for (field, value) in terms::of(&record) {
             if terms::counted(field) {
                 *counts.entry(keys::stat_key(field, &value)).or_default() += 1;
             }
@@ -297,7 +297,7 @@ fn reindex_row(
     sr.signed = Some(record.signed().clone());
     t.records.insert(k, sr.encode_to_vec())?;
     let e = keys::entry(record.body().created_at, seq);
-    for (field, value) in crate::record::terms::terms(record.body()) {
+    for (field, value) in crate::record::terms::of(&record) {
         // Duplicates (a word twice) are dropped when the blocks are cut.
         blocks
             .entry(keys::index_prefix(field, &value))

@@ -38,6 +38,14 @@ pub enum PeerWrite {
         /// Its epoch.
         epoch: u64,
     },
+    /// Pull `peer`'s feed again from the start at the next Hello with it
+    /// (`why`: for the log and the audit); `None` clears the request.
+    Repull {
+        /// The peer.
+        peer: String,
+        /// Why, or `None` once done.
+        why: Option<String>,
+    },
     /// A receipt queued for `peer` under queue number `n` (a fresh
     /// number: [`Store::next_queue_number`]).
     Queue {
@@ -94,6 +102,11 @@ impl PeerWrite {
                 keys::epoch_key(&peer),
                 epoch.to_be_bytes().to_vec(),
             ),
+            PeerWrite::Repull { peer, why } => (
+                Side::Meta,
+                keys::repull_key(&peer),
+                why.map(String::into_bytes),
+            ),
             PeerWrite::Queue { peer, n, receipt } => put(
                 Side::Outbox,
                 keys::outbox_key(&peer, n),
@@ -147,6 +160,15 @@ impl Store {
             .meta
             .get(keys::epoch_key(peer))?
             .map_or(0, |v| keys::u64_from(&v)))
+    }
+
+    /// Why a re-pull of `peer` from the start was asked for, if one was.
+    pub fn repull(&self, peer: &str) -> Result<Option<String>, StoreError> {
+        Ok(self
+            .trees
+            .meta
+            .get(keys::repull_key(peer))?
+            .map(|v| String::from_utf8_lossy(&v).into_owned()))
     }
 
     /// Up to `limit` receipts queued for `peer`, oldest first; `None` for

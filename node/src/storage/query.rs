@@ -105,7 +105,7 @@ pub(super) fn run(store: &Store, q: &Query) -> Result<QueryPage, StoreError> {
             return Ok(false);
         }
         if wanted.len() > 1 {
-            let have: HashSet<Term> = terms::terms(s.record.body()).into_iter().collect();
+            let have: HashSet<Term> = terms::of(&s.record).into_iter().collect();
             if !wanted.iter().all(|t| have.contains(*t)) {
                 return Ok(false);
             }

@@ -1,6 +1,7 @@
 //! Correlation reads: which records hold a correlation key, and how many
 //! entries each key has (for `correlate --top`). The index is an inverted
-//! index key → records; pairs of records are never stored.
+//! index key → records; pairs of records are never stored. And the records
+//! of one coordinated operation (indexed by the proposal's id).
 
 use super::{Query, Store, StoreError, Stored, keys};
 use crate::record::terms::Field;
@@ -61,4 +62,32 @@ impl Store {
         }
         Ok((out, false))
     }
+
+    /// Every record held of the operation whose proposal is `op` (hex):
+    /// the proposal, responses and updates, newest first. An operation
+    /// past `MAX_OPERATION_RECORDS` records is cut there (with a warning).
+    pub fn operation_records(&self, op: &str) -> Result<Vec<Stored>, StoreError> {
+        let mut q = Query {
+            terms: vec![(Field::Operation, op.to_string())],
+            limit: 1000,
+            ..Default::default()
+        };
+        let mut out = Vec::new();
+        loop {
+            let page = self.query(&q)?;
+            out.extend(page.records);
+            match page.next.as_deref().and_then(Query::after_token) {
+                Some(after) if out.len() < MAX_OPERATION_RECORDS => q.after = Some(after),
+                Some(_) => {
+                    tracing::warn!(operation = op, "operation has too many records: cut");
+                    break;
+                }
+                None => break,
+            }
+        }
+        Ok(out)
+    }
 }
+
+/// The most records of one operation read for its board and its audience.
+pub(super) const MAX_OPERATION_RECORDS: usize = 10_000;

@@ -28,7 +28,7 @@ impl Store {
         };
         // The counters follow what is held.
         let (_, record) = decode_record(id, &row)?;
-        for (field, value) in terms::terms(record.body()) {
+        for (field, value) in terms::of(&record) {
             if terms::counted(field) {
                 let k = keys::stat_key(field, &value);
                 let n = self.trees.counts.get(&k)?.map_or(0, |v| keys::u64_from(&v));

@@ -98,11 +98,20 @@ async fn send_batch(
     let mut sent = 0u64;
     let mut quiet_until = None;
     let mut pos = 0;
+    let mut added = crate::node::AddedCache::default();
     for stored in batch {
         pos = stored.seq;
         // Never echo a record to the peer it came from: it has it.
         if stored.received_from != peer
-            && policy::may_serve(stored.record.body(), &me, peer, &m, &policy, now)
+            && policy::may_serve(
+                stored.record.body(),
+                &me,
+                peer,
+                &m,
+                &policy,
+                now,
+                added.of(node, &stored.record),
+            )
         {
             send(tx, pos, Some(stored.record.signed().clone()), false).await?;
             sent += 1;

@@ -10,6 +10,7 @@ mod durability;
 mod federation;
 mod interfaces;
 mod lifecycle;
+mod operations;
 mod refusals;
 mod retraction;
 mod sync;

@@ -596,7 +596,7 @@ async fn older_schemas_are_converted_at_open() {
     let mut expected = 0usize;
     store
         .for_each_record(|s| {
-            let unique: HashSet<_> = terms::terms(s.record.body()).into_iter().collect();
+            let unique: HashSet<_> = terms::of(&s.record).into_iter().collect();
             expected += unique.len();
             Ok(())
         })

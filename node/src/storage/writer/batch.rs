@@ -19,7 +19,7 @@ impl Writer {
         seq: u64,
     ) -> Result<(), StoreError> {
         let e = keys::entry(rec.body().created_at, seq);
-        let mut all = terms::terms(rec.body());
+        let mut all = terms::of(rec);
         all.sort_unstable();
         all.dedup();
         for (field, value) in all {

@@ -127,7 +127,7 @@ impl Writer {
             last_batch = Some(row.index_batch);
             let e = keys::entry(record.body().created_at, seq);
             let batch = blocks.entry(row.index_batch).or_default();
-            for (field, value) in terms::terms(record.body()) {
+            for (field, value) in terms::of(&record) {
                 if field == Field::Selector {
                     batch
                         .entry(keys::index_prefix(field, &value))
