@@ -14,3 +14,4 @@ mod operations;
 mod refusals;
 mod retraction;
 mod sync;
+mod walkthrough;
