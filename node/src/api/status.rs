@@ -18,6 +18,7 @@ pub fn status(e: NodeError) -> Status {
         NodeError::Unknown(m) => Status::not_found(m),
         NodeError::Timeout(m) => Status::deadline_exceeded(m),
         NodeError::Exhausted(m) => Status::resource_exhausted(m),
+        NodeError::Unavailable(m) => Status::unavailable(m),
         NodeError::Internal(m) => {
             tracing::error!(cause = %m, "internal failure");
             Status::internal(m)

@@ -43,6 +43,10 @@ pub struct Deconfliction {
     buckets: Mutex<HashMap<String, Bucket>>,
     /// One filter update at a time (the feed loop, a peer's fetch).
     update: tokio::sync::Mutex<()>,
+    /// The epoch whose filter was last brought up to the feed head: until
+    /// a new epoch (a key change, a retraction) is built whole, questions
+    /// wait rather than get a wrong `NO_HIT`.
+    ready: std::sync::atomic::AtomicU64,
     /// The asker's copies of peers' filters: epoch and tokens.
     pub(crate) copies: tokio::sync::Mutex<HashMap<String, (u64, std::collections::HashSet<Token>)>>,
 }
@@ -61,6 +65,7 @@ impl Deconfliction {
             settings,
             buckets: Mutex::new(HashMap::new()),
             update: tokio::sync::Mutex::new(()),
+            ready: std::sync::atomic::AtomicU64::new(0),
             copies: tokio::sync::Mutex::new(HashMap::new()),
         }
     }
@@ -126,6 +131,9 @@ impl Node {
         loop {
             let s = self.update_filter_once().await?;
             if !s.dirty {
+                self.deconfliction
+                    .ready
+                    .store(s.epoch, std::sync::atomic::Ordering::Release);
                 return Ok(s);
             }
         }
@@ -221,7 +229,18 @@ impl Node {
                 b.len()
             )));
         }
-        let epoch = self.store.filter_state()?.map_or(0, |s| s.epoch);
+        let state = self.store.filter_state()?.unwrap_or_default();
+        let ready = self
+            .deconfliction
+            .ready
+            .load(std::sync::atomic::Ordering::Acquire);
+        if state.epoch != ready || state.fingerprint != self.deconfliction.key.fingerprint() {
+            return Err(NodeError::Unavailable(format!(
+                "{}'s deconfliction filter is being rebuilt (a new key or a withdrawn record): ask again in a moment",
+                self.agency
+            )));
+        }
+        let epoch = state.epoch;
         if let Err(e) = self.deconfliction.take(peer, blinded.len()) {
             self.audit_nowait(
                 peer,

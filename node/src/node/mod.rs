@@ -66,6 +66,9 @@ pub enum NodeError {
     /// A rate limit is spent; the message says when it refills.
     #[error("{0}")]
     Exhausted(String),
+    /// Not now (a rebuild under way); the message says why.
+    #[error("{0}")]
+    Unavailable(String),
     /// A task of the node failed (a bug or a shutdown).
     #[error("{0}")]
     Internal(String),

@@ -159,71 +159,6 @@ fn is_e164(v: &str) -> bool {
     })
 }
 
-/// Compiled regular expressions phonenumber's database keeps. Its own
-/// default is 100, and validating one number touches a dozen or more, so a
-/// mix of a few countries recompiled them on nearly every parse (bulk
-/// import ran at less than half its speed). Enough for every region.
-const PHONE_REGEXES: usize = 8192;
-
-/// Loads libphonenumber's plan data (tens of milliseconds, once), so the
-/// first publish of a phone number is not the one that pays for it.
-pub fn warm_up() {
-    let _ = phone("+254712345678", None);
-}
-
-fn phone_database() -> &'static phonenumber::metadata::Database {
-    static ENLARGED: std::sync::Once = std::sync::Once::new();
-    let db = &*phonenumber::metadata::DATABASE;
-    ENLARGED.call_once(|| {
-        if let Ok(mut c) = db.cache().lock() {
-            *c = regex_cache::RegexCache::new(PHONE_REGEXES);
-        }
-    });
-    db
-}
-
-/// A valid phone number in E.164 (`+` and digits, extension dropped). A
-/// national format needs `region`.
-pub fn phone(v: &str, region: Option<&str>) -> Result<String, String> {
-    let region = region.and_then(|r| r.trim().to_ascii_uppercase().parse().ok());
-    // `00` is the international prefix nearly everywhere (read as `+`).
-    let plus;
-    let v = match v.strip_prefix("00") {
-        Some(rest) => {
-            plus = format!("+{rest}");
-            plus.as_str()
-        }
-        None => v,
-    };
-    let international = v.starts_with('+');
-    // Letters are a typo here, not a vanity number; an extension may follow.
-    let lower = v.to_ascii_lowercase();
-    let main = lower.split("ext").next().unwrap_or_default();
-    let main = main.split(['x', '#']).next().unwrap_or_default();
-    if main.chars().any(char::is_alphabetic) {
-        return Err(format!("phone {v:?} is not a number: it has letters"));
-    }
-    if region.is_none() && !international {
-        return Err(format!(
-            "phone {v:?} is in national format: write it with + and the country code, \
-             or give the record a country"
-        ));
-    }
-    let db = phone_database();
-    let n = phonenumber::parse_with(db, region, v)
-        .map_err(|e| format!("phone {v:?} is not a number: {e}"))?;
-    if !phonenumber::is_valid_with(db, &n) {
-        return Err(format!(
-            "phone {v:?} is not a valid number of its country ({}): check the digits",
-            n.country()
-                .id()
-                .map(|c| c.as_ref().to_string())
-                .unwrap_or_else(|| format!("+{}", n.code().value()))
-        ));
-    }
-    Ok(n.format().mode(phonenumber::Mode::E164).to_string())
-}
-
 /// `local@domain`: the local part lower-cased, the domain lower-cased and
 /// in punycode (IDNA); the domain needs a dot.
 pub fn email(v: &str) -> Result<String, String> {
@@ -393,7 +328,9 @@ pub fn plate(v: &str) -> Result<String, String> {
     Ok(format!("{cc}/{p}"))
 }
 
+mod phone;
 mod wallet;
+pub use phone::{phone, warm_up};
 pub use wallet::wallet;
 
 #[cfg(test)]

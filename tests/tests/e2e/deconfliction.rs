@@ -154,8 +154,21 @@ async fn hit_no_hit_without_telling_the_asked_agency() {
     })
     .await
     .expect("restart KE");
-    let again = ask(&mut za, &["phone:+254722111222"], &["KE-KWS"], 10).await;
-    assert_eq!(again[0].outcome, "HIT", "{again:?}");
+    // Until the new epoch is built whole, KE asks to come back: never a
+    // wrong NO_HIT.
+    let mut d = wildnet_testbed::wait::Deadline::new(
+        "a HIT under KE's new key",
+        std::time::Duration::from_secs(30),
+    );
+    loop {
+        let again = ask(&mut za, &["phone:+254722111222"], &["KE-KWS"], 10).await;
+        match again[0].outcome.as_str() {
+            "HIT" => break,
+            "UNREACHABLE" if again[0].detail.contains("being rebuilt") => {}
+            _ => panic!("a wrong answer while KE rebuilds its filter: {again:?}"),
+        }
+        d.tick(format!("{again:?}")).await.expect("bounded wait");
+    }
     let after = epoch_of(&fed, "KE-KWS").await;
     assert!(
         after > before,

@@ -125,9 +125,36 @@ async fn the_readme_walk_through_runs_as_written() {
             }
         }
     });
+    // The list and the board as JSON, for scripts.
+    let op = ids.get("OP").expect("the operation's id");
+    let ke_dir = root.join("ke-kws");
+    let json = |args: &[&str]| -> serde_json::Value {
+        let out = Command::new(bin("wildnet"))
+            .arg("--node")
+            .arg(&ke_dir)
+            .args(["--format", "json"])
+            .args(args)
+            .output()
+            .expect("run wildnet");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).expect("one JSON document")
+    };
+    let list = json(&["op", "list"]);
+    assert_eq!(list[0]["code_name"], "THUNDERBIRD", "{list}");
+    assert_eq!(
+        (list[0]["answered"].as_u64(), list[0]["role"].as_str()),
+        (Some(2), Some("lead"))
+    );
+    let shown = json(&["op", "show", op]);
+    assert_eq!(shown["participants"][0]["answer"], "accept", "{shown}");
+    assert_eq!(shown["participants"][1]["contact"], "NWCU intel desk");
+    assert_eq!(shown["targets"][0]["held_elsewhere"][0]["peer"], "ZA-DFFE");
     // Checked through the API too: Britain holds nothing of the case but
     // the operation, and the board has every answer.
-    let op = ids.get("OP").expect("the operation's id");
     let mut ke = fed.node("KE-KWS").client().await.expect("KE");
     let req = wildnet_proto::v1::OperationBoardRequest {
         id: op.clone(),
