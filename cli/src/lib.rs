@@ -43,6 +43,9 @@ pub struct Cli {
 /// The subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// The first run: four agencies on this machine share, correlate,
+    /// deconflict and plan an operation, narrated step by step
+    Demo(cmd::demo::DemoArgs),
     /// Create an agency dir: signing and TLS keys, admission request, node.toml
     Init(cmd::init::InitArgs),
     /// Sign and store a record (listing, entity, seizure, note, or --file)
@@ -103,6 +106,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let cli = match cli.command {
         Command::Federation(args) => return cmd::federation::run(args, cli.format),
         Command::Bench(args) => return rt.block_on(cmd::bench::run(args, cli.format)),
+        Command::Demo(args) => return rt.block_on(cmd::demo::run(args)),
         _ => cli,
     };
     rt.block_on(async move {
@@ -114,7 +118,8 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             | Command::Generate(_)
             | Command::Federation(_)
             | Command::Keys(_)
-            | Command::Bench(_) => {
+            | Command::Bench(_)
+            | Command::Demo(_) => {
                 unreachable!("handled above")
             }
             Command::Manifest(a) => cmd::federation::manifest(&mut client, a, f).await,

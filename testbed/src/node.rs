@@ -277,7 +277,18 @@ impl Node {
         }
     }
 
-    /// The child process's id.
+    /// Lets a child process run on after this handle is dropped (a demo
+    /// left running for the user); returns its pid.
+    pub fn detach(&mut self) -> Option<u32> {
+        let pid = self.pid();
+        if pid.is_some() {
+            // Dropping a `Child` neither kills nor waits for it.
+            self.run = Run::Stopped;
+        }
+        pid
+    }
+
+    /// The child's process id, when it runs as one.
     pub fn pid(&self) -> Option<u32> {
         match &self.run {
             Run::Process(c) => Some(c.id()),

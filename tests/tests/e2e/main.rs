@@ -6,6 +6,7 @@ mod bench;
 mod completeness;
 mod correlation;
 mod deconfliction;
+mod demo;
 mod durability;
 mod federation;
 mod interfaces;
