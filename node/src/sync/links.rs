@@ -82,7 +82,10 @@ pub async fn run(node: Arc<Node>, mut stop: watch::Receiver<bool>) {
 async fn link(node: Arc<Node>, peer: String, address: String, stop: watch::Receiver<bool>) {
     let Some(fed) = node.federation() else { return };
     let mut verify = fed.verify_requested();
-    let seen = *verify.borrow_and_update();
+    verify.borrow_and_update();
+    // A new link has run no check yet: one asked before it started (a
+    // `sync --verify` right after the node came up) is still to run.
+    let seen = 0;
     let mut l = PeerLink {
         changes: fed.subscribe(),
         sync: fed.sync_requested(),
