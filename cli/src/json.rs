@@ -13,7 +13,7 @@ use wildnet_proto::v1 as pb;
 use crate::time;
 
 /// Field name → enum value prefix.
-const ENUMS: [(&str, &str); 11] = [
+const ENUMS: [(&str, &str); 12] = [
     ("tlp", "TLP_"),
     ("scope", "SCOPE_"),
     ("code", "HANDLING_CODE_"),
@@ -25,6 +25,7 @@ const ENUMS: [(&str, &str); 11] = [
     ("entity_type", "ENTITY_TYPE_"),
     ("answer", "OPERATION_ANSWER_"),
     ("status", "OPERATION_STATUS_"),
+    ("transport_mode", "TRANSPORT_MODE_"),
 ];
 
 /// Payload field names of `RecordBody`.

@@ -7,6 +7,7 @@
 
 pub mod cmd;
 pub mod draft;
+pub mod interop;
 pub mod json;
 pub mod output;
 pub mod time;
@@ -25,6 +26,59 @@ pub enum Format {
     Json,
 }
 
+/// Every value `--format` takes: the output formats of every command and
+/// the file formats of `export`. [`FormatArg::output`] and
+/// [`FormatArg::export`] say which a command accepts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum FormatArg {
+    /// Human-readable tables.
+    Table,
+    /// One JSON document for scripts.
+    Json,
+    /// export: one record per line, re-importable.
+    Jsonl,
+    /// export: listings in the import columns.
+    Csv,
+    /// export: a STIX 2.1 bundle.
+    Stix,
+    /// export: the CITES annual illegal-trade report's seizure rows.
+    CitesAitr,
+    /// export: Ecomessage-shaped seizure reports.
+    Ecomessage,
+}
+
+impl FormatArg {
+    /// The output format of a command other than `export`.
+    pub fn output(self) -> anyhow::Result<Format> {
+        match self {
+            FormatArg::Table => Ok(Format::Table),
+            FormatArg::Json => Ok(Format::Json),
+            other => anyhow::bail!(
+                "--format {} is a file format of `wildnet export`; this command prints table or json",
+                other
+                    .to_possible_value()
+                    .map(|v| v.get_name().to_string())
+                    .unwrap_or_default()
+            ),
+        }
+    }
+
+    /// The file format of `export`.
+    pub fn export(self) -> anyhow::Result<cmd::export::ExportFormat> {
+        use cmd::export::ExportFormat as E;
+        Ok(match self {
+            FormatArg::Jsonl => E::Jsonl,
+            FormatArg::Csv => E::Csv,
+            FormatArg::Stix => E::Stix,
+            FormatArg::CitesAitr => E::CitesAitr,
+            FormatArg::Ecomessage => E::Ecomessage,
+            FormatArg::Table | FormatArg::Json => anyhow::bail!(
+                "wildnet export needs --format jsonl, csv, stix, cites-aitr or ecomessage"
+            ),
+        })
+    }
+}
+
 /// wildnet: federated wildlife-crime intelligence sharing.
 #[derive(Debug, Parser)]
 #[command(name = "wildnet", version, about, propagate_version = true)]
@@ -32,9 +86,10 @@ pub struct Cli {
     /// The node: an agency dir (with node.toml), unix:PATH or http://HOST:PORT
     #[arg(long, global = true, env = "WILDNET_NODE", default_value = ".")]
     pub node: String,
-    /// Output format
-    #[arg(long, global = true, value_enum, default_value_t = Format::Table)]
-    pub format: Format,
+    /// Output format: table or json; `export` writes jsonl, csv, stix,
+    /// cites-aitr or ecomessage
+    #[arg(long, global = true, value_enum, default_value_t = FormatArg::Table)]
+    pub format: FormatArg,
     /// What to do
     #[command(subcommand)]
     pub command: Command,
@@ -52,6 +107,9 @@ pub enum Command {
     Publish(Box<cmd::publish::PublishArgs>),
     /// Publish many records from CSV (listings) or JSONL (any kind)
     Import(cmd::import::ImportArgs),
+    /// Write the records a query matches as JSONL, CSV, a STIX 2.1 bundle,
+    /// CITES illegal-trade report rows or Ecomessage-shaped reports
+    Export(Box<cmd::export::ExportArgs>),
     /// Show one record by id or unique prefix, with its versions
     Get(cmd::read::GetArgs),
     /// Search records, newest first
@@ -93,10 +151,18 @@ pub enum Command {
 
 /// Runs the CLI with already-parsed arguments.
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let export = match &cli.command {
+        Command::Export(_) => Some(cli.format.export()?),
+        _ => None,
+    };
+    let format = match export {
+        Some(_) => Format::Table,
+        None => cli.format.output()?,
+    };
     match &cli.command {
-        Command::Init(args) => return cmd::init::run(args, cli.format),
+        Command::Init(args) => return cmd::init::run(args, format),
         Command::Generate(args) => return cmd::generate::run(args),
-        Command::Keys(args) => return cmd::init::keys(args, cli.format),
+        Command::Keys(args) => return cmd::init::keys(args, format),
         _ => {}
     }
     let rt = tokio::runtime::Builder::new_multi_thread()
@@ -104,15 +170,15 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         .enable_all()
         .build()?;
     let cli = match cli.command {
-        Command::Federation(args) => return cmd::federation::run(args, cli.format),
-        Command::Bench(args) => return rt.block_on(cmd::bench::run(args, cli.format)),
+        Command::Federation(args) => return cmd::federation::run(args, format),
+        Command::Bench(args) => return rt.block_on(cmd::bench::run(args, format)),
         Command::Demo(args) => return rt.block_on(cmd::demo::run(args)),
         _ => cli,
     };
     rt.block_on(async move {
         let target = wildnet_node::client::Target::parse(&cli.node)?;
         let mut client = target.connect().await?;
-        let f = cli.format;
+        let f = format;
         match cli.command {
             Command::Init(_)
             | Command::Generate(_)
@@ -127,6 +193,14 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Command::Sync(a) => cmd::federation::sync(&mut client, a, f).await,
             Command::Publish(a) => cmd::publish::run(&mut client, *a, f).await,
             Command::Import(a) => cmd::import::run(&mut client, a, f).await,
+            Command::Export(a) => {
+                cmd::export::run(
+                    &mut client,
+                    *a,
+                    export.unwrap_or(cmd::export::ExportFormat::Jsonl),
+                )
+                .await
+            }
             Command::Get(a) => cmd::read::get(&mut client, a, f).await,
             Command::Query(a) => cmd::read::query(&mut client, *a, f).await,
             Command::Stats(a) => cmd::read::stats(&mut client, a, f).await,

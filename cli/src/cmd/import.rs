@@ -27,6 +27,8 @@ pub enum InputFormat {
     Csv,
     /// One JSON draft per line.
     Jsonl,
+    /// A STIX 2.1 bundle (observed-data, incident, threat-actor, note).
+    Stix,
 }
 
 /// Flags of `wildnet import`.
@@ -63,15 +65,28 @@ pub fn progress(len: u64) -> ProgressBar {
 /// Rejected rows, by line.
 pub type Rejections = Vec<pb::ImportRejection>;
 
+/// What an import did.
+#[derive(Debug)]
+pub struct Imported {
+    /// Rows (or STIX objects that map to records) read.
+    pub rows: u64,
+    /// The node's summary, with the rows refused here added.
+    pub summary: pb::ImportSummary,
+    /// Every rejected row, by line (a STIX object by its position).
+    pub rejections: Rejections,
+    /// STIX objects left out, with why (`object N (id): reason`).
+    pub skipped: Vec<String>,
+}
+
 /// Reads the file on a blocking thread and sends drafts; returns the rows
-/// read and those that could not be parsed.
+/// read, those that could not be parsed, and the objects skipped.
 fn read_file(
     path: PathBuf,
     format: InputFormat,
     defaults: HandlingArgs,
     tx: mpsc::Sender<pb::ImportItem>,
     bar: ProgressBar,
-) -> anyhow::Result<(u64, Rejections)> {
+) -> anyhow::Result<(u64, Rejections, Vec<String>)> {
     let file = File::open(&path).with_context(|| format!("cannot open {}", path.display()))?;
     let mut sink = Sink {
         defaults,
@@ -79,11 +94,31 @@ fn read_file(
         rows: 0,
         rejected: Vec::new(),
     };
+    let mut skipped = Vec::new();
     match format {
         InputFormat::Csv => read_csv(BufReader::new(file), &mut sink, &bar)?,
         InputFormat::Jsonl => read_jsonl(BufReader::new(file), &mut sink, &bar),
+        InputFormat::Stix => skipped = read_stix(BufReader::new(file), &mut sink)?,
     }
-    Ok((sink.rows, sink.rejected))
+    Ok((sink.rows, sink.rejected, skipped))
+}
+
+/// A STIX 2.1 bundle: each object that maps to a record is one row,
+/// numbered by its position in `objects`.
+fn read_stix(file: BufReader<File>, sink: &mut Sink) -> anyhow::Result<Vec<String>> {
+    let bundle: serde_json::Value =
+        serde_json::from_reader(file).context("the STIX file is not valid JSON")?;
+    let read = crate::interop::stix_import::read(&bundle)?;
+    for m in read.mapped {
+        if !sink.take(m.index, m.draft) {
+            break;
+        }
+    }
+    Ok(read
+        .skipped
+        .into_iter()
+        .map(|(i, id, why)| format!("object {i} ({id}): {why}"))
+        .collect())
 }
 
 /// Where parsed rows go: drafts to the node, failures to the rejections.
@@ -232,19 +267,24 @@ pub async fn import_file(
     input: InputFormat,
     defaults: HandlingArgs,
     bar: &ProgressBar,
-) -> anyhow::Result<(u64, pb::ImportSummary, Rejections)> {
+) -> anyhow::Result<Imported> {
     let (tx, rx) = mpsc::channel(4096);
     let reader = {
         let (path, bar) = (file.to_path_buf(), bar.clone());
         tokio::task::spawn_blocking(move || read_file(path, input, defaults, tx, bar))
     };
     let summary = client.import(ReceiverStream::new(rx)).await;
-    let (rows, mut local) = reader.await.context("the file reader crashed")??;
+    let (rows, mut local, skipped) = reader.await.context("the file reader crashed")??;
     let mut s = summary.map_err(explain)?.into_inner();
     s.rejected += local.len() as u64;
     local.append(&mut s.rejections);
     local.sort_by_key(|r| r.line);
-    Ok((rows, s, local))
+    Ok(Imported {
+        rows,
+        summary: s,
+        rejections: local,
+        skipped,
+    })
 }
 
 /// The input format from the file name.
@@ -255,12 +295,26 @@ fn format_of(file: &std::path::Path) -> anyhow::Result<InputFormat> {
         .map(str::to_lowercase);
     Ok(match ext.as_deref() {
         Some("csv") => InputFormat::Csv,
-        Some("jsonl" | "ndjson" | "json") => InputFormat::Jsonl,
+        Some("jsonl" | "ndjson") => InputFormat::Jsonl,
+        Some("json") if is_bundle(file) => InputFormat::Stix,
+        Some("json") => InputFormat::Jsonl,
         _ => bail!(
-            "cannot tell the format of {}: name it .csv or .jsonl, or pass --as csv|jsonl",
+            "cannot tell the format of {}: name it .csv, .jsonl or .json (a STIX bundle), or pass --as csv|jsonl|stix",
             file.display()
         ),
     })
+}
+
+/// Whether a .json file starts as a STIX bundle: `"type": "bundle"` in
+/// its first 4 KiB.
+fn is_bundle(file: &std::path::Path) -> bool {
+    use std::io::Read;
+    let mut head = vec![0u8; 4096];
+    let n = File::open(file)
+        .and_then(|mut f| f.read(&mut head))
+        .unwrap_or(0);
+    let text = String::from_utf8_lossy(&head[..n]).replace(char::is_whitespace, "");
+    text.contains("\"type\":\"bundle\"")
 }
 
 /// Runs `import`.
@@ -278,7 +332,12 @@ pub async fn run(
         .len();
     let bar = progress(len);
     let started = std::time::Instant::now();
-    let (rows, s, local) = import_file(client, &a.file, input, a.handling.clone(), &bar).await?;
+    let Imported {
+        rows,
+        summary: s,
+        rejections: local,
+        skipped,
+    } = import_file(client, &a.file, input, a.handling.clone(), &bar).await?;
     bar.finish_and_clear();
     let secs = started.elapsed().as_secs_f64();
     match format {
@@ -289,6 +348,7 @@ pub async fn run(
             "rejected": s.rejected,
             "seconds": (secs * 1000.0).round() / 1000.0,
             "rejections": local.iter().map(|r| serde_json::json!({"line": r.line, "reason": r.reason})).collect::<Vec<_>>(),
+            "skipped": skipped,
         }))?,
         Format::Table => {
             output::line(&format!(
@@ -301,8 +361,19 @@ pub async fn run(
                 secs,
                 rows as f64 / secs.max(1e-9)
             ))?;
+            let unit = if input == InputFormat::Stix {
+                "object"
+            } else {
+                "line"
+            };
             for r in &local {
-                output::line(&format!("  line {}: {}", r.line, r.reason))?;
+                output::line(&format!("  {unit} {}: {}", r.line, r.reason))?;
+            }
+            if !skipped.is_empty() {
+                output::line(&format!("skipped {} STIX object(s):", skipped.len()))?;
+                for s in &skipped {
+                    output::line(&format!("  {s}"))?;
+                }
             }
         }
     }

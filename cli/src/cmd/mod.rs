@@ -5,6 +5,7 @@ pub mod alerts;
 pub mod bench;
 pub mod correlate;
 pub mod deconflict;
+pub mod export;
 pub mod demo;
 pub mod federation;
 pub mod generate;

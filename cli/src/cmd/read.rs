@@ -139,9 +139,9 @@ fn print_holders(holders: &[Value], is_retraction: bool) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Flags of `wildnet query`.
+/// The filters of `wildnet query` and `wildnet export`.
 #[derive(Debug, Args)]
-pub struct QueryArgs {
+pub struct QueryFilters {
     /// listing, entity, seizure, note, operation_proposal, operation_response, operation_update, retraction
     #[arg(long)]
     pub kind: Option<String>,
@@ -181,16 +181,11 @@ pub struct QueryArgs {
     /// Created before (YYYY-MM-DD or RFC 3339)
     #[arg(long)]
     pub until: Option<String>,
-    /// Most records to show
-    #[arg(long, default_value_t = 50)]
-    pub limit: u32,
-    /// Include superseded versions
-    #[arg(long)]
-    pub history: bool,
 }
 
-impl QueryArgs {
-    fn request(&self) -> anyhow::Result<pb::QueryRequest> {
+impl QueryFilters {
+    /// The request these filters ask (no limit, no page yet).
+    pub fn request(&self, history: bool) -> anyhow::Result<pb::QueryRequest> {
         let o = |s: &Option<String>| s.clone().unwrap_or_default();
         let t = |s: &Option<String>, flag: &str| -> anyhow::Result<i64> {
             s.as_deref()
@@ -214,10 +209,51 @@ impl QueryArgs {
             until: t(&self.until, "--until")?,
             limit: 0,
             page_token: String::new(),
-            history: self.history,
+            history,
             code: o(&self.code),
         })
     }
+}
+
+/// Flags of `wildnet query`.
+#[derive(Debug, Args)]
+pub struct QueryArgs {
+    /// What to look for
+    #[command(flatten)]
+    pub filters: QueryFilters,
+    /// Most records to show
+    #[arg(long, default_value_t = 50)]
+    pub limit: u32,
+    /// Include superseded versions
+    #[arg(long)]
+    pub history: bool,
+}
+
+/// Every stored record the request matches, up to `limit`, newest first,
+/// following the node's pages.
+pub async fn fetch_all(
+    client: &mut AgencyClient<Channel>,
+    mut req: pb::QueryRequest,
+    limit: usize,
+) -> anyhow::Result<Vec<pb::StoredRecord>> {
+    let mut records = Vec::new();
+    loop {
+        req.limit = (limit - records.len()).min(1000) as u32;
+        if req.limit == 0 {
+            break;
+        }
+        let page = client
+            .query(req.clone())
+            .await
+            .map_err(explain)?
+            .into_inner();
+        records.extend(page.records);
+        if page.next_page_token.is_empty() {
+            break;
+        }
+        req.page_token = page.next_page_token;
+    }
+    Ok(records)
 }
 
 /// One record of a query as a table row.
@@ -244,26 +280,12 @@ pub async fn query(
     a: QueryArgs,
     format: Format,
 ) -> anyhow::Result<ExitCode> {
-    let mut req = a.request()?;
-    let mut records = Vec::new();
-    loop {
-        req.limit = (a.limit as usize - records.len()).min(1000) as u32;
-        if req.limit == 0 {
-            break;
-        }
-        let page = client
-            .query(req.clone())
-            .await
-            .map_err(explain)?
-            .into_inner();
-        for r in &page.records {
-            records.push(json::record_view(r)?);
-        }
-        if page.next_page_token.is_empty() {
-            break;
-        }
-        req.page_token = page.next_page_token;
-    }
+    let req = a.filters.request(a.history)?;
+    let records = fetch_all(client, req, a.limit as usize)
+        .await?
+        .iter()
+        .map(json::record_view)
+        .collect::<anyhow::Result<Vec<_>>>()?;
     match format {
         Format::Json => output::json(&Value::Array(records))?,
         Format::Table => {

@@ -182,3 +182,85 @@ pub fn csv_row(
     .apply(&mut d)?;
     Ok(d)
 }
+
+/// A listing record as one row in [`CSV_COLUMNS`] order, so `import` reads
+/// it back; `None` for other kinds. Money is written in major units.
+pub fn listing_row(body: &pb::RecordBody) -> Option<Vec<String>> {
+    use crate::interop::enum_name;
+    let Some(pb::record_body::Payload::Listing(l)) = &body.payload else {
+        return None;
+    };
+    let h = body.handling.clone().unwrap_or_default();
+    let share = match pb::Scope::try_from(h.scope).unwrap_or_default() {
+        pb::Scope::Agencies => format!("agency:{}", h.agencies.join(",")),
+        pb::Scope::Groups => format!("group:{}", h.groups.join(",")),
+        pb::Scope::Federation => "federation".into(),
+        _ => "local".into(),
+    };
+    let price = l
+        .price
+        .as_ref()
+        .map(crate::interop::money)
+        .unwrap_or_default();
+    let (amount, currency) = price.split_once(' ').unwrap_or(("", ""));
+    let item = match pb::ItemType::try_from(l.item_type).unwrap_or_default() {
+        pb::ItemType::Unspecified => String::new(),
+        t => enum_name(t.as_str_name(), "ITEM_TYPE_"),
+    };
+    let selectors: Vec<String> = l
+        .selectors
+        .iter()
+        .map(|s| {
+            let k = pb::SelectorKind::try_from(s.kind).unwrap_or_default();
+            format!(
+                "{}:{}",
+                enum_name(k.as_str_name(), "SELECTOR_KIND_"),
+                s.value
+            )
+        })
+        .collect();
+    Some(vec![
+        l.species
+            .as_ref()
+            .map(|s| s.scientific_name.clone())
+            .unwrap_or_default(),
+        l.platform.clone(),
+        l.url.clone(),
+        l.title.clone(),
+        l.text.clone(),
+        l.seller_handle.clone(),
+        l.seller_profile.clone(),
+        amount.to_string(),
+        currency.to_string(),
+        if l.quantity > 0 {
+            l.quantity.to_string()
+        } else {
+            String::new()
+        },
+        item,
+        l.country.clone(),
+        if l.observed_at > 0 {
+            crate::time::rfc3339(l.observed_at)
+        } else {
+            String::new()
+        },
+        enum_name(
+            pb::Tlp::try_from(h.tlp).unwrap_or_default().as_str_name(),
+            "TLP_",
+        ),
+        share,
+        enum_name(
+            pb::HandlingCode::try_from(h.code)
+                .unwrap_or_default()
+                .as_str_name(),
+            "HANDLING_CODE_",
+        ),
+        body.tags.join(";"),
+        selectors.join(";"),
+        l.evidence
+            .iter()
+            .map(|e| e.sha256.clone())
+            .collect::<Vec<_>>()
+            .join(";"),
+    ])
+}

@@ -14,9 +14,9 @@ mod seizure;
 
 pub use entity::EntityArgs;
 pub use handling::{HandlingArgs, code, share, tlp};
-pub use listing::{CSV_COLUMNS, ListingArgs, csv_row};
+pub use listing::{CSV_COLUMNS, ListingArgs, csv_row, listing_row};
 pub use note::NoteArgs;
-pub use seizure::SeizureArgs;
+pub use seizure::{SeizureArgs, transport_mode};
 
 pub(crate) fn enum_value(what: &str, text: &str, names: &[(&str, i32)]) -> anyhow::Result<i32> {
     let t = text.trim().to_lowercase().replace('_', "-");
@@ -51,7 +51,7 @@ pub fn item_type(text: &str) -> anyhow::Result<i32> {
 }
 
 /// Minor-unit exponent of a currency (ISO 4217): 0, 2 or 3.
-fn exponent(currency: &str) -> u32 {
+pub fn exponent(currency: &str) -> u32 {
     const ZERO: [&str; 17] = [
         "BIF", "CLP", "DJF", "GNF", "ISK", "JPY", "KMF", "KRW", "PYG", "RWF", "UGX", "UYI", "VND",
         "VUV", "XAF", "XOF", "XPF",

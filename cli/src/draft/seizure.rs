@@ -55,6 +55,59 @@ pub struct SeizureArgs {
     /// (country/plate); national phone formats are read in --country
     #[arg(long = "selector", value_name = "KIND:VALUE")]
     pub selectors: Vec<String>,
+    /// air, sea, road, rail, post, courier, on-foot, other
+    #[arg(long)]
+    pub transport: Option<String>,
+    /// How it was found, e.g. "x-ray", "sniffer dog", "intelligence"
+    #[arg(long)]
+    pub detection: Option<String>,
+    /// Why it was seized, e.g. "no CITES permit"
+    #[arg(long)]
+    pub reason: Option<String>,
+    /// CITES term code of the specimens, e.g. SCA, TUS, LIV, HOR, TIM
+    #[arg(long)]
+    pub cites_term: Option<String>,
+    /// CITES unit of the reported quantity (kg, g, l, m3, …); unset: the
+    /// number of specimens
+    #[arg(long)]
+    pub cites_unit: Option<String>,
+    /// Estimated value, AMOUNT CUR, e.g. "120000 USD"
+    #[arg(long, value_name = "AMOUNT CUR")]
+    pub value: Option<String>,
+    /// What became of the specimens, e.g. "held as evidence"
+    #[arg(long)]
+    pub disposal: Option<String>,
+    /// Arrests, charges, penalties
+    #[arg(long)]
+    pub legal_action: Option<String>,
+}
+
+/// `--transport`.
+pub fn transport_mode(text: &str) -> anyhow::Result<i32> {
+    use pb::TransportMode as T;
+    super::enum_value(
+        "transport mode",
+        text,
+        &[
+            ("air", T::Air as i32),
+            ("sea", T::Sea as i32),
+            ("road", T::Road as i32),
+            ("rail", T::Rail as i32),
+            ("post", T::Post as i32),
+            ("courier", T::Courier as i32),
+            ("on-foot", T::OnFoot as i32),
+            ("other", T::Other as i32),
+        ],
+    )
+}
+
+/// `--value "AMOUNT CUR"`.
+fn value(text: &str) -> anyhow::Result<pb::Money> {
+    let (amount, cur) = text.trim().split_once(' ').with_context(|| {
+        format!("--value {text:?} must be an amount and a currency, e.g. \"120000 USD\"")
+    })?;
+    price(amount.trim(), &cur.trim().to_uppercase())
+        .with_context(|| format!("--value {text:?}: the amount is not a number"))
 }
 
 impl SeizureArgs {
@@ -93,6 +146,17 @@ impl SeizureArgs {
             entities: self.entities.clone(),
             description: opt(&self.description),
             selectors: selectors(&self.selectors)?,
+            transport_mode: match &self.transport {
+                Some(t) => transport_mode(t)?,
+                None => 0,
+            },
+            detection_method: opt(&self.detection),
+            reason: opt(&self.reason),
+            cites_term: opt(&self.cites_term).to_uppercase(),
+            cites_unit: opt(&self.cites_unit),
+            estimated_value: self.value.as_deref().map(value).transpose()?,
+            disposal: opt(&self.disposal),
+            legal_action: opt(&self.legal_action),
         }))
     }
 }

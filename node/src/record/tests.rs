@@ -155,6 +155,40 @@ fn invalid(mutate: impl FnOnce(&mut pb::RecordBody)) -> ValidationError {
     validate::validate_body(&b, &Limits::default()).expect_err("invalid body accepted")
 }
 
+/// A valid seizure with every report field set, then changed by `f`.
+fn report_seizure(f: impl FnOnce(&mut pb::Seizure)) -> pb::Seizure {
+    let mut s = pb::Seizure {
+        seized_at: NOW,
+        country: "KE".into(),
+        transport_mode: pb::TransportMode::Air as i32,
+        detection_method: "x-ray".into(),
+        reason: "no CITES permit".into(),
+        cites_term: "SCA".into(),
+        cites_unit: "kg".into(),
+        estimated_value: Some(pb::Money {
+            amount_minor: 1_200_000,
+            currency: "USD".into(),
+        }),
+        disposal: "held as evidence".into(),
+        legal_action: "2 arrested".into(),
+        ..Default::default()
+    };
+    f(&mut s);
+    s
+}
+
+/// The report fields of a seizure are accepted when well formed.
+#[test]
+fn seizure_report_fields_are_accepted() {
+    let mut b = listing_body();
+    b.payload = Some(pb::record_body::Payload::Seizure(report_seizure(|_| {})));
+    validate::validate_body(&b, &validate::Limits::default()).expect("valid");
+    b.payload = Some(pb::record_body::Payload::Seizure(report_seizure(|s| {
+        s.cites_unit.clear()
+    })));
+    validate::validate_body(&b, &validate::Limits::default()).expect("a number of specimens");
+}
+
 fn listing(b: &mut pb::RecordBody) -> &mut pb::Listing {
     match &mut b.payload {
         Some(pb::record_body::Payload::Listing(l)) => l,
@@ -367,6 +401,45 @@ fn validation_rules() {
                     seized_at: NOW,
                     ..Default::default()
                 }))
+            }),
+        ),
+        (
+            "seizure.cites_term",
+            Box::new(|b| {
+                b.payload = Some(P::Seizure(report_seizure(|s| {
+                    s.cites_term = "scales".into()
+                })))
+            }),
+        ),
+        (
+            "seizure.cites_unit",
+            Box::new(|b| {
+                b.payload = Some(P::Seizure(report_seizure(|s| {
+                    s.cites_unit = "tonnes".into()
+                })))
+            }),
+        ),
+        (
+            "seizure.transport_mode",
+            Box::new(|b| b.payload = Some(P::Seizure(report_seizure(|s| s.transport_mode = 42)))),
+        ),
+        (
+            "seizure.estimated_value.currency",
+            Box::new(|b| {
+                b.payload = Some(P::Seizure(report_seizure(|s| {
+                    s.estimated_value = Some(pb::Money {
+                        amount_minor: 5,
+                        currency: "dollars".into(),
+                    })
+                })))
+            }),
+        ),
+        (
+            "seizure.legal_action",
+            Box::new(|b| {
+                b.payload = Some(P::Seizure(report_seizure(|s| {
+                    s.legal_action = "x\u{7}".into()
+                })))
             }),
         ),
         (

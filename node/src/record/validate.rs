@@ -8,6 +8,9 @@ use super::id::{AgencyId, RecordId};
 use super::selector;
 
 mod operation;
+mod seizure;
+
+pub use seizure::CITES_UNITS;
 
 /// Size limits enforced on records.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -94,7 +97,7 @@ pub fn validate_body(body: &pb::RecordBody, _limits: &Limits) -> V {
         )),
         Some(P::Listing(l)) => listing(l),
         Some(P::Entity(e)) => entity(e),
-        Some(P::Seizure(s)) => seizure(s),
+        Some(P::Seizure(s)) => seizure::seizure(s),
         Some(P::Note(n)) => note(n),
         Some(P::OperationProposal(p)) => operation::proposal(p),
         Some(P::OperationResponse(r)) => operation::response(r),
@@ -270,43 +273,6 @@ fn entity(e: &pb::Entity) -> V {
     }
     text("entity.description", &e.description)?;
     selectors("entity.selectors", &e.selectors)
-}
-
-fn seizure(s: &pb::Seizure) -> V {
-    if s.seized_at <= 0 {
-        return Err(err(
-            "seizure.seized_at",
-            "required: the date of the seizure",
-        ));
-    }
-    country("seizure.country", &s.country)?;
-    short("seizure.place", &s.place, false)?;
-    items("seizure.species", &s.species, MAX_ITEMS)?;
-    for (i, sp) in s.species.iter().enumerate() {
-        species(&format!("seizure.species[{i}]"), sp)?;
-    }
-    enum_set::<pb::ItemType>("seizure.item_type", s.item_type)?;
-    short("seizure.concealment", &s.concealment, false)?;
-    if let Some(r) = &s.route {
-        for (f, c) in [
-            ("seizure.route.origin", &r.origin),
-            ("seizure.route.destination", &r.destination),
-        ] {
-            if !c.is_empty() {
-                country(f, c)?;
-            }
-        }
-        items("seizure.route.transit", &r.transit, MAX_ITEMS)?;
-        for (i, c) in r.transit.iter().enumerate() {
-            country(&format!("seizure.route.transit[{i}]"), c)?;
-        }
-    }
-    items("seizure.entities", &s.entities, MAX_ITEMS)?;
-    for (i, e) in s.entities.iter().enumerate() {
-        record_id(&format!("seizure.entities[{i}]"), e)?;
-    }
-    selectors("seizure.selectors", &s.selectors)?;
-    text("seizure.description", &s.description)
 }
 
 fn note(n: &pb::Note) -> V {

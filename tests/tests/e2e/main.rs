@@ -9,6 +9,7 @@ mod deconfliction;
 mod demo;
 mod durability;
 mod federation;
+mod interop;
 mod interfaces;
 mod lifecycle;
 mod operations;

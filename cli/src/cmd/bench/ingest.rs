@@ -52,7 +52,12 @@ async fn import(
     }
     bar.set_message(format!("import: {} listings into {KE}", plan.records));
     let t = Instant::now();
-    let (rows, summary, rejected) = crate::cmd::import::import_file(
+    let crate::cmd::import::Imported {
+        rows,
+        summary,
+        rejections: rejected,
+        ..
+    } = crate::cmd::import::import_file(
         &mut kec,
         &csv,
         crate::cmd::import::InputFormat::Csv,

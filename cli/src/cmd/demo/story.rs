@@ -213,14 +213,15 @@ async fn background(demo: &Demo) -> anyhow::Result<()> {
             Some("federation"),
         )?;
         let bar = indicatif::ProgressBar::hidden();
-        let (_, s, _) = crate::cmd::import::import_file(
+        let s = crate::cmd::import::import_file(
             &mut demo.client(a),
             &file,
             crate::cmd::import::InputFormat::Csv,
             Default::default(),
             &bar,
         )
-        .await?;
+        .await?
+        .summary;
         output::line(&format!(
             "   {a} imported {} generated listings (seed {}), shared federation-wide",
             s.accepted,
