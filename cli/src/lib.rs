@@ -132,7 +132,7 @@ pub enum Command {
     Audit(cmd::admin::AuditArgs),
     /// Show who the node is and what it holds
     Info,
-    /// Generate synthetic data (CSV listings) for demos and tests
+    /// Generate synthetic data (listings, seizures, entities) for demos, tests and the bench
     Generate(cmd::generate::GenerateArgs),
     /// Federation set-up: CA, admitting agencies, groups, revocation, joining
     Federation(cmd::federation::FederationArgs),

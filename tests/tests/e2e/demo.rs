@@ -25,7 +25,7 @@ fn the_demo_tells_the_whole_story_and_stops_its_nodes() {
     let tmp = tempfile::tempdir().expect("tmp");
     let dir = tmp.path().join("demo");
     let out = Command::new(bin("wildnet"))
-        .args(["demo", "--seed", "7", "--background", "40", "--dir"])
+        .args(["demo", "--seed", "7", "--background", "250", "--dir"])
         .arg(&dir)
         .output()
         .expect("run wildnet demo");
@@ -40,7 +40,7 @@ fn the_demo_tells_the_whole_story_and_stops_its_nodes() {
     }
     let must = [
         // Step 2: the haystack and the case.
-        "imported 40 generated listings (seed 7)",
+        "KE-KWS imported 250 generated listings from KE's markets (seed 7)",
         "TLP:RED agency:KE-KWS H2",
         // Step 3: the handling rules at work.
         "no: local: never leaves KE-KWS",
@@ -50,6 +50,9 @@ fn the_demo_tells_the_whole_story_and_stops_its_nodes() {
         // Step 4: the cross-border link.
         "holds phone:+254722333444, like Kenya's listing",
         "ZA-DFFE seizure",
+        // ... and in the haystack: planted sellers link, the decoy does not.
+        "more values link KE-KWS to other agencies' records",
+        "handle:telegram:swift_cargo_247 on 21+ records links nothing: over-correlating",
         // Step 5: a hit names the contact, the no-hit nothing.
         "NO_HIT",
         "records VN may hold: 0",

@@ -12,6 +12,7 @@ use wildnet_testbed::drafts::{handling, listing_with, note_with, seizure_with};
 use super::{AGENCIES, Demo, step};
 use crate::output;
 
+mod haystack;
 mod joint;
 use joint::{complete, deconflict, operation, retraction, sync, wait};
 
@@ -206,12 +207,13 @@ async fn background(demo: &Demo) -> anyhow::Result<()> {
         let file = demo.dir(a).join("background.csv");
         let f = std::fs::File::create(&file)
             .with_context(|| format!("cannot write {}", file.display()))?;
-        crate::cmd::generate::write_listings(
-            f,
-            demo.background,
-            demo.seed + i as u64,
-            Some("federation"),
-        )?;
+        let spec = crate::cmd::generate::Spec {
+            count: demo.background,
+            seed: demo.seed + i as u64,
+            world: demo.seed,
+            country: Some(a[..2].to_string()),
+        };
+        crate::cmd::generate::listings(f, &spec, Some("federation"))?;
         let bar = indicatif::ProgressBar::hidden();
         let s = crate::cmd::import::import_file(
             &mut demo.client(a),
@@ -223,8 +225,9 @@ async fn background(demo: &Demo) -> anyhow::Result<()> {
         .await?
         .summary;
         output::line(&format!(
-            "   {a} imported {} generated listings (seed {}), shared federation-wide",
+            "   {a} imported {} generated listings from {}'s markets (seed {}), shared federation-wide",
             s.accepted,
+            &a[..2],
             demo.seed + i as u64
         ))?;
     }
@@ -356,7 +359,7 @@ async fn linked(demo: &Demo, case: &[Published]) -> anyhow::Result<()> {
             ))?;
         }
     }
-    Ok(())
+    haystack::haystack(&mut ke).await
 }
 
 fn author_of(s: &pb::SignedRecord) -> String {
