@@ -21,9 +21,11 @@ use wildnet_proto::v1 as pb;
 /// The version of the normaliser that computes correlation keys. 1 was
 /// the hand-written rules (E.164 only, URL host lower-cased); 2 is the
 /// libraries' (national phone formats, WHATWG URLs, tracking parameters
-/// dropped, wallets per chain, plates). A change of what any normal form
-/// is must bump it: stored indexes are rebuilt when it changes.
-pub const NORMALISER: u8 = 2;
+/// dropped, wallets per chain, plates); 3 reads an international phone
+/// number without the default region first (under some regions,
+/// phonenumber 0.3 misread it). A change of what any normal form is must
+/// bump it: stored indexes are rebuilt when it changes.
+pub const NORMALISER: u8 = 3;
 
 /// The selector kind names used in `kind:value` text.
 pub const KINDS: [(&str, pb::SelectorKind); 7] = [

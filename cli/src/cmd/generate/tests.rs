@@ -54,7 +54,9 @@ fn rows_are_valid_and_values_reserved() {
                 ),
                 s.value
             );
-            let parsed = wildnet_node::record::selector::parse(&text, None).expect("valid");
+            // Read as the node reads it: in the listing's country.
+            let parsed = wildnet_node::record::selector::parse(&text, Some(&l.country))
+                .unwrap_or_else(|e| panic!("{text} in {}: {e}", l.country));
             if s.kind == wildnet_proto::v1::SelectorKind::Phone as i32
                 || s.kind == wildnet_proto::v1::SelectorKind::Email as i32
             {

@@ -110,8 +110,19 @@ fn parse(v: &str, region: Option<&str>) -> Result<String, String> {
         ));
     }
     let db = phone_database();
-    let n = phonenumber::parse_with(db, region, v)
-        .map_err(|e| format!("phone {v:?} is not a number: {e}"))?;
+    // An international number is read without the default region first:
+    // phonenumber 0.3 applies the region's national-prefix rule to it
+    // (under CN, +44 113 496 0470 became +44 60470). The region is tried
+    // after, for a trunk `0` kept after the country code (+254 0712…).
+    let n = match region.filter(|_| international) {
+        Some(r) => match phonenumber::parse_with(db, None, v) {
+            Ok(n) if phonenumber::is_valid_with(db, &n) => n,
+            _ => phonenumber::parse_with(db, Some(r), v)
+                .map_err(|e| format!("phone {v:?} is not a number: {e}"))?,
+        },
+        None => phonenumber::parse_with(db, region, v)
+            .map_err(|e| format!("phone {v:?} is not a number: {e}"))?,
+    };
     if !phonenumber::is_valid_with(db, &n) {
         return Err(format!(
             "phone {v:?} is not a valid number of its country ({}): check the digits",

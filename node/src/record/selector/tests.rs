@@ -14,6 +14,11 @@ const VALID: &[(&str, &str, Option<&str>, &str)] = &[
     ("phone", "+44 (20) 7946 0958", None, "+442079460958"),
     ("phone", "020 7946 0958", Some("GB"), "+442079460958"),
     ("phone", "+254712345678", Some("GB"), "+254712345678"),
+    // International numbers ignore the default region (phonenumber 0.3
+    // stripped CN's national prefix pattern from +44 113 496 0470).
+    ("phone", "+44 113 496 0470", Some("CN"), "+441134960470"),
+    ("phone", "+44 121 496 0297", Some("CN"), "+441214960297"),
+    ("phone", "+254 0712 345678", Some("KE"), "+254712345678"),
     ("phone", "+254 712 345678 ext. 12", None, "+254712345678"),
     ("phone", "0044 20 7946 0958", None, "+442079460958"),
     ("email", "Trader@Example.COM", None, "trader@example.com"),
