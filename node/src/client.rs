@@ -13,6 +13,13 @@ use wildnet_proto::v1::agency_client::AgencyClient;
 pub enum Target {
     /// A Unix socket path.
     Unix(PathBuf),
+    /// An agency dir's node: its socket, and the config that starts it.
+    Dir {
+        /// `[node] socket` of the config.
+        socket: PathBuf,
+        /// The node.toml.
+        config: PathBuf,
+    },
     /// An http:// URL.
     Http(String),
 }
@@ -24,14 +31,14 @@ pub enum ConnectError {
     #[error("{0}")]
     Target(String),
     /// The connection failed.
-    #[error(
-        "cannot reach the node at {target}: {cause}. Is wildnet-node running (wildnet-node --config node.toml)?"
-    )]
+    #[error("cannot reach the node at {target}: {cause}. {fix}")]
     Connect {
         /// Where.
         target: String,
         /// Why.
         cause: String,
+        /// What to do.
+        fix: String,
     },
 }
 
@@ -58,7 +65,10 @@ impl Target {
         }
         let settings =
             crate::config::Settings::load(&cfg).map_err(|e| ConnectError::Target(e.to_string()))?;
-        Ok(Target::Unix(settings.socket))
+        Ok(Target::Dir {
+            socket: settings.socket,
+            config: cfg,
+        })
     }
 
     /// Connects, with a connect timeout so a dead node fails fast.
@@ -71,24 +81,32 @@ impl Target {
     /// A channel to the node, for any of its services (Agency, health,
     /// reflection).
     pub async fn channel(&self) -> Result<Channel, ConnectError> {
-        let fail = |cause: String| ConnectError::Connect {
-            target: self.to_string(),
-            cause,
+        let fail = |e: &dyn std::error::Error| {
+            let cause = crate::error_chain(e);
+            ConnectError::Connect {
+                target: self.to_string(),
+                fix: self.fix(&cause),
+                cause,
+            }
         };
         let channel = match self {
             Target::Http(url) => Endpoint::from_shared(url.clone())
-                .map_err(|e| fail(e.to_string()))?
+                .map_err(|e| fail(&e))?
                 .connect_timeout(Duration::from_secs(5))
                 .connect()
                 .await
-                .map_err(|e| fail(format!("{e}")))?,
-            Target::Unix(path) => {
+                .map_err(|e| fail(&e))?,
+            Target::Unix(path) | Target::Dir { socket: path, .. } => {
                 if !path.exists() {
-                    return Err(fail(format!("socket {} does not exist", path.display())));
+                    return Err(ConnectError::Connect {
+                        target: self.to_string(),
+                        cause: format!("socket {} does not exist", path.display()),
+                        fix: self.start_hint(),
+                    });
                 }
                 let path = path.clone();
                 Endpoint::try_from("http://localhost")
-                    .map_err(|e| fail(e.to_string()))?
+                    .map_err(|e| fail(&e))?
                     .connect_timeout(Duration::from_secs(5))
                     .connect_with_connector(tower::service_fn(move |_: Uri| {
                         let path = path.clone();
@@ -98,17 +116,45 @@ impl Target {
                         }
                     }))
                     .await
-                    .map_err(|e| fail(format!("{e}")))?
+                    .map_err(|e| fail(&e))?
             }
         };
         Ok(channel)
+    }
+
+    /// How to start the node this target names.
+    fn start_hint(&self) -> String {
+        match self {
+            Target::Dir { config, .. } => format!(
+                "Is wildnet-node running? Start it with `wildnet-node --config {}`",
+                config.display()
+            ),
+            _ => "Is wildnet-node running (`wildnet-node --config DIR/node.toml`), and is this its address?"
+                .to_string(),
+        }
+    }
+
+    /// What to do about a failed connection, from its cause.
+    fn fix(&self, cause: &str) -> String {
+        let unix = !matches!(self, Target::Http(_));
+        if cause.contains("Permission denied") {
+            "The socket is the node's user's: run wildnet as that user (or one in its group)."
+                .to_string()
+        } else if unix && cause.contains("Connection refused") {
+            format!(
+                "The socket is left over from a node that stopped. {}",
+                self.start_hint()
+            )
+        } else {
+            self.start_hint()
+        }
     }
 }
 
 impl std::fmt::Display for Target {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Target::Unix(p) => write!(f, "unix:{}", p.display()),
+            Target::Unix(p) | Target::Dir { socket: p, .. } => write!(f, "unix:{}", p.display()),
             Target::Http(u) => f.write_str(u),
         }
     }

@@ -38,7 +38,10 @@ pub enum IdentityError {
     )]
     Exists(PathBuf),
     /// A key file does not hold a usable key.
-    #[error("{path} is not a valid {what} PKCS#8 PEM key: {cause}")]
+    #[error(
+        "{path} is not a valid {what} PKCS#8 PEM key: {cause}. Restore it from the agency's backup; \
+         if it is lost, `wildnet keys rotate` makes new keys for the secretariat to admit"
+    )]
     BadKey {
         /// The file.
         path: PathBuf,
@@ -46,6 +49,17 @@ pub enum IdentityError {
         what: &'static str,
         /// Parser message.
         cause: String,
+    },
+    /// A secret key file others may read.
+    #[error(
+        "{path} has mode {mode:o}: other users may read this secret key. Run `chmod 600 {path}`; \
+         if someone else could have read it, rotate it (`wildnet keys rotate`)"
+    )]
+    Exposed {
+        /// The file.
+        path: PathBuf,
+        /// Its permission bits.
+        mode: u32,
     },
     /// Bad agency id or country.
     #[error("{0}")]
@@ -293,13 +307,9 @@ pub fn admission_request(
 pub fn load_signing_key(path: &Path) -> Result<SigningKey, IdentityError> {
     let meta = fs::metadata(path).map_err(io(path))?;
     if meta.permissions().mode() & 0o077 != 0 {
-        return Err(IdentityError::BadKey {
+        return Err(IdentityError::Exposed {
             path: path.to_path_buf(),
-            what: "Ed25519",
-            cause: format!(
-                "mode {:o} lets other users read it; run chmod 600 on it",
-                meta.permissions().mode() & 0o777
-            ),
+            mode: meta.permissions().mode() & 0o777,
         });
     }
     let pem = fs::read_to_string(path).map_err(io(path))?;

@@ -54,9 +54,18 @@ fn load_identity(
     tls_key: &std::path::Path,
 ) -> Result<TlsIdentity, String> {
     use rustls::pki_types::pem::PemObject;
+    if !settings.cert.exists() {
+        return Err(format!(
+            "{} does not exist: this agency's certificate is not installed yet. Install what the \
+             secretariat returned with `wildnet federation join --dir AGENCY_DIR --cert CERT --ca CA \
+             --manifest MANIFEST`, or remove [federation] from node.toml to run stand-alone",
+            settings.cert.display()
+        ));
+    }
     let cert = rustls::pki_types::CertificateDer::from_pem_file(&settings.cert).map_err(|e| {
         format!(
-            "{}: not a PEM certificate ({e}); run `wildnet federation join`",
+            "{}: not a PEM certificate ({e}); install the certificate the secretariat issued with \
+             `wildnet federation join`",
             settings.cert.display()
         )
     })?;

@@ -120,19 +120,39 @@ pub async fn dial(
             }
         }))
         .await
-        .map_err(|e| {
-            let mut msg = e.to_string();
-            let mut src = std::error::Error::source(&e);
-            while let Some(s) = src {
-                let text = s.to_string();
-                if !msg.contains(&text) {
-                    msg = format!("{msg}: {text}");
-                }
-                src = s.source();
-            }
-            msg
-        })?;
+        .map_err(|e| crate::error_chain(&e))?;
     Ok(FederationClient::new(channel))
+}
+
+/// A failed link's cause with what to do about it, for `wildnet peers`:
+/// the cause as the transport gave it, then the likely fix.
+pub fn advise(agency: &str, address: &str, cause: &str) -> String {
+    let fix = if cause.contains("Connection refused") {
+        format!(
+            "nothing listens at {address}: is {agency}'s node running, with [federation] listen = {address}? \
+             The link retries by itself"
+        )
+    } else if cause.contains("timed out") || cause.contains("deadline has elapsed") {
+        format!(
+            "no answer from {address}: a firewall in between, or a wrong address for {agency} in the manifest \
+             (`wildnet manifest`)"
+        )
+    } else if cause.contains("cannot resolve") || cause.contains("resolves to nothing") {
+        format!("check {agency}'s address in the manifest (`wildnet manifest`)")
+    } else if cause.contains("invalid peer certificate") {
+        format!(
+            "{agency}'s certificate is not one this federation's CA issued, or it expired: \
+             compare `wildnet manifest` on both nodes; the secretariat can re-admit with `--rotate`"
+        )
+    } else if cause.contains("received fatal alert") {
+        format!(
+            "{agency} refused this node's certificate: it may hold an older manifest that does not \
+             admit this agency yet (compare `wildnet manifest` on both nodes)"
+        )
+    } else {
+        return cause.to_string();
+    };
+    format!("{cause} — {fix}")
 }
 
 #[cfg(test)]
@@ -153,5 +173,24 @@ mod tests {
         a.read_exact(&mut back).await.expect("read back");
         assert_eq!(count.sent.load(Ordering::Relaxed), 5);
         assert_eq!(count.received.load(Ordering::Relaxed), 2);
+    }
+
+    #[test]
+    fn advice_names_the_fix() {
+        let refused = advise(
+            "ZA-DFFE",
+            "127.0.0.1:7302",
+            "transport error: Connection refused (os error 111)",
+        );
+        assert!(refused.starts_with("transport error: Connection refused"));
+        assert!(refused.contains("is ZA-DFFE's node running"), "{refused}");
+        let tls = advise("ZA-DFFE", "a:1", "invalid peer certificate: UnknownIssuer");
+        assert!(tls.contains("not one this federation's CA issued"), "{tls}");
+        let alert = advise("ZA-DFFE", "a:1", "received fatal alert: UnknownCA");
+        assert!(
+            alert.contains("ZA-DFFE refused this node's certificate"),
+            "{alert}"
+        );
+        assert_eq!(advise("ZA-DFFE", "a:1", "revoked at 5"), "revoked at 5");
     }
 }

@@ -208,6 +208,7 @@ impl PeerLink {
     /// A round failed: drop the connection, back off.
     fn failed(&mut self, e: String) {
         self.client = None;
+        let e = super::dial::advise(&self.peer, &self.address, &e);
         let n = match self.state {
             Link::Starting | Link::Up => 0,
             Link::Failing(n) => n + 1,

@@ -206,3 +206,37 @@ fn stock_openssl_reads_every_key_file() {
     node.start();
     node.cli_ok(&["publish", "note", "--text", "signed with the rotated key"]);
 }
+
+/// A stock client on the Unix socket: Python grpcio sends the
+/// percent-encoded socket path as `:authority`, which the HTTP/2 layer
+/// under tonic refuses (RST_STREAM); with `grpc.default_authority=localhost`,
+/// as the README says, health and the Agency API answer. If the refusal
+/// ever goes away upstream, this test says the README's advice is stale.
+#[test]
+fn grpcio_on_the_unix_socket_needs_a_default_authority() {
+    let mut node = TestNode::init("KE-KWS");
+    node.start();
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/python/unix_socket.py");
+    let run = |extra: &[&str]| {
+        std::process::Command::new("python3")
+            .arg(script)
+            .arg(node.socket())
+            .args(extra)
+            .output()
+            .expect("run python3 (scripts/test.sh installs grpcio)")
+    };
+    let ok = run(&["--default-authority"]);
+    let text = String::from_utf8_lossy(&ok.stdout);
+    assert!(
+        ok.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
+    assert!(text.contains("health=1 agency=KE-KWS"), "{text}");
+    let plain = run(&[]);
+    let text = String::from_utf8_lossy(&plain.stdout);
+    assert!(
+        !plain.status.success() && text.contains("RST_STREAM"),
+        "grpcio without the option: {text}"
+    );
+}

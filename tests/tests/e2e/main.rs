@@ -8,6 +8,7 @@ mod correlation;
 mod deconfliction;
 mod demo;
 mod durability;
+mod errors;
 mod federation;
 mod interop;
 mod interfaces;
