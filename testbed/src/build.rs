@@ -87,6 +87,9 @@ pub fn build(spec: &FedSpec, root: &Path) -> anyhow::Result<Built> {
         if let Some(secs) = spec.hello_interval_secs {
             cfg.set_hello_interval(secs);
         }
+        for (_, peer, tlp) in spec.shares.iter().filter(|(who, _, _)| *who == a.id) {
+            cfg.set_share_max_tlp(peer, tlp);
+        }
         cfg.save()?;
     }
     let mut built = Built { fed_dir, agencies };

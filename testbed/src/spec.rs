@@ -78,6 +78,9 @@ pub struct FedSpec {
     pub label: String,
     /// The secretariat's dir, under the root.
     pub secretariat_dir: String,
+    /// Per-peer sharing policies: (agency, peer, max_tlp) written to the
+    /// agency's `[federation.share.<peer>]`.
+    pub shares: Vec<(String, String, String)>,
 }
 
 impl FedSpec {
@@ -94,7 +97,15 @@ impl FedSpec {
             cert_days: 30,
             label: "test".into(),
             secretariat_dir: "fed".into(),
+            shares: Vec::new(),
         }
+    }
+
+    /// `agency` sends `peer` nothing above `max_tlp` (`[federation.share]`).
+    pub fn share_max_tlp(mut self, agency: &str, peer: &str, max_tlp: &str) -> FedSpec {
+        self.shares
+            .push((agency.to_string(), peer.to_string(), max_tlp.to_string()));
+        self
     }
 
     /// With these groups.

@@ -46,6 +46,9 @@ fn the_demo_tells_the_whole_story_and_stops_its_nodes() {
         "no: local: never leaves KE-KWS",
         "no: not in group AFRICA",
         "no: only KE-KWS may hold it",
+        // ... and a per-peer policy on top: Vietnam sends Britain GREEN at most.
+        "VN-EP's own policy sends GB-NWCU nothing above TLP:GREEN",
+        "no: VN-EP's policy: GREEN at most; H2: no relay",
         "refused 0",
         // Step 4: the cross-border link.
         "holds phone:+254722333444, like Kenya's listing",

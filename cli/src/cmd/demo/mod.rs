@@ -98,8 +98,11 @@ pub async fn run(a: DemoArgs) -> anyhow::Result<ExitCode> {
         "wildnet demo: four agencies of one federation, in {}",
         root.display()
     ))?;
+    // Vietnam's node sends Britain nothing above GREEN: a per-peer policy
+    // on top of each record's own handling.
     let spec = FedSpec::new(&AGENCIES)
         .groups(&[GROUP])
+        .share_max_tlp("VN-EP", "GB-NWCU", "green")
         .named("Demo Wildlife Enforcement Network", "demo");
     let fed = Federation::start_in(&spec, &root, Kind::Process)
         .await

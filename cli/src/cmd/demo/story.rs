@@ -14,6 +14,7 @@ use crate::output;
 
 mod haystack;
 mod joint;
+mod why;
 use joint::{complete, deconflict, operation, retraction, sync, wait};
 
 type Client = AgencyClient<Channel>;
@@ -72,7 +73,10 @@ async fn federation(demo: &Demo) -> anyhow::Result<()> {
     for a in AGENCIES {
         sync(&mut demo.client(a), false).await?;
     }
-    output::line("   every pair of nodes is authenticated (see `wildnet peers`)")
+    output::line("   every pair of nodes is authenticated (see `wildnet peers`)")?;
+    output::line(
+        "   VN-EP's own policy sends GB-NWCU nothing above TLP:GREEN ([federation.share.GB-NWCU] in vn-ep/node.toml)",
+    )
 }
 
 async fn publish(demo: &mut Demo) -> anyhow::Result<Vec<Published>> {
@@ -138,6 +142,15 @@ async fn publish(demo: &mut Demo) -> anyhow::Result<Vec<Published>> {
                 "GB",
                 &["email:ivory.dealer@example.org"],
                 handling(pb::Tlp::Green, pb::Scope::Federation, &[], h0),
+            ),
+        ),
+        (
+            "VN-EP",
+            "VN note: buyer network in Hanoi (AMBER, H2)",
+            note_with(
+                "the horn buyers meet at a Hanoi pharmacy; the owner's son runs the courier",
+                &[],
+                handling(amber, pb::Scope::Federation, &[], pb::HandlingCode::H2),
             ),
         ),
         (
@@ -254,29 +267,21 @@ fn describe(h: &pb::Handling) -> String {
     format!("TLP:{tlp} {scope}{code}")
 }
 
-/// Why `agency` is not given a record with handling `h` (by its scope).
-fn why_not(h: &pb::Handling, author: &str) -> String {
-    match pb::Scope::try_from(h.scope).unwrap_or(pb::Scope::Unspecified) {
-        pb::Scope::Local => format!("local: never leaves {author}"),
-        pb::Scope::Agencies => format!("only {} may hold it", h.agencies.join(", ")),
-        pb::Scope::Groups => format!("not in group {}", h.groups.join(", ")),
-        _ => "not in its audience".to_string(),
-    }
-}
-
 async fn received(demo: &Demo, case: &[Published]) -> anyhow::Result<()> {
     step(
         3,
         "What each peer received, and what it was not given",
-        "a source never puts a record on the wire to an agency outside its audience; receivers check again",
+        "a source never puts a record on the wire to an agency outside its audience, or above its own policy for that peer; receivers check again",
     )?;
     for _ in 0..2 {
         for a in AGENCIES {
             sync(&mut demo.client(a), false).await?;
         }
     }
+    let rules = why::Rules::load(demo)?;
     let mut rows = Vec::new();
     for p in case {
+        let body = why::body_of(demo, p).await?;
         let mut row = vec![p.name.to_string()];
         for a in AGENCIES {
             let held = demo
@@ -287,7 +292,7 @@ async fn received(demo: &Demo, case: &[Published]) -> anyhow::Result<()> {
             row.push(match (held, a == p.author) {
                 (true, true) => "author".to_string(),
                 (true, false) => "holds it".to_string(),
-                (false, _) => format!("no: {}", why_not(&p.handling, p.author)),
+                (false, _) => format!("no: {}", rules.why_not(p, &body, a)),
             });
         }
         rows.push(row);
