@@ -59,6 +59,10 @@ pub enum GenerateWhat {
 
 /// Runs `generate`.
 pub fn run(a: &GenerateArgs) -> anyhow::Result<ExitCode> {
+    let (GenerateWhat::Listings(s) | GenerateWhat::Seizures(s) | GenerateWhat::Entities(s)) =
+        &a.what;
+    // A bad --country is refused before anything is written.
+    country_for(&mut Rng(0), s.country.as_deref())?;
     let out = std::io::stdout();
     let w = std::io::BufWriter::new(out.lock());
     match &a.what {
