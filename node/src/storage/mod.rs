@@ -32,11 +32,14 @@
 //!   peer and selector (asker side)
 //!
 //! All writes go through one writer thread ([`writer`]) that applies every
-//! queued write, flushes once, and only then acknowledges them all (group
-//! commit). Reads go straight to sled from any thread.
+//! queued write, flushes once, makes the flush durable ([`durable`]:
+//! `fdatasync`, as sled's flush is only `sync_file_range`), and only then
+//! acknowledges them all (group commit). Reads go straight to sled from
+//! any thread.
 
 mod alerts;
 mod audit;
+mod durable;
 mod filter;
 mod keys;
 mod open;

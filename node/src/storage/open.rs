@@ -22,6 +22,17 @@ impl Store {
     /// (`[storage] cache_mb`): more is faster under write load, less keeps
     /// the node's memory down.
     pub fn open_with(path: &Path, agency: &str, cache_bytes: u64) -> Result<Store, StoreError> {
+        Store::open_synced(path, agency, cache_bytes, |files| Box::new(files))
+    }
+
+    /// [`Store::open_with`], with the writer's sync after each flush
+    /// wrapped by `sync` (tests count its calls).
+    pub(crate) fn open_synced(
+        path: &Path,
+        agency: &str,
+        cache_bytes: u64,
+        sync: impl FnOnce(super::durable::SledFiles) -> Box<dyn super::durable::DurableSync>,
+    ) -> Result<Store, StoreError> {
         let db = open_sled(
             path,
             sled::Config::new()
@@ -36,9 +47,11 @@ impl Store {
         recount_unless_clean(&trees)?;
         trees.meta.insert(keys::CLEAN_KEY, &[0])?;
         trees.db.flush()?;
+        let files = super::durable::SledFiles::open(path)
+            .map_err(|e| StoreError::Sled(sled::Error::Io(e)))?;
         let flushes = Arc::new(AtomicU64::new(0));
         let (head_tx, head) = tokio::sync::watch::channel(0);
-        let (tx, handle) = writer::spawn(trees.clone(), flushes.clone(), head_tx)?;
+        let (tx, handle) = writer::spawn(trees.clone(), sync(files), flushes.clone(), head_tx)?;
         Ok(Store {
             trees,
             tx: Mutex::new(Some(tx)),

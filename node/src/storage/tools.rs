@@ -8,6 +8,7 @@ use prost::Message;
 use tokio::sync::oneshot;
 use wildnet_proto::v1 as pb;
 
+use super::durable::DurableSync;
 use super::{
     DEFAULT_CACHE_BYTES, InsertItem, Inserted, Store, StoreError, decode_record, keys, open_sled,
     writer,
@@ -83,11 +84,17 @@ pub struct RawSled {
     pub inserts_per_s: f64,
     /// Bytes on disk once flushed.
     pub disk_bytes: u64,
+    /// Median time of the sync after each flush (`fdatasync` of sled's log
+    /// and its directory), milliseconds.
+    pub sync_median_ms: f64,
+    /// Share of the run spent in those syncs (0–1): what durability costs.
+    pub sync_share: f64,
 }
 
 /// Stores `n` records of `value_len` incompressible bytes, each with one
 /// index entry, into a fresh sled database at `dir` with the node's
-/// settings and durability (one flush per batch of 1,024), and measures it.
+/// settings and durability (one flush and one `fdatasync` per batch of
+/// 1,024, as the writer's group commit), and measures it.
 pub fn raw_sled(dir: &Path, n: usize, value_len: usize) -> Result<RawSled, StoreError> {
     use sha2::{Digest, Sha256};
     let db = sled::Config::new()
@@ -97,6 +104,18 @@ pub fn raw_sled(dir: &Path, n: usize, value_len: usize) -> Result<RawSled, Store
         .open()?;
     let records = db.open_tree("records")?;
     let index = db.open_tree("index")?;
+    let files =
+        super::durable::SledFiles::open(dir).map_err(|e| StoreError::Sled(sled::Error::Io(e)))?;
+    let mut syncs = Vec::new();
+    let mut durable = |db: &sled::Db| -> Result<(), StoreError> {
+        db.flush()?;
+        let t = std::time::Instant::now();
+        files
+            .sync()
+            .map_err(|e| StoreError::Sled(sled::Error::Io(e)))?;
+        syncs.push(t.elapsed().as_secs_f64());
+        Ok(())
+    };
     let mut value = vec![0u8; value_len];
     let start = std::time::Instant::now();
     for i in 0..n {
@@ -109,15 +128,19 @@ pub fn raw_sled(dir: &Path, n: usize, value_len: usize) -> Result<RawSled, Store
         key.extend_from_slice(&id);
         index.insert(key, &[])?;
         if i % 1024 == 1023 {
-            db.flush()?;
+            durable(&db)?;
         }
     }
-    db.flush()?;
+    durable(&db)?;
     let secs = start.elapsed().as_secs_f64();
     drop((records, index, db));
+    let synced: f64 = syncs.iter().sum();
+    syncs.sort_by(f64::total_cmp);
     Ok(RawSled {
         inserts_per_s: n as f64 / secs.max(1e-9),
         disk_bytes: disk_usage(dir),
+        sync_median_ms: syncs.get(syncs.len() / 2).copied().unwrap_or(0.0) * 1e3,
+        sync_share: synced / secs.max(1e-9),
     })
 }
 

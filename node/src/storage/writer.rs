@@ -1,9 +1,10 @@
 //! The single writer thread: group commit.
 //!
 //! It blocks for one operation, drains whatever else is queued (up to a
-//! budget), applies them all to sled, flushes once, and only then replies.
-//! So an acknowledged write is on disk, and concurrent writers share the
-//! cost of one flush. Being the only writer also makes read-modify-write
+//! budget), applies them all to sled, flushes once, `fdatasync`s sled's
+//! files ([`super::durable`]), and only then replies. So an acknowledged
+//! write is on the disk, and concurrent writers share the cost of one
+//! flush and one sync. Being the only writer also makes read-modify-write
 //! (counters, the audit chain, duplicate checks) race-free.
 //!
 //! Ingest of one record, in order:
@@ -20,7 +21,7 @@
 //!    counters, id → seq entries and records (by seq) are written in that
 //!    order (the record row is the commit point),
 //!    then the side writes that follow from the records (a peer's cursor,
-//!    receipts to send: `AfterInsert`), then one flush, then every caller
+//!    receipts to send: `AfterInsert`), then one flush and its sync, then every caller
 //!    of the batch is answered.
 
 use std::collections::HashMap;
@@ -32,6 +33,7 @@ use tokio::sync::oneshot;
 use wildnet_proto::v1 as pb;
 
 use super::audit::{AuditChain, AuditDraft};
+use super::durable::DurableSync;
 use super::{InsertItem, Inserted, KvWrite, Row, StoreError, Trees, keys};
 use crate::record::{Record, RecordId};
 
@@ -84,13 +86,14 @@ enum Done {
 
 pub(super) fn spawn(
     trees: Trees,
+    sync: Box<dyn DurableSync>,
     flushes: Arc<AtomicU64>,
     head: tokio::sync::watch::Sender<u64>,
 ) -> Result<(mpsc::Sender<Op>, std::thread::JoinHandle<()>), StoreError> {
-    let mut w = Writer::new(trees)?;
+    let mut w = Writer::new(trees, sync)?;
     let mended = w.repair_retractions()?;
     w.write_batch()?;
-    w.t.db.flush()?;
+    w.flush()?;
     if mended > 0 {
         tracing::warn!(
             ids = mended,
@@ -147,9 +150,18 @@ impl Writer {
         if healthy && let Err(e) = self.t.meta.insert(keys::CLEAN_KEY, &[1]) {
             tracing::error!(cause = %e, "cannot mark the clean stop");
         }
-        if let Err(e) = self.t.db.flush() {
+        if let Err(e) = self.flush() {
             tracing::error!(cause = %e, "final flush failed");
         }
+    }
+
+    /// sled's flush, then the sync that makes it survive a power cut
+    /// (see `durable`).
+    fn flush(&mut self) -> Result<(), StoreError> {
+        self.t.db.flush()?;
+        self.sync
+            .sync()
+            .map_err(|e| StoreError::Sled(sled::Error::Io(e)))
     }
 
     /// One re-index step; a failure is logged and the re-index stops
@@ -184,7 +196,7 @@ impl Writer {
         }
         let flushed = result
             .and_then(|()| self.write_batch())
-            .and_then(|()| self.t.db.flush().map(|_| ()).map_err(StoreError::from));
+            .and_then(|()| self.flush());
         flushes.fetch_add(1, Ordering::Relaxed);
         let ok = flushed.is_ok();
         if ok {
@@ -207,6 +219,8 @@ const REINDEX_EVERY: u32 = 8;
 
 struct Writer {
     t: Trees,
+    /// After each flush: `fdatasync` of sled's files.
+    sync: Box<dyn DurableSync>,
     /// The background re-index of selectors, while one is due.
     reindex: Option<Reindex>,
     next_seq: u64,
@@ -238,13 +252,14 @@ fn now_ms() -> i64 {
 }
 
 impl Writer {
-    fn new(t: Trees) -> Result<Writer, StoreError> {
+    fn new(t: Trees, sync: Box<dyn DurableSync>) -> Result<Writer, StoreError> {
         let next_seq = next_seq(&t)?;
         let chain = AuditChain::load(&t.audit)?;
         let reindex = Reindex::needed(&t, next_seq)?;
         Ok(Writer {
             reindex,
             t,
+            sync,
             next_seq,
             chain,
             counts: HashMap::new(),

@@ -101,11 +101,11 @@ impl Writer {
                 "selectors re-indexed: correlation keys are this normaliser's"
             );
             self.reindex = None;
-            self.t.db.flush()?;
+            self.flush()?;
             return Ok(false);
         }
         self.reindex = Some(r);
-        self.t.db.flush()?;
+        self.flush()?;
         Ok(true)
     }
 
