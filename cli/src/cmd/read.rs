@@ -211,6 +211,7 @@ impl QueryFilters {
             page_token: String::new(),
             history,
             code: o(&self.code),
+            verify: false,
         })
     }
 }
@@ -227,6 +228,10 @@ pub struct QueryArgs {
     /// Include superseded versions
     #[arg(long)]
     pub history: bool,
+    /// Re-check every record's signature (each was verified when stored;
+    /// without this the page says "verified at ingest")
+    #[arg(long)]
+    pub verify: bool,
 }
 
 /// Every stored record the request matches, up to `limit`, newest first,
@@ -280,9 +285,15 @@ pub async fn query(
     a: QueryArgs,
     format: Format,
 ) -> anyhow::Result<ExitCode> {
-    let req = a.filters.request(a.history)?;
-    let records = fetch_all(client, req, a.limit as usize)
-        .await?
+    let mut req = a.filters.request(a.history)?;
+    req.verify = a.verify;
+    let stored = fetch_all(client, req, a.limit as usize).await?;
+    let broken: Vec<String> = stored
+        .iter()
+        .filter(|r| a.verify && r.signature != "valid")
+        .map(|r| format!("{}: {}", r.id, r.signature))
+        .collect();
+    let records = stored
         .iter()
         .map(json::record_view)
         .collect::<anyhow::Result<Vec<_>>>()?;
@@ -306,7 +317,18 @@ pub async fn query(
             eprintln!("{} record(s)", records.len());
         }
     }
-    Ok(ExitCode::SUCCESS)
+    if broken.is_empty() {
+        return Ok(ExitCode::SUCCESS);
+    }
+    eprintln!(
+        "{} record(s) fail signature verification (the stored bytes changed since they were \
+         verified): restore the data dir from backup, or fetch them again from a peer",
+        broken.len()
+    );
+    for b in &broken {
+        eprintln!("  {b}");
+    }
+    Ok(ExitCode::from(3))
 }
 
 /// Flags of `wildnet stats`.

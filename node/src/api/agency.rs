@@ -154,7 +154,7 @@ impl Agency for AgencyService {
         self.audit(who, "query", describe_query(&q, page.records.len()))
             .await;
         Ok(Response::new(pb::QueryResponse {
-            records: stored_pbs(&page.records),
+            records: super::views::page_pbs(&page.records, q.verify),
             next_page_token: page.next.unwrap_or_default(),
         }))
     }

@@ -240,3 +240,60 @@ fn grpcio_on_the_unix_socket_needs_a_default_authority() {
         "grpcio without the option: {text}"
     );
 }
+
+/// Query pages report signatures as verified at ingest without redoing
+/// the work; `query --verify` re-checks them, and a record whose stored
+/// bytes changed on the disk is named with exit code 3.
+#[test]
+fn query_verify_rechecks_what_ingest_verified() {
+    let mut node = TestNode::init("KE-KWS");
+    node.start();
+    node.cli_ok(&["publish", "note", "--text", "sound record"]);
+    let page = node.cli_json(&["query"]);
+    assert_eq!(page[0]["signature"], "verified at ingest", "{page}");
+    let checked = node.cli_json(&["query", "--verify"]);
+    assert_eq!(checked[0]["signature"], "valid", "{checked}");
+
+    // A record whose signature bytes were damaged on the disk.
+    node.stop();
+    let key = {
+        let pem = std::fs::read_to_string(node.dir.join("keys/signing.key.pem")).expect("key");
+        <ed25519_dalek::SigningKey as ed25519_dalek::pkcs8::DecodePrivateKey>::from_pkcs8_pem(&pem)
+            .expect("pkcs8")
+    };
+    let body = wildnet_proto::v1::RecordBody {
+        author: "KE-KWS".into(),
+        created_at: 1_767_225_600_000,
+        ..Default::default()
+    };
+    let mut signed = wildnet_node::record::Record::sign(body, &key)
+        .signed()
+        .clone();
+    signed.signature[0] ^= 1;
+    let bad = wildnet_node::record::Record::from_stored(signed).expect("decodes");
+    let bad_id = bad.id().to_hex();
+    {
+        let store = wildnet_node::storage::Store::open(&node.dir.join("data/db"), "KE-KWS")
+            .expect("open the stopped node's store");
+        let rt = tokio::runtime::Runtime::new().expect("rt");
+        rt.block_on(
+            store.insert_unchecked(vec![wildnet_node::storage::InsertItem {
+                record: bad,
+                draft_key: None,
+                from: String::new(),
+            }]),
+        )
+        .expect("store the damaged record");
+        store.close();
+    }
+    node.start();
+    assert_eq!(node.cli(&["query"]).status.code(), Some(0));
+    let out = node.cli(&["query", "--verify"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{err}");
+    assert!(
+        err.contains("1 record(s) fail signature verification"),
+        "{err}"
+    );
+    assert!(err.contains(&bad_id), "{err}");
+}
