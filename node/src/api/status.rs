@@ -31,6 +31,10 @@ pub fn status(e: NodeError) -> Status {
             StoreError::Retracted { .. } => Status::not_found(e.to_string()),
             StoreError::NotAuthor { .. } => Status::permission_denied(e.to_string()),
             StoreError::Closed => Status::unavailable(e.to_string()),
+            StoreError::NotDurable(_) => {
+                tracing::error!(cause = %e, "group commit failed");
+                Status::unavailable(e.to_string())
+            }
             StoreError::Sled(_) | StoreError::Corrupt(_) | StoreError::Mismatch(_) => {
                 tracing::error!(cause = %e, "storage failure");
                 Status::internal(format!("storage failure: {e}"))

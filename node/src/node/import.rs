@@ -93,7 +93,9 @@ fn tally(
         match r {
             Ok(p) if p.duplicate => summary.duplicates += 1,
             Ok(_) => summary.accepted += 1,
-            Err(NodeError::Store(e @ (StoreError::Closed | StoreError::Sled(_)))) => {
+            Err(NodeError::Store(
+                e @ (StoreError::Closed | StoreError::Sled(_) | StoreError::NotDurable(_)),
+            )) => {
                 return Err(NodeError::Store(e));
             }
             Err(e) => reject(summary, line, e.to_string()),

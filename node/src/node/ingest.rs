@@ -210,7 +210,12 @@ impl Node {
                     queued |= author != self.agency.as_str();
                 }
                 Ok(Inserted::Duplicate(_)) => out.duplicates += 1,
-                Err(e @ (StoreError::Sled(_) | StoreError::Closed)) => return Err(e.into()),
+                // Not stored for a reason of this node's (a full disk): not
+                // the record's fault; the pull stops here and resumes from
+                // the durable cursor.
+                Err(e @ (StoreError::Sled(_) | StoreError::Closed | StoreError::NotDurable(_))) => {
+                    return Err(e.into());
+                }
                 Err(e) => out.rejected.push((id.to_hex(), e.to_string())),
             }
         }

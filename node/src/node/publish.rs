@@ -223,7 +223,7 @@ impl Node {
                 for (line, _) in lines {
                     out.push((
                         line,
-                        Err(NodeError::Store(StoreError::Corrupt(msg.clone()))),
+                        Err(NodeError::Store(StoreError::NotDurable(msg.clone()))),
                     ));
                 }
             }

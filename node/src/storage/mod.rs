@@ -87,6 +87,10 @@ pub enum StoreError {
     /// Stored bytes do not decode.
     #[error("stored data is corrupt ({0}); restore the data dir from backup")]
     Corrupt(String),
+    /// A group commit could not be made durable: nothing of it is
+    /// acknowledged, and what was acknowledged before is intact.
+    #[error("{0}")]
+    NotDurable(String),
     /// The data dir belongs to another agency or schema, or is in use.
     #[error("{0}")]
     Mismatch(String),

@@ -75,3 +75,58 @@ async fn one_sync_per_group_commit() {
         "{groups} group commits for 200 writes: not shared"
     );
 }
+
+/// A sync that fails once armed, as a full disk does.
+struct FullDisk {
+    inner: SledFiles,
+    armed: Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl crate::storage::durable::DurableSync for FullDisk {
+    fn sync(&self) -> std::io::Result<()> {
+        if self.armed.load(Ordering::SeqCst) {
+            return Err(std::io::Error::from(std::io::ErrorKind::StorageFull));
+        }
+        self.inner.sync()
+    }
+}
+
+/// A group commit that cannot be made durable is not acknowledged, and
+/// the error says the disk is full and that nothing before is lost (not
+/// "corrupt, restore from backup"); the store goes on once it can sync.
+#[tokio::test]
+async fn a_full_disk_is_named_and_nothing_is_acknowledged() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let armed = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let a = armed.clone();
+    let store = Store::open_synced(dir.path(), "KE-KWS", DEFAULT_CACHE_BYTES, move |files| {
+        Box::new(FullDisk {
+            inner: files,
+            armed: a,
+        })
+    })
+    .expect("open");
+    let kept = rec(body(1, "Panthera tigris", "IN"));
+    assert!(matches!(put(&store, &kept).await, Ok(Inserted::New(_))));
+    armed.store(true, Ordering::SeqCst);
+    let lost = rec(body(2, "Panthera tigris", "IN"));
+    let e = match store.insert(vec![item(&lost)], Vec::new()).await {
+        Err(e) => e,
+        Ok(mut v) => v.pop().expect("one result").expect_err("not acknowledged"),
+    };
+    assert!(matches!(e, StoreError::NotDurable(_)), "{e:?}");
+    let text = e.to_string();
+    assert!(
+        text.contains("the disk holding the data dir is full"),
+        "{text}"
+    );
+    assert!(
+        text.contains("nothing acknowledged before is lost"),
+        "{text}"
+    );
+    assert!(!text.contains("restore"), "{text}");
+    armed.store(false, Ordering::SeqCst);
+    let again = rec(body(3, "Panthera tigris", "IN"));
+    assert!(matches!(put(&store, &again).await, Ok(Inserted::New(_))));
+    assert!(store.get(&kept.id()).expect("get").is_some());
+}
