@@ -9,11 +9,29 @@
 
 use std::fs::File;
 use std::path::Path;
+
+use super::StoreError;
 #[cfg(test)]
 use std::sync::{
     Arc,
     atomic::{AtomicU64, Ordering},
 };
+
+/// A failed group commit as its callers see it: not acknowledged, with
+/// the cause and what to do (a full disk is the common one).
+pub(super) fn not_durable(e: &StoreError) -> StoreError {
+    let full = matches!(e, StoreError::Sled(sled::Error::Io(io))
+        if io.kind() == std::io::ErrorKind::StorageFull);
+    let fix = if full {
+        "the disk holding the data dir is full: free space (or move [storage] data_dir to a larger \
+         disk) and retry"
+    } else {
+        "check the disk holding the data dir (the kernel log names I/O errors) and retry"
+    };
+    StoreError::NotDurable(format!(
+        "the write was not stored ({e}): {fix}; nothing acknowledged before is lost"
+    ))
+}
 
 /// The sync the writer calls after sled's flush.
 pub(crate) trait DurableSync: Send {

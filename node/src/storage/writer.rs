@@ -214,22 +214,6 @@ impl Writer {
     }
 }
 
-/// A failed group commit as its callers see it: not acknowledged, with
-/// the cause and what to do (a full disk is the common one).
-fn not_durable(e: &StoreError) -> StoreError {
-    let full = matches!(e, StoreError::Sled(sled::Error::Io(io))
-        if io.kind() == std::io::ErrorKind::StorageFull);
-    let fix = if full {
-        "the disk holding the data dir is full: free space (or move [storage] data_dir to a larger \
-         disk) and retry"
-    } else {
-        "check the disk holding the data dir (the kernel log names I/O errors) and retry"
-    };
-    StoreError::NotDurable(format!(
-        "the write was not stored ({e}): {fix}; nothing acknowledged before is lost"
-    ))
-}
-
 /// Group commits between two re-index steps under a steady load.
 const REINDEX_EVERY: u32 = 8;
 
@@ -349,7 +333,7 @@ impl Writer {
     }
 
     fn finish(&mut self, done: Vec<Done>, flushed: Result<(), StoreError>) {
-        let fail = |e: &StoreError| not_durable(e);
+        let fail = super::durable::not_durable;
         for d in done {
             match (d, &flushed) {
                 (Done::Insert(r, v), Ok(())) => drop(r.send(Ok(v))),
