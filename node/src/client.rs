@@ -81,11 +81,11 @@ impl Target {
     /// A channel to the node, for any of its services (Agency, health,
     /// reflection).
     pub async fn channel(&self) -> Result<Channel, ConnectError> {
-        let fail = |e: &dyn std::error::Error| {
+        let fail = |e: &(dyn std::error::Error + 'static)| {
             let cause = crate::error_chain(e);
             ConnectError::Connect {
                 target: self.to_string(),
-                fix: self.fix(&cause),
+                fix: self.fix(io_kind(e)),
                 cause,
             }
         };
@@ -134,21 +134,34 @@ impl Target {
         }
     }
 
-    /// What to do about a failed connection, from its cause.
-    fn fix(&self, cause: &str) -> String {
+    /// What to do about a failed connection, from its I/O cause.
+    fn fix(&self, kind: Option<std::io::ErrorKind>) -> String {
+        use std::io::ErrorKind;
         let unix = !matches!(self, Target::Http(_));
-        if cause.contains("Permission denied") {
-            "The socket is the node's user's: run wildnet as that user (or one in its group)."
-                .to_string()
-        } else if unix && cause.contains("Connection refused") {
-            format!(
+        match kind {
+            Some(ErrorKind::PermissionDenied) => {
+                "The socket is the node's user's: run wildnet as that user (or one in its group)."
+                    .to_string()
+            }
+            Some(ErrorKind::ConnectionRefused) if unix => format!(
                 "The socket is left over from a node that stopped. {}",
                 self.start_hint()
-            )
-        } else {
-            self.start_hint()
+            ),
+            _ => self.start_hint(),
         }
     }
+}
+
+/// The kind of the first I/O error among `e` and its sources.
+fn io_kind(e: &(dyn std::error::Error + 'static)) -> Option<std::io::ErrorKind> {
+    let mut cur = Some(e);
+    while let Some(err) = cur {
+        if let Some(io) = err.downcast_ref::<std::io::Error>() {
+            return Some(io.kind());
+        }
+        cur = err.source();
+    }
+    None
 }
 
 impl std::fmt::Display for Target {

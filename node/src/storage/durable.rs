@@ -33,6 +33,17 @@ pub(super) fn not_durable(e: &StoreError) -> StoreError {
     ))
 }
 
+/// An I/O error of sled's files as a storage error.
+pub(super) fn io(e: std::io::Error) -> StoreError {
+    StoreError::Sled(sled::Error::Io(e))
+}
+
+/// sled's flush, then `sync`: what one group commit needs to be durable.
+pub(super) fn flush(db: &sled::Db, sync: &dyn DurableSync) -> Result<(), StoreError> {
+    db.flush()?;
+    sync.sync().map_err(io)
+}
+
 /// The sync the writer calls after sled's flush.
 pub(crate) trait DurableSync: Send {
     /// Makes what the last flush wrote durable.

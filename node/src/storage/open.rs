@@ -47,8 +47,7 @@ impl Store {
         recount_unless_clean(&trees)?;
         trees.meta.insert(keys::CLEAN_KEY, &[0])?;
         trees.db.flush()?;
-        let files = super::durable::SledFiles::open(path)
-            .map_err(|e| StoreError::Sled(sled::Error::Io(e)))?;
+        let files = super::durable::SledFiles::open(path).map_err(super::durable::io)?;
         let flushes = Arc::new(AtomicU64::new(0));
         let (head_tx, head) = tokio::sync::watch::channel(0);
         let (tx, handle) = writer::spawn(trees.clone(), sync(files), flushes.clone(), head_tx)?;

@@ -104,15 +104,12 @@ pub fn raw_sled(dir: &Path, n: usize, value_len: usize) -> Result<RawSled, Store
         .open()?;
     let records = db.open_tree("records")?;
     let index = db.open_tree("index")?;
-    let files =
-        super::durable::SledFiles::open(dir).map_err(|e| StoreError::Sled(sled::Error::Io(e)))?;
+    let files = super::durable::SledFiles::open(dir).map_err(super::durable::io)?;
     let mut syncs = Vec::new();
     let mut durable = |db: &sled::Db| -> Result<(), StoreError> {
         db.flush()?;
         let t = std::time::Instant::now();
-        files
-            .sync()
-            .map_err(|e| StoreError::Sled(sled::Error::Io(e)))?;
+        files.sync().map_err(super::durable::io)?;
         syncs.push(t.elapsed().as_secs_f64());
         Ok(())
     };

@@ -158,10 +158,7 @@ impl Writer {
     /// sled's flush, then the sync that makes it survive a power cut
     /// (see `durable`).
     fn flush(&mut self) -> Result<(), StoreError> {
-        self.t.db.flush()?;
-        self.sync
-            .sync()
-            .map_err(|e| StoreError::Sled(sled::Error::Io(e)))
+        super::durable::flush(&self.t.db, self.sync.as_ref())
     }
 
     /// One re-index step; a failure is logged and the re-index stops

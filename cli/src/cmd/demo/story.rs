@@ -247,11 +247,14 @@ async fn background(demo: &Demo) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// A TLP as people write it: `AMBER+STRICT`.
+fn tlp_name(t: pb::Tlp) -> String {
+    t.as_str_name().trim_start_matches("TLP_").replace('_', "+")
+}
+
 /// Scope and TLP in words.
 fn describe(h: &pb::Handling) -> String {
-    let tlp = pb::Tlp::try_from(h.tlp)
-        .map(|t| t.as_str_name().trim_start_matches("TLP_").replace('_', "+"))
-        .unwrap_or_default();
+    let tlp = pb::Tlp::try_from(h.tlp).map(tlp_name).unwrap_or_default();
     let scope = match pb::Scope::try_from(h.scope).unwrap_or(pb::Scope::Unspecified) {
         pb::Scope::Local => "local".to_string(),
         pb::Scope::Agencies => format!("agency:{}", h.agencies.join(",")),

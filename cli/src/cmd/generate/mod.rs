@@ -62,7 +62,7 @@ pub fn run(a: &GenerateArgs) -> anyhow::Result<ExitCode> {
     let (GenerateWhat::Listings(s) | GenerateWhat::Seizures(s) | GenerateWhat::Entities(s)) =
         &a.what;
     // A bad --country is refused before anything is written.
-    country_for(&mut Rng(0), s.country.as_deref())?;
+    focus(s.country.as_deref())?;
     let out = std::io::stdout();
     let w = std::io::BufWriter::new(out.lock());
     match &a.what {
@@ -80,17 +80,22 @@ fn world_of(s: &Spec) -> World {
     World::new(s.world, sellers, (sellers / 20).max(4))
 }
 
-/// The country of the focus, or a random one.
-fn country_for(rng: &mut Rng, focus: Option<&str>) -> anyhow::Result<&'static Country> {
-    match focus {
-        Some(code) => catalog::country(&code.to_uppercase()).ok_or_else(|| {
+/// The market `--country` names, if any; an unknown one is refused.
+fn focus(code: Option<&str>) -> anyhow::Result<Option<&'static Country>> {
+    code.map(|code| {
+        catalog::country(&code.to_uppercase()).ok_or_else(|| {
             anyhow::anyhow!(
                 "--country {code:?}: the generator knows {}",
                 COUNTRIES.map(|c| c.code).join(", ")
             )
-        }),
-        None => Ok(rng.pick(&COUNTRIES)),
-    }
+        })
+    })
+    .transpose()
+}
+
+/// The focus, or a random market.
+fn country_for(rng: &mut Rng, focus: Option<&'static Country>) -> &'static Country {
+    focus.unwrap_or_else(|| rng.pick(&COUNTRIES))
 }
 
 /// Writes `count` listings as import CSV; `share` overrides the random
@@ -116,8 +121,9 @@ pub fn listings(out: impl Write, spec: &Spec, share: Option<&str>) -> anyhow::Re
     let mut rng = Rng(spec.seed);
     let mut w = csv::Writer::from_writer(out);
     w.write_record(CSV_COLUMNS)?;
+    let focus = focus(spec.country.as_deref())?;
     for i in 0..spec.count {
-        let country = country_for(&mut rng, spec.country.as_deref())?;
+        let country = country_for(&mut rng, focus);
         let seller = world.seller_in(&mut rng, country);
         let row = listing_row(&mut rng, spec.seed, i, country, seller, share);
         w.write_record(&row)?;

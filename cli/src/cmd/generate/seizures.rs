@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 
 use super::catalog::{COUNTRIES, PRODUCTS, Product};
 use super::world::{Rng, World};
-use super::{Spec, country_for, day_in_2026};
+use super::{Spec, country_for, day_in_2026, focus};
 
 const TRANSIT_HUBS: [&str; 6] = ["AE", "ET", "QA", "TR", "MY", "SG"];
 const DETECTION: [&str; 6] = [
@@ -45,8 +45,9 @@ fn transport(place: &str) -> &'static str {
 pub(super) fn write(mut out: impl Write, spec: &Spec, world: &World) -> anyhow::Result<()> {
     let mut rng = Rng(spec.seed ^ 0x5E12_00E5);
     let cross: Vec<_> = world.sellers.iter().filter(|s| s.cross_border).collect();
+    let focus = focus(spec.country.as_deref())?;
     for _ in 0..spec.count {
-        let c = country_for(&mut rng, spec.country.as_deref())?;
+        let c = country_for(&mut rng, focus);
         let p = rng.pick(&PRODUCTS);
         let mut s = seizure(&mut rng, p, c.code, c.ports);
         if !cross.is_empty() && rng.chance(33) {

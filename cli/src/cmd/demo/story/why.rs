@@ -59,11 +59,7 @@ impl Rules {
         let rule = self.policy(p.author, agency);
         match policy::may_send(body, p.author, agency, &self.manifest, &rule, now, &[]) {
             Err(Deny::TlpAbovePolicy) => {
-                let max = rule
-                    .max_tlp
-                    .as_str_name()
-                    .trim_start_matches("TLP_")
-                    .replace('_', "+");
+                let max = super::tlp_name(rule.max_tlp);
                 let relay = if body
                     .handling
                     .as_ref()
