@@ -138,6 +138,7 @@ async fn follow(
                 seq: FIRST_SEQ - 1 + sent as u64,
                 record: Some(record),
                 caught_up: false,
+                id: Vec::new(),
             };
             if tx.send(Ok(item)).await.is_err() {
                 return;
@@ -147,6 +148,7 @@ async fn follow(
             seq: FIRST_SEQ - 1 + sent as u64,
             record: None,
             caught_up: true,
+            id: Vec::new(),
         };
         if tx.send(Ok(mark)).await.is_err() {
             return;

@@ -43,10 +43,26 @@ pub struct Outcome {
     pub records: u64,
     /// From the first publish until every node held every record.
     pub convergence: Duration,
+    /// From the first publish until every publish was acknowledged.
+    pub published: Duration,
+    /// CPU time the process used until convergence (every node is in this
+    /// process): over `convergence`, the cores kept busy.
+    pub cpu: Duration,
     /// Bytes on the wire in that time, every connection counted once.
     pub wire_bytes: u64,
-    /// Connections the busiest node dials.
-    pub max_links: usize,
+    /// Records that arrived in full in that time, at every node from every
+    /// peer (stored, already held, or refused): the copies.
+    pub copies: u64,
+    /// Connections per node, dialled plus accepted (as the nodes' links
+    /// report them): the mean and the busiest node's.
+    pub connections: (f64, usize),
+}
+
+impl Outcome {
+    /// Deliveries: every record to every node but its author's.
+    pub fn deliveries(&self) -> u64 {
+        self.records * (self.nodes as u64 - 1)
+    }
 }
 
 fn id_of(i: usize) -> String {
@@ -95,10 +111,13 @@ async fn measure(
         clients.push(node.client().await?);
     }
     links_up(nodes, &clients, &links, topology, bar).await?;
-    let before = wire_bytes(&clients).await?;
+    let connections = connections(nodes, &clients).await?;
+    let before = tally(&clients).await?;
     let total = (n * per_node) as u64;
+    let cpu_before = cpu_time();
     let started = Instant::now();
     publish_all(&clients, per_node).await?;
+    let published = started.elapsed();
     let progress = |least| {
         bar.set_message(format!(
             "{}: the slowest node holds {least} of {total}",
@@ -109,14 +128,18 @@ async fn measure(
         .await
         .with_context(|| format!("{}: not converged", topology.name()))?;
     let convergence = started.elapsed();
-    let after = wire_bytes(&clients).await?;
+    let cpu = cpu_time().saturating_sub(cpu_before);
+    let after = tally(&clients).await?;
     Ok(Outcome {
         topology,
         nodes: n,
         records: total,
         convergence,
-        wire_bytes: after.saturating_sub(before),
-        max_links: (0..n).map(links).max().unwrap_or(0),
+        published,
+        cpu,
+        wire_bytes: after.wire.saturating_sub(before.wire),
+        copies: after.copies.saturating_sub(before.copies),
+        connections,
     })
 }
 
@@ -156,27 +179,73 @@ async fn links_up(
     Ok(())
 }
 
-/// Bytes on the wire so far, over every node's dialled connections.
-async fn wire_bytes(clients: &[Client]) -> anyhow::Result<u64> {
-    let mut sum = 0;
-    for c in clients {
-        let r = c.clone().peers(pb::PeersRequest {}).await?.into_inner();
-        sum += r
-            .peers
-            .iter()
-            .map(|p| p.wire_sent + p.wire_received)
-            .sum::<u64>();
-    }
-    Ok(sum)
+/// User plus system CPU time of this process so far (Linux
+/// `/proc/self/stat`, in the kernel's fixed 100 ticks per second; zero
+/// where it cannot be read).
+fn cpu_time() -> Duration {
+    let ticks = std::fs::read_to_string("/proc/self/stat")
+        .ok()
+        .and_then(|s| {
+            // The fields after the command name, which is in parentheses.
+            let rest = s.get(s.rfind(')')? + 2..)?.to_string();
+            let f: Vec<u64> = rest
+                .split_whitespace()
+                .skip(11)
+                .take(2)
+                .filter_map(|x| x.parse().ok())
+                .collect();
+            (f.len() == 2).then(|| f[0] + f[1])
+        })
+        .unwrap_or(0);
+    Duration::from_millis(ticks * 10)
 }
 
-/// Every node publishes `per_node` FEDERATION notes at once.
-async fn publish_all(clients: &[Client], per_node: usize) -> anyhow::Result<()> {
-    let mut publishers = Vec::new();
+/// Counters summed over every node's peers.
+#[derive(Default)]
+struct Tally {
+    /// Bytes on the wire so far, over every node's dialled connections.
+    wire: u64,
+    /// Records received in full so far.
+    copies: u64,
+}
+
+async fn tally(clients: &[Client]) -> anyhow::Result<Tally> {
+    let mut t = Tally::default();
     for c in clients {
-        let mut c = c.clone();
-        publishers.push(tokio::spawn(async move {
-            for k in 0..per_node {
+        let r = c.clone().peers(pb::PeersRequest {}).await?.into_inner();
+        for p in &r.peers {
+            t.wire += p.wire_sent + p.wire_received;
+            t.copies += p.received + p.duplicates + p.rejected;
+        }
+    }
+    Ok(t)
+}
+
+/// Connections per node, dialled and accepted, from the authenticated
+/// links every node reports: `(mean, busiest)`.
+async fn connections(nodes: &[Node], clients: &[Client]) -> anyhow::Result<(f64, usize)> {
+    let mut per = vec![0usize; nodes.len()];
+    for (i, c) in clients.iter().enumerate() {
+        let r = c.clone().peers(pb::PeersRequest {}).await?.into_inner();
+        for p in r.peers.iter().filter(|p| p.state == "authenticated") {
+            per[i] += 1;
+            if let Some(j) = nodes.iter().position(|n| n.agency == p.agency) {
+                per[j] += 1;
+            }
+        }
+    }
+    let mean = per.iter().sum::<usize>() as f64 / per.len().max(1) as f64;
+    Ok((mean, per.iter().copied().max().unwrap_or(0)))
+}
+
+/// Every node publishes `per_node` FEDERATION notes at once (concurrent
+/// calls: the node's group commit takes them together).
+async fn publish_all(clients: &[Client], per_node: usize) -> anyhow::Result<()> {
+    let mut publishers = tokio::task::JoinSet::new();
+    for c in clients {
+        for k in 0..per_node {
+            let mut c = c.clone();
+            publishers.spawn(async move {
                 let handling = pb::Handling {
                     tlp: pb::Tlp::Green as i32,
                     scope: pb::Scope::Federation as i32,
@@ -189,12 +258,12 @@ async fn publish_all(clients: &[Client], per_node: usize) -> anyhow::Result<()> 
                     Some(handling),
                 ))
                 .await?;
-            }
-            Ok::<_, anyhow::Error>(())
-        }));
+                Ok::<_, anyhow::Error>(())
+            });
+        }
     }
-    for p in publishers {
-        p.await??;
+    while let Some(p) = publishers.join_next().await {
+        p??;
     }
     Ok(())
 }

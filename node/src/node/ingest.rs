@@ -37,6 +37,8 @@ pub struct Checked {
     pub rejected: Vec<(String, String)>,
     /// The version of the manifest they were checked against.
     pub manifest_version: u64,
+    /// Copies of records already held, dropped before verification.
+    pub held: u64,
 }
 
 impl Node {
@@ -72,6 +74,7 @@ impl Node {
         let m = fed.current();
         let now = crate::now_ms();
         let me = self.agency.as_str();
+        let (items, held) = self.drop_held(items)?;
         let verified = crate::limits::par_map(items, |signed: pb::SignedRecord| {
             let id = RecordId::of_body(&signed.body).to_hex();
             // SAFETY (trust): from here on only records that verified
@@ -90,6 +93,7 @@ impl Node {
         let mut added = AddedCache::with_at_hand(ops.clone());
         let mut out = Checked {
             manifest_version: m.version(),
+            held,
             ..Checked::default()
         };
         for r in verified {
@@ -116,6 +120,26 @@ impl Node {
         Ok(out)
     }
 
+    /// Drops the copies of records already held (a relay's copy of what the
+    /// author sent): the id is the SHA-256 of the body, so the held record
+    /// is this very body, verified when it was stored. Returns the rest and
+    /// how many were dropped.
+    fn drop_held(
+        &self,
+        items: Vec<pb::SignedRecord>,
+    ) -> Result<(Vec<pb::SignedRecord>, u64), NodeError> {
+        let mut rest = Vec::with_capacity(items.len());
+        let mut held = 0;
+        for signed in items {
+            if self.store.holds(&RecordId::of_body(&signed.body))? {
+                held += 1;
+            } else {
+                rest.push(signed);
+            }
+        }
+        Ok((rest, held))
+    }
+
     /// The storage half of an ingest: stores the checked records in one
     /// durable batch and, in the same flush, queues signed receipts for
     /// the newly stored ones (towards their authors, via `peer`) and moves
@@ -132,6 +156,7 @@ impl Node {
             good,
             rejected,
             manifest_version,
+            held,
         } = checked;
         let Some(fed) = &self.federation else {
             return Err(NodeError::Refused(
@@ -144,6 +169,7 @@ impl Node {
         let in_force = fed.subscribe();
         let mut out = Ingested {
             rejected,
+            duplicates: held,
             ..Ingested::default()
         };
         let ids: Vec<(RecordId, String)> = good

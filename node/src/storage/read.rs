@@ -20,6 +20,15 @@ impl Store {
         }
     }
 
+    /// True when a record with this id is held: its copies can be dropped
+    /// unread (the id is the SHA-256 of the body, verified at ingest).
+    pub fn holds(&self, id: &RecordId) -> Result<bool, StoreError> {
+        let Some(seq) = self.trees.ids.get(id.as_bytes())? else {
+            return Ok(false);
+        };
+        Ok(self.trees.records.contains_key(seq)?)
+    }
+
     /// The record at a feed position, if it is still held.
     pub(crate) fn get_seq(&self, seq: u64) -> Result<Option<Stored>, StoreError> {
         match self.trees.records.get(seq.to_be_bytes())? {

@@ -20,9 +20,64 @@ const INGEST_BATCH: usize = 4096;
 /// the feed position the cursor moves to once they are stored, and
 /// whether the peer said this was the end of its feed.
 struct Batch {
-    records: Vec<pb::SignedRecord>,
+    got: Received,
     upto: u64,
     caught_up: bool,
+}
+
+/// What a pull received since the last batch: records in full, and ids of
+/// relayed records announced (announce mode), to fetch if lacking.
+#[derive(Default)]
+struct Received {
+    records: Vec<pb::SignedRecord>,
+    announced: Vec<Vec<u8>>,
+}
+
+impl Received {
+    fn len(&self) -> usize {
+        self.records.len() + self.announced.len()
+    }
+
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+type Client = FederationClient<tonic::transport::Channel>;
+
+/// The announced records this node lacks, fetched from the peer that
+/// announced them (what it may no longer send is left out, as in Pull).
+async fn fetch_lacking(
+    node: &Node,
+    peer: &str,
+    client: &mut Client,
+    announced: Vec<Vec<u8>>,
+) -> Result<Vec<pb::SignedRecord>, String> {
+    let count = announced.len() as u64;
+    let mut lacking = Vec::new();
+    for id in announced {
+        let Some(rid) = crate::record::RecordId::from_slice(&id) else {
+            continue;
+        };
+        if !node.store().holds(&rid).map_err(|e| e.to_string())? {
+            lacking.push(id);
+        }
+    }
+    let mut out = Vec::with_capacity(lacking.len());
+    for ids in lacking.chunks(super::FETCH_MAX) {
+        let got = client
+            .fetch(pb::FetchRequest { ids: ids.to_vec() })
+            .await
+            .map_err(super::status)?;
+        out.extend(got.into_inner().records);
+    }
+    if let Some(fed) = node.federation() {
+        fed.peer_update(peer, |p| {
+            p.announced += count;
+            p.fetched += out.len() as u64;
+        });
+    }
+    Ok(out)
 }
 
 /// The puller's ingest pipeline: verification of one batch (on the cores,
@@ -39,11 +94,18 @@ struct Pipeline {
 async fn verify_batches(
     node: Arc<Node>,
     peer: String,
+    mut client: Client,
     mut rx: mpsc::Receiver<Batch>,
     checked_tx: mpsc::Sender<(crate::node::Checked, Batch)>,
 ) -> Result<(), String> {
     while let Some(mut b) = rx.recv().await {
-        let records = std::mem::take(&mut b.records);
+        let Received {
+            mut records,
+            announced,
+        } = std::mem::take(&mut b.got);
+        if !announced.is_empty() {
+            records.extend(fetch_lacking(&node, &peer, &mut client, announced).await?);
+        }
         let (n, p) = (node.clone(), peer.clone());
         let checked = tokio::task::spawn_blocking(move || n.check_pulled(&p, records))
             .await
@@ -57,13 +119,14 @@ async fn verify_batches(
 }
 
 impl Pipeline {
-    fn start(node: &Arc<Node>, peer: &str) -> Result<Pipeline, String> {
+    fn start(node: &Arc<Node>, peer: &str, client: Client) -> Result<Pipeline, String> {
         let cursor = node.cursor(peer).map_err(|e| e.to_string())?;
         let (tx, rx) = mpsc::channel::<Batch>(2);
         let (checked_tx, mut checked_rx) = mpsc::channel::<(crate::node::Checked, Batch)>(2);
         let verifier = tokio::spawn(verify_batches(
             node.clone(),
             peer.to_string(),
+            client,
             rx,
             checked_tx,
         ));
@@ -79,7 +142,8 @@ impl Pipeline {
                     continue;
                 }
                 let moves = b.upto > cursor;
-                if !checked.good.is_empty() || !checked.rejected.is_empty() || moves {
+                let any = !checked.good.is_empty() || !checked.rejected.is_empty();
+                if any || checked.held > 0 || moves {
                     let stored = node
                         .store_pulled(&peer, checked, moves.then_some(b.upto))
                         .await
@@ -112,12 +176,12 @@ impl Pipeline {
     /// Hands a batch (possibly empty: a cursor move) to the pipeline.
     async fn push(
         &mut self,
-        batch: &mut Vec<pb::SignedRecord>,
+        batch: &mut Received,
         upto: u64,
         caught_up: bool,
     ) -> Result<(), String> {
         let b = Batch {
-            records: std::mem::take(batch),
+            got: std::mem::take(batch),
             upto,
             caught_up,
         };
@@ -179,12 +243,13 @@ pub(super) async fn pull(
         .pull(pb::PullRequest {
             since: cursor,
             follow: true,
+            announce_relayed: fed.wanted_peers().len() > 1,
         })
         .await
         .map_err(|e| format!("{}: {}", e.code(), e.message()))?
         .into_inner();
-    let mut pipe = Pipeline::start(node, peer)?;
-    let mut batch: Vec<pb::SignedRecord> = Vec::new();
+    let mut pipe = Pipeline::start(node, peer, client.clone())?;
+    let mut batch = Received::default();
     let mut upto = cursor;
     // Every way out but a stop stores what was received first.
     let mut store_rest = true;
@@ -223,9 +288,11 @@ pub(super) async fn pull(
             Err(e) => break Err(format!("{}: {}", e.code(), e.message())),
         };
         upto = upto.max(item.seq);
-        let position_only = item.record.is_none();
+        let position_only = item.record.is_none() && item.id.is_empty();
         if let Some(r) = item.record {
-            batch.push(r);
+            batch.records.push(r);
+        } else if !item.id.is_empty() {
+            batch.announced.push(item.id);
         }
         if item.caught_up || position_only || batch.len() >= INGEST_BATCH {
             pipe.push(&mut batch, upto, item.caught_up).await?;

@@ -59,14 +59,14 @@ async fn serve(node: &Node, peer: &str, req: &pb::PullRequest, tx: &Items) -> Re
         };
         if !batch.is_empty() {
             at_end_sent = false;
-            pos = send_batch(node, peer, batch, tx).await?;
+            pos = send_batch(node, peer, req.announce_relayed, batch, tx).await?;
             continue;
         }
         // Nothing held up to the durable head: positions of deleted
         // records count as passed.
         pos = pos.max(durable);
         if !at_end_sent {
-            send(tx, pos, None, true).await?;
+            send(tx, pos, Item::Nothing, true).await?;
             at_end_sent = true;
         }
         if !req.follow {
@@ -80,11 +80,13 @@ async fn serve(node: &Node, peer: &str, req: &pb::PullRequest, tx: &Items) -> Re
     }
 }
 
-/// Sends what of `batch` the peer may hold, in feed order; returns the
-/// last position passed.
+/// Sends what of `batch` the peer may hold, in feed order (relayed
+/// records as their ids when `announce`); returns the last position
+/// passed.
 async fn send_batch(
     node: &Node,
     peer: &str,
+    announce: bool,
     batch: Vec<crate::storage::Stored>,
     tx: &Items,
 ) -> Result<u64, Gone> {
@@ -113,8 +115,14 @@ async fn send_batch(
                 added.of(node, &stored.record),
             )
         {
-            send(tx, pos, Some(stored.record.signed().clone()), false).await?;
-            sent += 1;
+            if announce && stored.record.body().author != me {
+                let id = stored.record.id().as_bytes().to_vec();
+                send(tx, pos, Item::Id(id), false).await?;
+            } else {
+                let signed = stored.record.signed().clone();
+                send(tx, pos, Item::Record(signed), false).await?;
+                sent += 1;
+            }
             quiet_until = None;
         } else {
             quiet_until = Some(pos);
@@ -122,7 +130,7 @@ async fn send_batch(
     }
     // Positions with nothing for the caller still move its cursor.
     if let Some(seq) = quiet_until {
-        send(tx, seq, None, false).await?;
+        send(tx, seq, Item::Nothing, false).await?;
     }
     if sent > 0 {
         fed.peer_update(peer, |p| p.sent += sent);
@@ -130,16 +138,27 @@ async fn send_batch(
     Ok(pos)
 }
 
-async fn send(
-    tx: &Items,
-    seq: u64,
-    record: Option<pb::SignedRecord>,
-    caught_up: bool,
-) -> Result<(), Gone> {
+/// What one feed position carries for the caller.
+enum Item {
+    /// The record, verbatim.
+    Record(pb::SignedRecord),
+    /// A relayed record's id (announce mode): fetched if the caller lacks it.
+    Id(Vec<u8>),
+    /// Nothing for the caller: a cursor move.
+    Nothing,
+}
+
+async fn send(tx: &Items, seq: u64, what: Item, caught_up: bool) -> Result<(), Gone> {
+    let (record, id) = match what {
+        Item::Record(r) => (Some(r), Vec::new()),
+        Item::Id(id) => (None, id),
+        Item::Nothing => (None, Vec::new()),
+    };
     let item = pb::PullItem {
         seq,
         record,
         caught_up,
+        id,
     };
     tx.send(Ok(item)).await.map_err(|_| Gone)
 }

@@ -15,6 +15,7 @@ mod interfaces;
 mod lifecycle;
 mod operations;
 mod refusals;
+mod relay;
 mod retraction;
 mod sync;
 mod walkthrough;

@@ -33,34 +33,7 @@ pub(super) async fn run(
     ] {
         let dir = root.path().join(topology.name().replace(' ', "-"));
         let o = crate::cmd::simulate::run(&dir, topology, n, per_node, bar).await?;
-        let name = topology.name();
-        r.add(
-            "simulation",
-            format!(
-                "{name}: {} nodes x {per_node} records, convergence",
-                o.nodes
-            ),
-            o.convergence.as_secs_f64(),
-            "s",
-        );
-        r.add(
-            "simulation",
-            format!("{name}: wire bytes per record published"),
-            o.wire_bytes as f64 / o.records as f64,
-            "B",
-        );
-        r.add(
-            "simulation",
-            format!("{name}: wire bytes per record delivered"),
-            o.wire_bytes as f64 / (o.records as f64 * (o.nodes - 1) as f64),
-            "B",
-        );
-        r.add(
-            "simulation",
-            format!("{name}: connections dialled by the busiest node"),
-            o.max_links as f64,
-            "",
-        );
+        add_outcome(&mut r, &o, per_node);
     }
     bar.finish_and_clear();
     let plan = Plan {
@@ -71,4 +44,63 @@ pub(super) async fn run(
     root.close().context("cannot remove the simulation dir")?;
     report::print(&r, &plan, total, None, format)?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// One topology's rows.
+fn add_outcome(r: &mut Report, o: &crate::cmd::simulate::Outcome, per_node: usize) {
+    let name = o.topology.name();
+    let deliveries = o.deliveries().max(1) as f64;
+    r.add(
+        "simulation",
+        format!(
+            "{name}: {} nodes x {per_node} records, convergence",
+            o.nodes
+        ),
+        o.convergence.as_secs_f64(),
+        "s",
+    )
+    .target("< 2 s at 20 nodes");
+    r.add(
+        "simulation",
+        format!("{name}: of which until every publish was acknowledged"),
+        o.published.as_secs_f64(),
+        "s",
+    );
+    r.add(
+        "simulation",
+        format!("{name}: cores kept busy until convergence (CPU time / time)"),
+        o.cpu.as_secs_f64() / o.convergence.as_secs_f64().max(1e-9),
+        "",
+    );
+    r.add(
+        "simulation",
+        format!("{name}: wire bytes per record published"),
+        o.wire_bytes as f64 / o.records.max(1) as f64,
+        "B",
+    );
+    r.add(
+        "simulation",
+        format!("{name}: wire bytes per record delivered"),
+        o.wire_bytes as f64 / deliveries,
+        "B",
+    );
+    r.add(
+        "simulation",
+        format!("{name}: copies received per record delivered"),
+        o.copies as f64 / deliveries,
+        "",
+    )
+    .target("<= 1.5");
+    r.add(
+        "simulation",
+        format!("{name}: connections per node (dialled + accepted), mean"),
+        o.connections.0,
+        "",
+    );
+    r.add(
+        "simulation",
+        format!("{name}: connections of the busiest node"),
+        o.connections.1 as f64,
+        "",
+    );
 }

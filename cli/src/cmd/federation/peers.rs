@@ -112,6 +112,7 @@ fn peer_json(p: &pb::PeerState) -> serde_json::Value {
         "verify_peer_lacks": p.verify_peer_lacks, "verify_ranges": p.verify_ranges,
         "verify_error": p.verify_error, "receipts_queued": p.receipts_queued,
         "wire_sent": p.wire_sent, "wire_received": p.wire_received,
+        "announced": p.announced, "fetched": p.fetched,
     })
 }
 
