@@ -12,6 +12,10 @@ use std::sync::{Arc, Mutex, RwLock};
 use tokio::sync::watch;
 use wildnet_proto::v1 as pb;
 
+mod inflight;
+
+pub use inflight::{InFlight, InFlightGuard};
+
 use crate::config::FederationSettings;
 use crate::membership::manifest::{CaKey, Trusted};
 use crate::membership::tls::{self, ManifestCell, TlsIdentity};
@@ -39,6 +43,7 @@ pub struct Federation {
     outbox: Mutex<BTreeMap<String, Arc<tokio::sync::Notify>>>,
     wire: Mutex<BTreeMap<String, Arc<WireCount>>>,
     closing: watch::Sender<bool>,
+    in_flight: Arc<InFlight>,
 }
 
 impl std::fmt::Debug for Federation {
@@ -128,7 +133,13 @@ impl Federation {
             outbox: Mutex::new(BTreeMap::new()),
             wire: Mutex::new(BTreeMap::new()),
             closing: watch::channel(false).0,
+            in_flight: Arc::default(),
         })
+    }
+
+    /// The records pulls have received in full and not stored yet.
+    pub fn in_flight(&self) -> &Arc<InFlight> {
+        &self.in_flight
     }
 
     /// The settings.

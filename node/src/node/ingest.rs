@@ -66,6 +66,20 @@ impl Node {
         peer: &str,
         items: Vec<pb::SignedRecord>,
     ) -> Result<Checked, NodeError> {
+        let hashed = items
+            .into_iter()
+            .map(|s| (RecordId::of_body(&s.body), s))
+            .collect();
+        self.check_hashed(peer, hashed)
+    }
+
+    /// [`Node::check_pulled`] of records already hashed: each with its id,
+    /// `RecordId::of_body` of its body.
+    pub fn check_hashed(
+        &self,
+        peer: &str,
+        items: Vec<(RecordId, pb::SignedRecord)>,
+    ) -> Result<Checked, NodeError> {
         let Some(fed) = &self.federation else {
             return Err(NodeError::Refused(
                 "this node is not in a federation".into(),
@@ -75,12 +89,13 @@ impl Node {
         let now = crate::now_ms();
         let me = self.agency.as_str();
         let (items, held) = self.drop_held(items)?;
-        let verified = crate::limits::par_map(items, |signed: pb::SignedRecord| {
-            let id = RecordId::of_body(&signed.body).to_hex();
-            // SAFETY (trust): from here on only records that verified
-            // against the manifest, exactly like local ones, are used.
-            Record::verify(signed, &*m, &self.limits, now).map_err(|e| (id, e.to_string()))
-        });
+        let verified =
+            crate::limits::par_map(items, |(id, signed): (RecordId, pb::SignedRecord)| {
+                // SAFETY (trust): from here on only records that verified
+                // against the manifest, exactly like local ones, are used.
+                Record::verify_hashed(signed, id, &*m, &self.limits, now)
+                    .map_err(|e| (id.to_hex(), e.to_string()))
+            });
         // Operations are judged with this batch too: a proposal may come
         // with the update that added this node, or with its answers.
         let ops: Vec<Record> = verified
@@ -126,15 +141,15 @@ impl Node {
     /// how many were dropped.
     fn drop_held(
         &self,
-        items: Vec<pb::SignedRecord>,
-    ) -> Result<(Vec<pb::SignedRecord>, u64), NodeError> {
+        items: Vec<(RecordId, pb::SignedRecord)>,
+    ) -> Result<(Vec<(RecordId, pb::SignedRecord)>, u64), NodeError> {
         let mut rest = Vec::with_capacity(items.len());
         let mut held = 0;
-        for signed in items {
-            if self.store.holds(&RecordId::of_body(&signed.body))? {
+        for (id, signed) in items {
+            if self.store.holds(&id)? {
                 held += 1;
             } else {
-                rest.push(signed);
+                rest.push((id, signed));
             }
         }
         Ok((rest, held))

@@ -18,6 +18,7 @@
 use wildnet_proto::v1 as pb;
 
 use crate::membership::manifest::Trusted;
+use crate::record::Handled;
 
 /// This node's sharing policy towards one peer (`node.toml`).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -78,14 +79,14 @@ fn active(m: &Trusted, id: &str, now_ms: i64) -> bool {
 }
 
 /// Whether `agency` is in the audience of a record with this body.
-pub fn in_audience(body: &pb::RecordBody, agency: &str, m: &Trusted, now_ms: i64) -> bool {
-    if agency == body.author {
+pub fn in_audience(body: &impl Handled, agency: &str, m: &Trusted, now_ms: i64) -> bool {
+    if agency == body.author() {
         return true;
     }
     if !active(m, agency, now_ms) {
         return false;
     }
-    let Some(h) = &body.handling else {
+    let Some(h) = body.handling() else {
         return false;
     };
     match pb::Scope::try_from(h.scope).unwrap_or(pb::Scope::Unspecified) {
@@ -103,27 +104,25 @@ pub fn in_audience(body: &pb::RecordBody, agency: &str, m: &Trusted, now_ms: i64
 /// `added` are the agencies the lead of the record's operation added (they
 /// count for operation records only, and only while active).
 pub fn in_audience_with(
-    body: &pb::RecordBody,
+    body: &impl Handled,
     agency: &str,
     m: &Trusted,
     now_ms: i64,
     added: &[String],
 ) -> bool {
     in_audience(body, agency, m, now_ms)
-        || (crate::record::operation::is_operation(body)
-            && added.iter().any(|a| a == agency)
-            && active(m, agency, now_ms))
+        || (body.is_operation() && added.iter().any(|a| a == agency) && active(m, agency, now_ms))
 }
 
 /// The whole audience under a manifest (author first, then sorted).
-pub fn audience(body: &pb::RecordBody, m: &Trusted, now_ms: i64) -> Vec<String> {
-    let mut out = vec![body.author.clone()];
+pub fn audience(body: &impl Handled, m: &Trusted, now_ms: i64) -> Vec<String> {
+    let mut out = vec![body.author().to_string()];
     let mut others: Vec<String> = m
         .body()
         .agencies
         .iter()
         .map(|a| a.id.clone())
-        .filter(|a| a != &body.author && in_audience(body, a, m, now_ms))
+        .filter(|a| a != body.author() && in_audience(body, a, m, now_ms))
         .collect();
     others.sort();
     out.extend(others);
@@ -133,7 +132,7 @@ pub fn audience(body: &pb::RecordBody, m: &Trusted, now_ms: i64) -> Vec<String> 
 /// Whether this node (`me`) may send the record to `peer` (`added`: see
 /// [`in_audience_with`]).
 pub fn may_send(
-    body: &pb::RecordBody,
+    body: &impl Handled,
     me: &str,
     peer: &str,
     m: &Trusted,
@@ -144,20 +143,20 @@ pub fn may_send(
     if !in_audience_with(body, peer, m, now_ms, added) || peer == me {
         return Err(Deny::NotInAudience);
     }
-    if peer == body.author {
+    if peer == body.author() {
         return Err(Deny::IsAuthor);
     }
-    let h = body.handling.clone().unwrap_or_default();
-    if h.tlp > policy.max_tlp as i32 {
+    let (tlp, code) = body.handling().map_or((0, 0), |h| (h.tlp, h.code));
+    if tlp > policy.max_tlp as i32 {
         return Err(Deny::TlpAbovePolicy);
     }
     if let Some(kinds) = &policy.kinds
-        && !kinds.iter().any(|k| k == crate::record::kind_of(body))
+        && !kinds.iter().any(|k| k == body.kind())
     {
         return Err(Deny::KindNotShared);
     }
-    if body.author != me {
-        if h.code == pb::HandlingCode::H2 as i32 {
+    if body.author() != me {
+        if code == pb::HandlingCode::H2 as i32 {
             return Err(Deny::NoOnwardDissemination);
         }
         if !policy.relay {
@@ -171,7 +170,7 @@ pub fn may_send(
 /// in the audience (`added`: see [`in_audience_with`]), and an H2 record
 /// only comes from its author.
 pub fn may_receive(
-    body: &pb::RecordBody,
+    body: &impl Handled,
     me: &str,
     from: &str,
     m: &Trusted,
@@ -181,8 +180,8 @@ pub fn may_receive(
     if !in_audience_with(body, me, m, now_ms, added) {
         return Err(Deny::NotInAudience);
     }
-    let code = body.handling.as_ref().map_or(0, |h| h.code);
-    if code == pb::HandlingCode::H2 as i32 && from != body.author {
+    let code = body.handling().map_or(0, |h| h.code);
+    if code == pb::HandlingCode::H2 as i32 && from != body.author() {
         return Err(Deny::NoOnwardDissemination);
     }
     Ok(())
@@ -244,7 +243,7 @@ pub fn groups_of(agency: &str, m: &Trusted) -> Vec<String> {
 /// Whether `me` puts a record on the wire to `peer` (Pull, Fetch, and the
 /// set the completeness check compares): not expired, and [`may_send`].
 pub fn may_serve(
-    b: &pb::RecordBody,
+    b: &impl Handled,
     me: &str,
     peer: &str,
     m: &Trusted,
@@ -252,7 +251,7 @@ pub fn may_serve(
     now: i64,
     added: &[String],
 ) -> bool {
-    (b.expires_at == 0 || b.expires_at > now)
+    (b.expires_at() == 0 || b.expires_at() > now)
         && may_send(b, me, peer, m, policy, now, added).is_ok()
 }
 

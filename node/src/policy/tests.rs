@@ -195,6 +195,13 @@ fn may_send_exhaustive() {
                                 expect,
                                 "{scope:?} {list:?} {tlp:?} {code:?} {me}->{peer} {p:?}"
                             );
+                            // The stored envelope decides exactly as the body.
+                            let e = crate::record::Envelope::of(&b);
+                            assert_eq!(may_send(&e, me, peer, &m, p, NOW, &[]), expect);
+                            assert_eq!(
+                                may_receive(&e, me, peer, &m, NOW, &[]),
+                                may_receive(&b, me, peer, &m, NOW, &[])
+                            );
                             checked += 1;
                         }
                     }
@@ -341,6 +348,8 @@ fn added_participants_join_operation_records_only() {
             for agency in AGENCIES {
                 let signed = in_audience(&b, agency, &m, NOW);
                 let with = in_audience_with(&b, agency, &m, NOW, &added);
+                let e = crate::record::Envelope::of(&b);
+                assert_eq!(in_audience_with(&e, agency, &m, NOW, &added), with);
                 // TH-DNP is revoked: being added does not bring it back.
                 let joins = *is_op && agency == "GB-NWCU";
                 assert_eq!(with, signed || joins, "{payload:?} {scope:?} {agency}");

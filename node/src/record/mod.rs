@@ -9,6 +9,7 @@
 //! [`KeyBinding`], so the same verification serves local records now and
 //! federation records (checked against the manifest) later.
 
+mod envelope;
 mod id;
 pub mod normalize;
 pub mod operation;
@@ -20,6 +21,7 @@ use ed25519_dalek::{Signature, Signer, SigningKey, Verifier, VerifyingKey};
 use prost::Message;
 use wildnet_proto::v1 as pb;
 
+pub use envelope::{Envelope, Handled};
 pub use id::{AgencyId, IdError, RecordId};
 pub use validate::{Limits, ValidationError};
 
@@ -153,6 +155,21 @@ impl Record {
         limits: &Limits,
         now_ms: i64,
     ) -> Result<Record, RecordError> {
+        let id = RecordId::of_body(&signed.body);
+        Record::verify_hashed(signed, id, trust, limits, now_ms)
+    }
+
+    /// [`Record::verify`] for a caller that hashed the body already (the
+    /// puller, which looks the id up first): `id` must be
+    /// `RecordId::of_body(&signed.body)`.
+    pub(crate) fn verify_hashed(
+        signed: pb::SignedRecord,
+        id: RecordId,
+        trust: &dyn KeyBinding,
+        limits: &Limits,
+        now_ms: i64,
+    ) -> Result<Record, RecordError> {
+        debug_assert!(id == RecordId::of_body(&signed.body));
         if signed.body.len() > limits.max_body_bytes {
             return Err(RecordError::TooLarge {
                 size: signed.body.len(),
@@ -172,11 +189,7 @@ impl Record {
             });
         }
         trust.check(&body.author, &key, body.created_at)?;
-        Ok(Record {
-            id: RecordId::of_body(&signed.body),
-            signed,
-            body,
-        })
+        Ok(Record { id, signed, body })
     }
 
     /// Rebuilds a record read back from this node's own store, which only

@@ -2,8 +2,9 @@
 //!
 //! Trees (named `key_value`):
 //! - `seq_record`: feed sequence number → [`row::Row`] (verbatim signed
-//!   bytes, time, sender): the feed and the records in one, appended in
-//!   order; a deleted record leaves a hole
+//!   bytes, id, envelope — what sharing decisions read —, time, sender):
+//!   the feed and the records in one, appended in order; a deleted record
+//!   leaves a hole
 //! - `id_seq`: record id → feed sequence number
 //! - `index`: secondary indexes as posting blocks, see [`keys`]
 //! - `batch_block`: batch + bucket of terms → the keys of the posting
@@ -61,6 +62,7 @@ pub use audit::{AuditDraft, AuditVerdict};
 pub use filter::FilterState;
 pub use peers::{PeerWrite, QueueKey};
 pub use query::{Query, QueryPage};
+pub use read::FeedEntry;
 pub use tools::{RawSled, disk_usage, logical_bytes, raw_sled};
 
 pub(crate) use open::open_sled;

@@ -6,7 +6,7 @@ use wildnet_proto::v1 as pb;
 use super::{
     AuditVerdict, Query, QueryPage, Row, Store, StoreError, Stored, Trees, audit, keys, query,
 };
-use crate::record::{Record, RecordId};
+use crate::record::{Envelope, Record, RecordId};
 
 impl Store {
     /// A record by exact id.
@@ -239,6 +239,31 @@ impl Store {
         Ok(out)
     }
 
+    /// [`Store::feed_after`] as a source serves it: each record's envelope
+    /// and verbatim signed bytes, its body left undecoded (rows stored
+    /// before envelopes are decoded to make one).
+    pub fn feed_entries_after(
+        &self,
+        after: u64,
+        upto: u64,
+        limit: usize,
+    ) -> Result<Vec<FeedEntry>, StoreError> {
+        let mut out = Vec::new();
+        if upto <= after {
+            return Ok(out);
+        }
+        for kv in self
+            .trees
+            .records
+            .range((after + 1).to_be_bytes()..=upto.to_be_bytes())
+            .take(limit)
+        {
+            let (k, v) = kv?;
+            out.push(feed_entry(keys::u64_from(&k), &v)?);
+        }
+        Ok(out)
+    }
+
     /// Number of tombstones.
     pub fn tombstones(&self) -> usize {
         self.trees.tombstones.len()
@@ -308,6 +333,50 @@ fn decode_value(v: &[u8], what: impl Fn() -> String) -> Result<(Row, Record), St
         .take()
         .ok_or_else(|| StoreError::Corrupt(format!("{} has no signed bytes", what())))?;
     Ok((sr, Record::from_stored(signed)?))
+}
+
+/// One feed position as a source serves it.
+#[derive(Debug, Clone)]
+pub struct FeedEntry {
+    /// Feed sequence number.
+    pub seq: u64,
+    /// The record id.
+    pub id: RecordId,
+    /// What sharing decisions read.
+    pub envelope: Envelope,
+    /// The peer it was received from; empty for local records.
+    pub received_from: String,
+    /// The signed record, verbatim.
+    pub signed: pb::SignedRecord,
+}
+
+/// A `seq_record` value as a [`FeedEntry`].
+fn feed_entry(seq: u64, v: &[u8]) -> Result<FeedEntry, StoreError> {
+    let what = || format!("record at feed position {seq}");
+    let row = Row::decode(v).map_err(|e| StoreError::Corrupt(format!("{}: {e}", what())))?;
+    let Row {
+        signed,
+        received_from,
+        id,
+        envelope,
+        ..
+    } = row;
+    let signed =
+        signed.ok_or_else(|| StoreError::Corrupt(format!("{} has no signed bytes", what())))?;
+    let (id, envelope) = match (RecordId::from_slice(&id), envelope) {
+        (Some(id), Some(envelope)) => (id, envelope),
+        _ => {
+            let r = Record::from_stored(signed.clone())?;
+            (r.id(), Envelope::of(r.body()))
+        }
+    };
+    Ok(FeedEntry {
+        seq,
+        id,
+        envelope,
+        received_from,
+        signed,
+    })
 }
 
 /// Decodes a `seq_record` value found by position.

@@ -24,6 +24,14 @@ pub(crate) struct Row {
     /// The group-commit batch whose index blocks hold its entries.
     #[prost(uint64, tag = "8")]
     pub index_batch: u64,
+    /// The record id (SHA-256 of the body), so reads need not hash again.
+    /// Empty in rows stored before envelopes.
+    #[prost(bytes = "vec", tag = "9")]
+    pub id: Vec<u8>,
+    /// What sharing decisions read, from the verified body; absent in rows
+    /// stored before envelopes (their body is decoded instead).
+    #[prost(message, optional, tag = "10")]
+    pub envelope: Option<crate::record::Envelope>,
 }
 
 #[cfg(test)]

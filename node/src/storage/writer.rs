@@ -441,6 +441,8 @@ impl Writer {
             stored_at,
             received_from: from,
             index_batch: batch,
+            id: id.as_bytes().to_vec(),
+            envelope: Some(crate::record::Envelope::of(body)),
         };
         self.pending.insert(id, (seq, stored.encode_to_vec()));
         self.next_seq += 1;

@@ -18,6 +18,7 @@
 //!    and the stream goes on;
 //! 5. only then does the durable cursor move past the batch.
 
+mod announce;
 mod complete;
 pub mod deconflict;
 pub mod dial;

@@ -9,20 +9,25 @@ use tokio::sync::mpsc;
 use wildnet_proto::v1 as pb;
 use wildnet_proto::v1::federation_client::FederationClient;
 
-use super::stopped;
+use super::{announce, stopped};
+use crate::federation::InFlightGuard;
 use crate::node::{Ingested, Node};
+use crate::record::RecordId;
 
 /// Most records stored per ingest batch (one durable write): large
 /// batches share posting blocks and the flush (measured best at 4,096).
 const INGEST_BATCH: usize = 4096;
 
 /// A pulled batch on its way through the ingest pipeline: the records,
-/// the feed position the cursor moves to once they are stored, and
-/// whether the peer said this was the end of its feed.
+/// the feed position the cursor moves to once they are stored (0: none),
+/// and whether the peer said this was the end of its feed.
+#[derive(Default)]
 struct Batch {
     got: Received,
     upto: u64,
     caught_up: bool,
+    /// Its records' ids in flight, until the batch is stored or dropped.
+    in_flight: Vec<InFlightGuard>,
 }
 
 /// What a pull received since the last batch: records in full, and ids of
@@ -43,42 +48,7 @@ impl Received {
     }
 }
 
-type Client = FederationClient<tonic::transport::Channel>;
-
-/// The announced records this node lacks, fetched from the peer that
-/// announced them (what it may no longer send is left out, as in Pull).
-async fn fetch_lacking(
-    node: &Node,
-    peer: &str,
-    client: &mut Client,
-    announced: Vec<Vec<u8>>,
-) -> Result<Vec<pb::SignedRecord>, String> {
-    let count = announced.len() as u64;
-    let mut lacking = Vec::new();
-    for id in announced {
-        let Some(rid) = crate::record::RecordId::from_slice(&id) else {
-            continue;
-        };
-        if !node.store().holds(&rid).map_err(|e| e.to_string())? {
-            lacking.push(id);
-        }
-    }
-    let mut out = Vec::with_capacity(lacking.len());
-    for ids in lacking.chunks(super::FETCH_MAX) {
-        let got = client
-            .fetch(pb::FetchRequest { ids: ids.to_vec() })
-            .await
-            .map_err(super::status)?;
-        out.extend(got.into_inner().records);
-    }
-    if let Some(fed) = node.federation() {
-        fed.peer_update(peer, |p| {
-            p.announced += count;
-            p.fetched += out.len() as u64;
-        });
-    }
-    Ok(out)
-}
+pub(super) type Client = FederationClient<tonic::transport::Channel>;
 
 /// The puller's ingest pipeline: verification of one batch (on the cores,
 /// off the async threads) overlaps the storage of the one before, and the
@@ -90,7 +60,9 @@ struct Pipeline {
 }
 
 /// The pipeline's first stage: each batch verified on every core (off the
-/// async threads), handed on in order.
+/// async threads), handed on in order. Records that came in full are held
+/// in flight until stored; announced ones are fetched if lacking (see
+/// [`super::announce`]).
 async fn verify_batches(
     node: Arc<Node>,
     peer: String,
@@ -98,24 +70,61 @@ async fn verify_batches(
     mut rx: mpsc::Receiver<Batch>,
     checked_tx: mpsc::Sender<(crate::node::Checked, Batch)>,
 ) -> Result<(), String> {
+    let Some(in_flight) = node.federation().map(|f| f.in_flight().clone()) else {
+        return Ok(());
+    };
     while let Some(mut b) = rx.recv().await {
-        let Received {
-            mut records,
-            announced,
-        } = std::mem::take(&mut b.got);
+        let Received { records, announced } = std::mem::take(&mut b.got);
+        let mut full: Vec<(RecordId, pb::SignedRecord)> = records
+            .into_iter()
+            .map(|s| (RecordId::of_body(&s.body), s))
+            .collect();
+        b.in_flight
+            .push(in_flight.hold(full.iter().map(|(id, _)| *id).collect()));
         if !announced.is_empty() {
-            records.extend(fetch_lacking(&node, &peer, &mut client, announced).await?);
+            let mut lacking = announce::lacking(&node, &peer, announced)?;
+            let elsewhere = in_flight.of(&lacking);
+            if !elsewhere.is_empty() {
+                // Another pull has them in full: store this batch's own
+                // records first, without the cursor move, so that no pull
+                // ever waits on one that waits (they would wait in a
+                // ring), then wait for those copies.
+                let first = Batch {
+                    in_flight: std::mem::take(&mut b.in_flight),
+                    ..Batch::default()
+                };
+                let checked = check(&node, &peer, std::mem::take(&mut full)).await?;
+                if checked_tx.send((checked, first)).await.is_err() {
+                    break;
+                }
+                let deadline = tokio::time::Instant::now() + announce::WAIT;
+                in_flight.settled(&elsewhere, deadline).await;
+                lacking = announce::still_lacking(&node, lacking)?;
+            }
+            let fetched = announce::fetch(&node, &peer, &mut client, &lacking).await?;
+            b.in_flight
+                .push(in_flight.hold(fetched.iter().map(|(id, _)| *id).collect()));
+            full.extend(fetched);
         }
-        let (n, p) = (node.clone(), peer.clone());
-        let checked = tokio::task::spawn_blocking(move || n.check_pulled(&p, records))
-            .await
-            .map_err(|e| format!("verification task failed: {e}"))?
-            .map_err(|e| e.to_string())?;
+        let checked = check(&node, &peer, full).await?;
         if checked_tx.send((checked, b)).await.is_err() {
             break;
         }
     }
     Ok(())
+}
+
+/// [`Node::check_hashed`] off the async threads.
+async fn check(
+    node: &Arc<Node>,
+    peer: &str,
+    records: Vec<(RecordId, pb::SignedRecord)>,
+) -> Result<crate::node::Checked, String> {
+    let (n, p) = (node.clone(), peer.to_string());
+    tokio::task::spawn_blocking(move || n.check_hashed(&p, records))
+        .await
+        .map_err(|e| format!("verification task failed: {e}"))?
+        .map_err(|e| e.to_string())
 }
 
 impl Pipeline {
@@ -184,6 +193,7 @@ impl Pipeline {
             got: std::mem::take(batch),
             upto,
             caught_up,
+            in_flight: Vec::new(),
         };
         let sent = match &self.tx {
             Some(tx) => tx.send(b).await.is_ok(),

@@ -12,6 +12,7 @@ use wildnet_proto::v1 as pb;
 use super::stopped;
 use crate::node::Node;
 use crate::policy;
+use crate::storage::FeedEntry;
 
 /// Feed entries read per step of a Pull stream.
 const PULL_BATCH: usize = 512;
@@ -48,7 +49,7 @@ async fn serve(node: &Node, peer: &str, req: &pb::PullRequest, tx: &Items) -> Re
         // Only up to the durable head: a batch being written is not
         // acknowledged yet.
         let durable = *head.borrow_and_update();
-        let batch = match node.store().feed_after(pos, durable, PULL_BATCH) {
+        let batch = match node.store().feed_entries_after(pos, durable, PULL_BATCH) {
             Ok(b) => b,
             Err(e) => {
                 tracing::error!(cause = %e, "feed read failed");
@@ -82,12 +83,13 @@ async fn serve(node: &Node, peer: &str, req: &pb::PullRequest, tx: &Items) -> Re
 
 /// Sends what of `batch` the peer may hold, in feed order (relayed
 /// records as their ids when `announce`); returns the last position
-/// passed.
+/// passed. Decided from each record's envelope: only an operation's
+/// records are decoded (who the lead added is in the operation).
 async fn send_batch(
     node: &Node,
     peer: &str,
     announce: bool,
-    batch: Vec<crate::storage::Stored>,
+    batch: Vec<FeedEntry>,
     tx: &Items,
 ) -> Result<u64, Gone> {
     let Some(fed) = node.federation() else {
@@ -101,31 +103,26 @@ async fn send_batch(
     let mut quiet_until = None;
     let mut pos = 0;
     let mut added = crate::node::AddedCache::default();
-    for stored in batch {
-        pos = stored.seq;
+    for entry in batch {
+        pos = entry.seq;
+        let e = &entry.envelope;
+        let added = match e.is_operation() {
+            true => added_of(node, &mut added, &entry),
+            false => Vec::new(),
+        };
         // Never echo a record to the peer it came from: it has it.
-        if stored.received_from != peer
-            && policy::may_serve(
-                stored.record.body(),
-                &me,
-                peer,
-                &m,
-                &policy,
-                now,
-                added.of(node, &stored.record),
-            )
+        if entry.received_from == peer || !policy::may_serve(e, &me, peer, &m, &policy, now, &added)
         {
-            if announce && stored.record.body().author != me {
-                let id = stored.record.id().as_bytes().to_vec();
-                send(tx, pos, Item::Id(id), false).await?;
-            } else {
-                let signed = stored.record.signed().clone();
-                send(tx, pos, Item::Record(signed), false).await?;
-                sent += 1;
-            }
-            quiet_until = None;
-        } else {
             quiet_until = Some(pos);
+            continue;
+        }
+        quiet_until = None;
+        if announce && e.author != me {
+            let id = entry.id.as_bytes().to_vec();
+            send(tx, pos, Item::Id(id), false).await?;
+        } else {
+            send(tx, pos, Item::Record(entry.signed), false).await?;
+            sent += 1;
         }
     }
     // Positions with nothing for the caller still move its cursor.
@@ -136,6 +133,15 @@ async fn send_batch(
         fed.peer_update(peer, |p| p.sent += sent);
     }
     Ok(pos)
+}
+
+/// The agencies the lead of an operation record's operation added (none
+/// if its bytes do not decode: fail closed).
+fn added_of(node: &Node, cache: &mut crate::node::AddedCache, entry: &FeedEntry) -> Vec<String> {
+    match crate::record::Record::from_stored(entry.signed.clone()) {
+        Ok(r) => cache.of(node, &r).to_vec(),
+        Err(_) => Vec::new(),
+    }
 }
 
 /// What one feed position carries for the caller.

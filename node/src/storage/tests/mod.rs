@@ -8,6 +8,7 @@ use super::*;
 use crate::record::terms::{self, Field};
 
 mod durable;
+mod envelope;
 mod joint;
 mod reindex;
 mod tombstones;
