@@ -56,6 +56,8 @@ async fn relayed_records_are_announced_and_fetched_once() {
         0,
         "KE sent GB nothing"
     );
+    // ZA put each on the wire to GB once, by Fetch.
+    assert_eq!(peer(&fed, "ZA-DFFE", "GB-NWCU").await.sent, N);
     let za_from_ke = peer(&fed, "ZA-DFFE", "KE-KWS").await;
     assert_eq!(
         (za_from_ke.received, za_from_ke.announced),
