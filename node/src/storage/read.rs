@@ -222,21 +222,13 @@ impl Store {
         upto: u64,
         limit: usize,
     ) -> Result<Vec<Stored>, StoreError> {
-        let mut out = Vec::new();
-        if upto <= after {
-            return Ok(out);
-        }
-        for kv in self
-            .trees
-            .records
-            .range((after + 1).to_be_bytes()..=upto.to_be_bytes())
-            .take(limit)
-        {
-            let (k, v) = kv?;
-            let (sr, record) = decode_row(keys::u64_from(&k), &v)?;
-            out.push(self.stored(sr, record)?);
-        }
-        Ok(out)
+        self.feed_rows(after, upto, limit)
+            .map(|kv| {
+                let (seq, v) = kv?;
+                let (sr, record) = decode_row(seq, &v)?;
+                self.stored(sr, record)
+            })
+            .collect()
     }
 
     /// [`Store::feed_after`] as a source serves it: each record's envelope
@@ -248,20 +240,32 @@ impl Store {
         upto: u64,
         limit: usize,
     ) -> Result<Vec<FeedEntry>, StoreError> {
-        let mut out = Vec::new();
-        if upto <= after {
-            return Ok(out);
-        }
-        for kv in self
-            .trees
-            .records
-            .range((after + 1).to_be_bytes()..=upto.to_be_bytes())
-            .take(limit)
-        {
+        self.feed_rows(after, upto, limit)
+            .map(|kv| {
+                let (seq, v) = kv?;
+                feed_entry(seq, &v)
+            })
+            .collect()
+    }
+
+    /// The rows at feed positions `after` < seq <= `upto`, at most
+    /// `limit`, in order.
+    fn feed_rows(
+        &self,
+        after: u64,
+        upto: u64,
+        limit: usize,
+    ) -> impl Iterator<Item = Result<(u64, sled::IVec), StoreError>> + '_ {
+        // `upto > after` first: `after` may be u64::MAX (a peer's cursor).
+        let rows = (upto > after).then(|| {
+            self.trees
+                .records
+                .range((after + 1).to_be_bytes()..=upto.to_be_bytes())
+        });
+        rows.into_iter().flatten().take(limit).map(|kv| {
             let (k, v) = kv?;
-            out.push(feed_entry(keys::u64_from(&k), &v)?);
-        }
-        Ok(out)
+            Ok((keys::u64_from(&k), v))
+        })
     }
 
     /// Number of tombstones.
