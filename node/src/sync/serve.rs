@@ -106,9 +106,10 @@ async fn send_batch(
     for entry in batch {
         pos = entry.seq;
         let e = &entry.envelope;
-        let added = match e.is_operation() {
-            true => added_of(node, &mut added, &entry),
-            false => Vec::new(),
+        let added = if e.is_operation() {
+            added_of(node, &mut added, &entry)
+        } else {
+            Vec::new()
         };
         // Never echo a record to the peer it came from: it has it.
         if entry.received_from == peer || !policy::may_serve(e, &me, peer, &m, &policy, now, &added)
