@@ -129,7 +129,8 @@ async fn measure(
         .with_context(|| format!("{}: not converged", topology.name()))?;
     let convergence = started.elapsed();
     let cpu = cpu_time().saturating_sub(cpu_before);
-    let after = tally(&clients).await?;
+    let deliveries = total * (n as u64 - 1);
+    let after = accounted(&clients, before.copies + deliveries).await?;
     Ok(Outcome {
         topology,
         nodes: n,
@@ -219,6 +220,21 @@ async fn tally(clients: &[Client]) -> anyhow::Result<Tally> {
         }
     }
     Ok(t)
+}
+
+/// The tally once the peers' counters account for `copies` records
+/// received: a node counts a batch just after storing it, so the last
+/// batches' counts can trail convergence by a moment.
+async fn accounted(clients: &[Client], copies: u64) -> anyhow::Result<Tally> {
+    let what = format!("the peers' counters to account for {copies} copies");
+    let mut d = wildnet_testbed::wait::Deadline::new(what, Duration::from_secs(30));
+    loop {
+        let t = tally(clients).await?;
+        if t.copies >= copies {
+            return Ok(t);
+        }
+        d.tick(format!("{} copies", t.copies)).await?;
+    }
 }
 
 /// Connections per node, dialled and accepted, from the authenticated

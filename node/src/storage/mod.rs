@@ -63,7 +63,7 @@ pub use filter::FilterState;
 pub use peers::{PeerWrite, QueueKey};
 pub use query::{Query, QueryPage};
 pub use read::FeedEntry;
-pub use tools::{RawSled, disk_usage, logical_bytes, raw_sled};
+pub use tools::{Logical, RawSled, disk_usage, logical_bytes, raw_sled};
 
 pub(crate) use open::open_sled;
 pub(crate) use read::{decode_record, decode_row};

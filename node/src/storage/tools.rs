@@ -141,21 +141,39 @@ pub fn raw_sled(dir: &Path, n: usize, value_len: usize) -> Result<RawSled, Store
     })
 }
 
-/// The bytes a stopped node's store holds (keys and values of every tree,
-/// before sled's own overhead) and the records among them: what raw sled
-/// is given in the benchmark's "same bytes" disk limit.
-pub fn logical_bytes(path: &Path) -> Result<(u64, u64), StoreError> {
+/// What a stopped node's store holds, before sled's own overhead.
+#[derive(Debug, Clone, Default)]
+pub struct Logical {
+    /// Keys and values of every tree, in bytes: what raw sled is given in
+    /// the benchmark's "same bytes" disk limit.
+    pub bytes: u64,
+    /// Records held.
+    pub records: u64,
+    /// Keys per tree, largest first: what each record costs the engine.
+    pub keys: Vec<(String, u64)>,
+}
+
+/// Reads [`Logical`] of the store at `path` (a stopped node's: it scans
+/// every tree once).
+pub fn logical_bytes(path: &Path) -> Result<Logical, StoreError> {
     let db = open_sled(path, sled::Config::new())?;
-    let mut bytes = 0u64;
+    let mut out = Logical::default();
     for name in db.tree_names() {
         let tree = db.open_tree(&name)?;
+        let mut keys = 0u64;
         for kv in tree.iter() {
             let (k, v) = kv?;
-            bytes += (k.len() + v.len()) as u64;
+            out.bytes += (k.len() + v.len()) as u64;
+            keys += 1;
+        }
+        if keys > 0 {
+            out.keys
+                .push((String::from_utf8_lossy(&name).into_owned(), keys));
         }
     }
-    let records = db.open_tree("seq_record")?.len() as u64;
-    Ok((bytes, records))
+    out.keys.sort_by(|a, b| b.1.cmp(&a.1));
+    out.records = db.open_tree("seq_record")?.len() as u64;
+    Ok(out)
 }
 
 /// Bytes a directory tree occupies on disk (allocated blocks).

@@ -29,7 +29,7 @@ pub(super) async fn measure(
     let disk = wildnet_node::storage::disk_usage(&ke.dir.join("data"));
     ke.terminate()?;
     bar.set_message("limits: raw sled with the node's bytes per record");
-    let (per_record, same_per_record) = same_bytes(plan, root, ke).await?;
+    let (per_record, same_per_record) = same_bytes(plan, root, ke, r).await?;
     r.add(
         "resources",
         "bytes the node stores per record (keys + values, all trees)",
@@ -63,12 +63,34 @@ pub(super) async fn measure(
 /// The same bytes in raw sled: what the node's trees hold per record (keys
 /// and values), and raw sled's disk per record for one value of that size
 /// plus one index entry.
-async fn same_bytes(plan: &Plan, root: &Path, ke: &Node) -> anyhow::Result<(f64, f64)> {
-    let (logical, rows) = {
+async fn same_bytes(
+    plan: &Plan,
+    root: &Path,
+    ke: &Node,
+    r: &mut Report,
+) -> anyhow::Result<(f64, f64)> {
+    let logical = {
         let db = ke.dir.join("data").join("db");
         tokio::task::spawn_blocking(move || wildnet_node::storage::logical_bytes(&db)).await??
     };
-    let per_record = logical as f64 / rows.max(1) as f64;
+    let rows = logical.records.max(1) as f64;
+    let keys: u64 = logical.keys.iter().map(|(_, n)| n).sum();
+    r.add(
+        "resources",
+        "sled keys per record, all trees",
+        keys as f64 / rows,
+        "",
+    )
+    .target("<= 4.5");
+    for (tree, n) in logical.keys.iter().take(5) {
+        r.add(
+            "resources",
+            format!("  of which in {tree}"),
+            *n as f64 / rows,
+            "",
+        );
+    }
+    let per_record = logical.bytes as f64 / rows;
     let same_len = (per_record as usize).saturating_sub(RAW_KEY_BYTES).max(1);
     let same = {
         let dir = root.join("raw-sled-same");
