@@ -167,14 +167,49 @@ const REF_BUCKETS: u32 = 16;
 /// [`REF_BUCKETS`] references at most, however many terms it indexes, and
 /// a deletion reads one of them to find its term's blocks.
 pub(crate) fn block_ref_key(batch: u64, prefix: &[u8]) -> [u8; 9] {
-    // FNV-1a: stable across versions, as the bucket is stored.
-    let h = prefix.iter().fold(0x811c_9dc5u32, |h, b| {
-        (h ^ u32::from(*b)).wrapping_mul(0x0100_0193)
-    });
+    let h = fnv1a(prefix);
     let mut k = [0u8; 9];
     k[..8].copy_from_slice(&batch.to_be_bytes());
     k[8] = (h % REF_BUCKETS) as u8;
     k
+}
+
+/// FNV-1a of a term prefix: stable across versions, as buckets derived
+/// from it are stored.
+fn fnv1a(bytes: &[u8]) -> u32 {
+    bytes.iter().fold(0x811c_9dc5u32, |h, b| {
+        (h ^ u32::from(*b)).wrapping_mul(0x0100_0193)
+    })
+}
+
+/// First byte of a rare block's key (below every field byte, so rare
+/// blocks never mix with a term's own blocks).
+pub(crate) const RARE: u8 = 0x01;
+
+/// A rare block's key: `[RARE][bits][bucket u16][batch u64]`, the block of
+/// `batch` for the terms in `bucket` of `2^bits` ([`super::rare`]).
+pub(crate) fn rare_key(bits: u8, bucket: u16, batch: u64) -> [u8; 12] {
+    let mut k = [0u8; 12];
+    k[0] = RARE;
+    k[1] = bits;
+    k[2..4].copy_from_slice(&bucket.to_be_bytes());
+    k[4..].copy_from_slice(&batch.to_be_bytes());
+    k
+}
+
+/// The first four bytes of the keys of the rare blocks, of every batch,
+/// that would hold the term `prefix` among `2^bits` buckets.
+pub(crate) fn rare_bucket_prefix(prefix: &[u8], bits: u8) -> [u8; 4] {
+    let b = rare_bucket(prefix, bits).to_be_bytes();
+    [RARE, bits, b[0], b[1]]
+}
+
+/// The bucket of the term `prefix` among `2^bits` (`bits` ≤ 16).
+pub(crate) fn rare_bucket(prefix: &[u8], bits: u8) -> u16 {
+    if bits == 0 {
+        return 0;
+    }
+    (fnv1a(prefix) >> (32 - u32::from(bits.min(16)))) as u16
 }
 
 /// Appends a block key to a `batch_block` value (`[len u16][key]…`).
@@ -341,6 +376,10 @@ pub(crate) const NORMALISER_KEY: &str = "selector_normaliser";
 /// (8 + 8 bytes BE): rows from `next` up to, not including, `until` still
 /// need their correlation keys of [`NORMALISER`].
 pub(crate) const REINDEX_KEY: &str = "selector_reindex";
+
+/// `meta` key, while older correlation keys are dropped from rare blocks:
+/// the rare block key to go on from.
+pub(crate) const REINDEX_RARE_KEY: &str = "selector_reindex_rare";
 
 #[cfg(test)]
 mod tests {

@@ -6,7 +6,8 @@
 //!   the feed and the records in one, appended in order; a deleted record
 //!   leaves a hole
 //! - `id_seq`: record id → feed sequence number
-//! - `index`: secondary indexes as posting blocks, see [`keys`]
+//! - `index`: secondary indexes as posting blocks, see [`keys`], and the
+//!   rare blocks of terms a large batch holds few entries of, see [`rare`]
 //! - `batch_block`: batch + bucket of terms → the keys of the posting
 //!   blocks that batch wrote for those terms (a deletion rewrites exactly
 //!   its term's block of the record's batch)
@@ -46,6 +47,7 @@ mod keys;
 mod open;
 mod peers;
 mod query;
+mod rare;
 mod read;
 mod row;
 mod selectors;
@@ -77,8 +79,11 @@ pub const DEFAULT_CACHE_BYTES: u64 = crate::config::DEFAULT_CACHE_MB << 20;
 /// are one list per batch and bucket of terms (2 had one key per block).
 /// 4: records are kept by feed sequence number, index entries are
 /// `(time, seq)` (3 kept records by id beside a seq → id feed, entries were
-/// `(time, id)`). Older data dirs are converted at open.
-pub const SCHEMA: u64 = 4;
+/// `(time, id)`). 5: the terms a large batch holds few entries of are
+/// packed into rare blocks ([`rare`]); a schema 4 index is a valid schema 5
+/// one, so the conversion only records the version. Older data dirs are
+/// converted at open.
+pub const SCHEMA: u64 = 5;
 
 /// What went wrong in storage.
 #[derive(Debug, thiserror::Error)]
@@ -302,18 +307,29 @@ impl Drop for Store {
 }
 
 /// A batch's posting entries per term prefix cut into blocks (sorted by
-/// key), and the block reference lists per bucket.
+/// key, rare blocks among them), and the block reference lists per bucket.
 pub(crate) type CutBlocks = (Vec<KeyValue>, std::collections::HashMap<[u8; 9], Vec<u8>>);
 
-/// Cuts a batch's posting entries (per term prefix) into blocks and lists
-/// them per reference bucket: what the writer and the index rebuild store.
+/// Cuts the posting entries (per term prefix) of a batch of `records`
+/// records into blocks: the terms a large batch holds only a few entries
+/// of packed into rare blocks ([`rare`]), every other term in blocks of
+/// its own, listed per reference bucket. What the writer and the index
+/// rebuild store.
 pub(crate) fn cut_blocks(
     terms: impl Iterator<Item = (Vec<u8>, Vec<keys::Entry>)>,
+    records: usize,
     batch: u64,
 ) -> CutBlocks {
-    let mut blocks = Vec::new();
+    let terms: Vec<(Vec<u8>, Vec<keys::Entry>)> = terms
+        .map(|(prefix, mut entries)| {
+            entries.sort_unstable();
+            entries.dedup();
+            (prefix, entries)
+        })
+        .collect();
+    let (own, mut blocks) = rare::split(terms, records, batch);
     let mut refs: std::collections::HashMap<[u8; 9], Vec<u8>> = Default::default();
-    for (prefix, mut entries) in terms {
+    for (prefix, mut entries) in own {
         let list = refs.entry(keys::block_ref_key(batch, &prefix)).or_default();
         for (key, value) in keys::blocks(&prefix, &mut entries, batch) {
             keys::push_block_ref(list, &key);

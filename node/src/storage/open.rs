@@ -92,8 +92,15 @@ impl Trees {
 }
 
 /// Converts a data dir of an older schema: records by feed position, the
-/// index rebuilt.
+/// index rebuilt (schemas 1–3); schema 4 only gets the new version.
 fn upgrade(trees: &Trees, schema: u64) -> Result<(), StoreError> {
+    if schema == 4 {
+        // A schema 4 index is a schema 5 one without rare blocks.
+        trees.meta.insert(keys::SCHEMA_KEY, &SCHEMA.to_be_bytes())?;
+        trees.db.flush()?;
+        tracing::info!(from = schema, to = SCHEMA, "storage schema recorded");
+        return Ok(());
+    }
     let started = std::time::Instant::now();
     move_records_by_seq(trees)?;
     let n = rebuild_index(trees)?;
@@ -248,7 +255,7 @@ fn move_records_by_seq(t: &Trees) -> Result<(), StoreError> {
 }
 
 /// Rebuilds the index as posting blocks from the records, in feed order,
-/// 1,024 records per batch (schema 1–3 → 4); returns the records indexed.
+/// [`REBUILD_BATCH`] records per batch (schema 1–3 → 5); returns the records indexed.
 fn rebuild_index(t: &Trees) -> Result<u64, StoreError> {
     t.index.clear()?;
     t.blockrefs.clear()?;
@@ -274,8 +281,8 @@ fn rebuild_index(t: &Trees) -> Result<u64, StoreError> {
             reindex_row(t, &k, &row, b, &mut blocks)?;
             n += 1;
             in_batch += 1;
-            if in_batch == 1024 {
-                write_blocks(t, &mut blocks, b)?;
+            if in_batch == REBUILD_BATCH {
+                write_blocks(t, &mut blocks, in_batch, b)?;
                 batch = None;
                 in_batch = 0;
             }
@@ -286,10 +293,13 @@ fn rebuild_index(t: &Trees) -> Result<u64, StoreError> {
         }
     }
     if let Some(b) = batch {
-        write_blocks(t, &mut blocks, b)?;
+        write_blocks(t, &mut blocks, in_batch, b)?;
     }
     Ok(n)
 }
+
+/// Records per batch of an index rebuild: large enough for rare blocks.
+const REBUILD_BATCH: usize = super::rare::RARE_BATCH;
 
 /// A batch's posting entries per term prefix, before they are cut.
 type Blocks = std::collections::HashMap<Vec<u8>, Vec<keys::Entry>>;
@@ -319,9 +329,14 @@ fn reindex_row(
     Ok(())
 }
 
-/// Writes a batch's blocks and their references.
-fn write_blocks(t: &Trees, blocks: &mut Blocks, batch: u64) -> Result<(), StoreError> {
-    let (blocks, refs) = cut_blocks(blocks.drain(), batch);
+/// Writes the blocks of a batch of `records` and their references.
+fn write_blocks(
+    t: &Trees,
+    blocks: &mut Blocks,
+    records: usize,
+    batch: u64,
+) -> Result<(), StoreError> {
+    let (blocks, refs) = cut_blocks(blocks.drain(), records, batch);
     for (key, value) in blocks {
         t.index.insert(key, value)?;
     }

@@ -2,8 +2,9 @@
 //!
 //! Plan: of the filter terms, drive the scan from the one with the fewest
 //! entries (stats counters; selectors and words, which have no counter, are
-//! assumed selective), merge its posting blocks newest first within the
-//! time bounds (blocks wholly outside them are skipped by their key), and
+//! assumed selective), merge its posting blocks (and its rare entries)
+//! newest first within the time bounds (blocks wholly outside them are
+//! skipped by their key), and
 //! keep candidates whose own terms contain every filter term.
 
 use std::collections::{BinaryHeap, HashSet};
@@ -117,8 +118,12 @@ pub(super) fn run(store: &Store, q: &Query) -> Result<QueryPage, StoreError> {
         Ok(false)
     };
     // Blocks newest first by their max time; an entry newer than the next
-    // block's max time is final, so entries leave the heap in order.
-    let mut heap: BinaryHeap<keys::Entry> = BinaryHeap::new();
+    // block's max time is final, so entries leave the heap in order. The
+    // term's rare entries (a few per batch at most) start in the heap.
+    let mut heap: BinaryHeap<keys::Entry> = super::rare::entries(&store.trees().index, &prefix)?
+        .into_iter()
+        .filter(|e| *e >= lower && *e < upper)
+        .collect();
     'blocks: for kv in store.trees().index.range(lo..hi).rev() {
         let (k, v) = kv?;
         let Some((max, min)) = keys::block_bounds(&k) else {

@@ -3,7 +3,7 @@
 //! index key → records; pairs of records are never stored. And the records
 //! of one coordinated operation (indexed by the proposal's id).
 
-use super::{Query, Store, StoreError, Stored, keys};
+use super::{Query, Store, StoreError, Stored, keys, rare};
 use crate::record::terms::Field;
 
 impl Store {
@@ -22,36 +22,51 @@ impl Store {
     /// entries (records, older versions included), from one scan of the
     /// selector index.
     pub fn selector_counts(&self) -> Result<Vec<(String, u64)>, StoreError> {
-        let mut out: Vec<(String, u64)> = Vec::new();
-        for kv in self
-            .trees()
-            .index
-            .range(keys::selector_keys_of(keys::NORMALISER))
-        {
+        let mut out: std::collections::BTreeMap<String, u64> = Default::default();
+        let index = &self.trees().index;
+        for kv in index.range(keys::selector_keys_of(keys::NORMALISER)) {
             let (k, v) = kv?;
             let Some(value) = keys::selector_key_value(&k) else {
                 continue;
             };
-            let n = (v.len() / keys::SUFFIX) as u64;
-            match out.last_mut() {
-                Some((last, count)) if last.as_str() == value => *count += n,
-                _ => out.push((value.to_string(), n)),
+            *out.entry(value.to_string()).or_default() += (v.len() / keys::SUFFIX) as u64;
+        }
+        let ours = keys::index_prefix(Field::Selector, "");
+        let ours = &ours[..ours.len() - 1];
+        for items in rare::scan(index) {
+            for (prefix, n) in items? {
+                let value = prefix
+                    .strip_prefix(ours)
+                    .and_then(|v| v.strip_suffix(&[0]))
+                    .and_then(|v| std::str::from_utf8(v).ok());
+                if let Some(value) = value {
+                    *out.entry(value.to_string()).or_default() += n as u64;
+                }
             }
         }
-        Ok(out)
+        Ok(out.into_iter().collect())
     }
 }
 
 impl Store {
-    /// The feed positions of records holding a correlation key, newest
-    /// blocks first, at most `cap`; true when more exist. Reads posting
+    /// The feed positions of records holding a correlation key (its rare
+    /// entries, then its blocks newest first), at most `cap`; true when
+    /// more exist. Reads posting
     /// blocks only (no record is decoded): the cheap first look of the
     /// alert check, where most values are held by one record.
     pub fn postings(&self, key: &str, cap: usize) -> Result<(Vec<u64>, bool), StoreError> {
         let prefix = keys::index_prefix(Field::Selector, key);
         let hi = keys::prefix_end(&prefix);
-        let mut out = Vec::new();
-        for kv in self.trees().index.range(prefix..hi).rev() {
+        let index = &self.trees().index;
+        let mut out: Vec<u64> = rare::entries(index, &prefix)?
+            .iter()
+            .map(keys::entry_seq)
+            .collect();
+        if out.len() > cap {
+            out.truncate(cap);
+            return Ok((out, true));
+        }
+        for kv in index.range(prefix..hi).rev() {
             let (_, v) = kv?;
             for e in v.chunks_exact(keys::SUFFIX) {
                 if out.len() == cap {

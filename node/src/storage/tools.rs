@@ -171,7 +171,7 @@ pub fn logical_bytes(path: &Path) -> Result<Logical, StoreError> {
                 .push((String::from_utf8_lossy(&name).into_owned(), keys));
         }
     }
-    out.keys.sort_by(|a, b| b.1.cmp(&a.1));
+    out.keys.sort_by_key(|k| std::cmp::Reverse(k.1));
     out.records = db.open_tree("seq_record")?.len() as u64;
     Ok(out)
 }

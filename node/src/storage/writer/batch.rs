@@ -44,16 +44,31 @@ impl Writer {
 
     /// Removes one entry from the stored block of `batch` for a term; the
     /// block goes when it is empty (its reference stays: readers of
-    /// references skip blocks that are gone).
+    /// references skip blocks that are gone). An entry in none of the
+    /// term's own blocks is in the batch's rare blocks.
     pub(super) fn unindex(
         &mut self,
         prefix: &[u8],
         e: &keys::Entry,
         batch: u64,
     ) -> Result<(), StoreError> {
+        if !self.unindex_own(prefix, e, batch)? {
+            crate::storage::rare::remove(&self.t.index, prefix, e, batch)?;
+        }
+        Ok(())
+    }
+
+    /// [`Writer::unindex`] from the term's own blocks; false if the entry
+    /// was in none of them.
+    fn unindex_own(
+        &mut self,
+        prefix: &[u8],
+        e: &keys::Entry,
+        batch: u64,
+    ) -> Result<bool, StoreError> {
         let t = keys::time_from(e);
         let Some(list) = self.t.blockrefs.get(keys::block_ref_key(batch, prefix))? else {
-            return Ok(());
+            return Ok(false);
         };
         for bk in keys::block_refs_of(&list, prefix) {
             if keys::block_bounds(bk).is_some_and(|(max, min)| t < min || t > max) {
@@ -76,9 +91,9 @@ impl Writer {
             } else {
                 self.t.index.insert(bk, kept)?;
             }
-            return Ok(());
+            return Ok(true);
         }
-        Ok(())
+        Ok(false)
     }
 
     pub(super) fn bump(&mut self, key: Vec<u8>, delta: i64) {
@@ -86,7 +101,8 @@ impl Writer {
     }
 
     /// Writes the batch's deferred parts in crash-safe order: the feed's
-    /// high-water mark, index entries and counters, id → seq entries, then
+    /// high-water mark, index entries (own and rare blocks) and counters,
+    /// id → seq entries, then
     /// the records themselves. sled recovers a prefix of its log, so a
     /// record that survives a crash has all its index and id entries; an
     /// index entry whose record did not survive is skipped by readers (and
@@ -100,7 +116,8 @@ impl Writer {
             self.mark = self.next_seq;
         }
         let batch = self.batch.take().unwrap_or(self.next_seq);
-        let (blocks, refs) = crate::storage::cut_blocks(self.new_index.drain(), batch);
+        let records = self.pending.len();
+        let (blocks, refs) = crate::storage::cut_blocks(self.new_index.drain(), records, batch);
         // Blocks are independent keys: insert them from every core.
         let index = &self.t.index;
         for r in crate::limits::par_map(blocks, |(k, v)| index.insert(k, v)) {

@@ -6,8 +6,9 @@
 //! order, a few whole batches at a time, and each row's new keys are
 //! written as extra posting blocks of the row's own index batch, so a
 //! later deletion finds them like any other entry. Signed bytes are not
-//! touched. Then the older versions' keys are dropped, a slice at a time,
-//! and the new version is recorded. Progress is kept in `meta`, so a
+//! touched. Then the older versions' keys are dropped, a slice at a time
+//! (their own blocks, then their items in rare blocks), and the new version
+//! is recorded. Progress is kept in `meta`, so a
 //! restart resumes; a step interrupted by a crash writes the same keys
 //! again.
 
@@ -15,12 +16,14 @@ use std::collections::HashMap;
 
 use super::Writer;
 use crate::record::terms::{self, Field};
-use crate::storage::{StoreError, Trees, add_block_refs, decode_row, keys};
+use crate::storage::{StoreError, Trees, add_block_refs, decode_row, keys, rare};
 
 /// Rows read per step (rounded up to the end of a batch).
 const STEP_ROWS: usize = 1024;
 /// Keys of older normalisers removed per step.
 const STEP_DROPS: usize = 8192;
+/// Rare blocks rewritten per step.
+const STEP_RARE: usize = 1024;
 
 /// Where a re-index stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -168,7 +171,35 @@ impl Writer {
                 break;
             }
         }
-        Ok(dropped > 0)
+        if dropped > 0 {
+            return Ok(true);
+        }
+        self.drop_old_rare()
+    }
+
+    /// Rewrites up to [`STEP_RARE`] rare blocks without their correlation
+    /// keys of older normalisers, from where the last step stopped (kept in
+    /// `meta`); false when the last block was done.
+    fn drop_old_rare(&mut self) -> Result<bool, StoreError> {
+        let from = self
+            .t
+            .meta
+            .get(keys::REINDEX_RARE_KEY)?
+            .map(|v| v.to_vec())
+            .unwrap_or_default();
+        let stale = |p: &[u8]| {
+            p.first() == Some(&(Field::Selector as u8)) && p.get(1) != Some(&keys::NORMALISER)
+        };
+        match rare::drop_items(&self.t.index, &from, STEP_RARE, stale)? {
+            Some(next) => {
+                self.t.meta.insert(keys::REINDEX_RARE_KEY, next)?;
+                Ok(true)
+            }
+            None => {
+                self.t.meta.remove(keys::REINDEX_RARE_KEY)?;
+                Ok(false)
+            }
+        }
     }
 }
 

@@ -65,26 +65,17 @@ impl Writer {
     fn held_retractions(&self) -> Result<BTreeMap<RecordId, Vec<Claim>>, StoreError> {
         let prefix = keys::index_prefix(Field::Kind, "retraction");
         let mut out: BTreeMap<RecordId, Vec<Claim>> = BTreeMap::new();
-        for kv in self
-            .t
-            .index
-            .range(prefix.clone()..keys::prefix_end(&prefix))
-        {
-            let (_, block) = kv?;
-            for e in block.chunks_exact(keys::SUFFIX) {
-                let mut entry = [0u8; keys::SUFFIX];
-                entry.copy_from_slice(e);
-                let seq = keys::entry_seq(&entry);
-                let Some(row) = self.t.records.get(seq.to_be_bytes())? else {
-                    continue;
-                };
-                let (sr, rec) = decode_row(seq, &row)?;
-                if let Some((target, tombstone)) = claim_of(&rec) {
-                    out.entry(target).or_default().push(Claim {
-                        tombstone,
-                        local: sr.received_from.is_empty(),
-                    });
-                }
+        for entry in crate::storage::rare::all_entries(&self.t.index, &prefix)? {
+            let seq = keys::entry_seq(&entry);
+            let Some(row) = self.t.records.get(seq.to_be_bytes())? else {
+                continue;
+            };
+            let (sr, rec) = decode_row(seq, &row)?;
+            if let Some((target, tombstone)) = claim_of(&rec) {
+                out.entry(target).or_default().push(Claim {
+                    tombstone,
+                    local: sr.received_from.is_empty(),
+                });
             }
         }
         Ok(out)
