@@ -68,8 +68,12 @@ pub async fn run_with(
         node.clone(),
         settings.purge_interval_secs,
     )));
-    up.tasks.push(tokio::spawn(alert_loop(node.clone())));
-    up.tasks.push(tokio::spawn(filter_loop(node.clone())));
+    // The alert check and the filter build read and compute in long
+    // synchronous stretches: on a thread of their own, they never hold up
+    // the runtime that serves the API and the peers.
+    let background = up.background()?;
+    up.tasks.push(background.spawn(alert_loop(node.clone())));
+    up.tasks.push(background.spawn(filter_loop(node.clone())));
 
     tokio::select! {
         () = shutdown => tracing::info!("shutting down"),
@@ -90,6 +94,8 @@ struct Running {
     servers: tokio::task::JoinSet<anyhow::Result<()>>,
     /// Purge loop, peer links, the federation acceptor: aborted at the end.
     tasks: Vec<tokio::task::JoinHandle<()>>,
+    /// Ends the background thread's runtime (dropped at the end).
+    background: Option<tokio::sync::oneshot::Sender<()>>,
 }
 
 impl Running {
@@ -98,7 +104,27 @@ impl Running {
             stop: watch::channel(false).0,
             servers: tokio::task::JoinSet::new(),
             tasks: Vec::new(),
+            background: None,
         }
+    }
+
+    /// A runtime on a thread of its own (`wildnet-background`) for work
+    /// over stored records; it ends when the node stops.
+    fn background(&mut self) -> anyhow::Result<tokio::runtime::Handle> {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .context("cannot start the background runtime")?;
+        let handle = rt.handle().clone();
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        std::thread::Builder::new()
+            .name("wildnet-background".into())
+            .spawn(move || {
+                let _ = rt.block_on(rx);
+            })
+            .context("cannot start the background thread")?;
+        self.background = Some(tx);
+        Ok(handle)
     }
 
     /// Runs a server until the stop signal.
@@ -136,6 +162,7 @@ impl Running {
             t.abort();
             let _ = t.await;
         }
+        drop(self.background.take());
         let _ = std::fs::remove_file(settings.data_dir.join(FEDERATION_ADDR_FILE));
         let _ = std::fs::remove_file(&settings.socket);
         let _ = std::fs::remove_file(settings.data_dir.join(TCP_ADDR_FILE));

@@ -197,11 +197,16 @@ pub(crate) fn rare_key(bits: u8, bucket: u16, batch: u64) -> [u8; 12] {
     k
 }
 
-/// The first four bytes of the keys of the rare blocks, of every batch,
-/// that would hold the term `prefix` among `2^bits` buckets.
-pub(crate) fn rare_bucket_prefix(prefix: &[u8], bits: u8) -> [u8; 4] {
-    let b = rare_bucket(prefix, bits).to_be_bytes();
-    [RARE, bits, b[0], b[1]]
+/// First byte of a batch's rare-term filter key (just above the rare
+/// blocks).
+pub(crate) const RARE_FILTER: u8 = RARE + 1;
+
+/// The key of a batch's rare-term filter: `[RARE_FILTER][batch]`.
+pub(crate) fn rare_filter_key(batch: u64) -> [u8; 9] {
+    let mut k = [0u8; 9];
+    k[0] = RARE_FILTER;
+    k[1..].copy_from_slice(&batch.to_be_bytes());
+    k
 }
 
 /// The bucket of the term `prefix` among `2^bits` (`bits` ≤ 16).

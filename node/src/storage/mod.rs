@@ -252,6 +252,8 @@ pub(crate) struct Trees {
     pub(crate) filter_keys: sled::Tree,
     pub(crate) filter_log: sled::Tree,
     pub(crate) followups: sled::Tree,
+    /// The filters of every batch's rare terms.
+    pub(crate) rare: rare::RareFilters,
 }
 
 impl Trees {
@@ -307,8 +309,13 @@ impl Drop for Store {
 }
 
 /// A batch's posting entries per term prefix cut into blocks (sorted by
-/// key, rare blocks among them), and the block reference lists per bucket.
-pub(crate) type CutBlocks = (Vec<KeyValue>, std::collections::HashMap<[u8; 9], Vec<u8>>);
+/// key, rare blocks among them), the block reference lists per bucket, and
+/// the filter of the rare blocks (written before them).
+pub(crate) type CutBlocks = (
+    Vec<KeyValue>,
+    std::collections::HashMap<[u8; 9], Vec<u8>>,
+    Option<rare::BatchFilter>,
+);
 
 /// Cuts the posting entries (per term prefix) of a batch of `records`
 /// records into blocks: the terms a large batch holds only a few entries
@@ -327,7 +334,7 @@ pub(crate) fn cut_blocks(
             (prefix, entries)
         })
         .collect();
-    let (own, mut blocks) = rare::split(terms, records, batch);
+    let (own, mut blocks, filter) = rare::split(terms, records, batch);
     let mut refs: std::collections::HashMap<[u8; 9], Vec<u8>> = Default::default();
     for (prefix, mut entries) in own {
         let list = refs.entry(keys::block_ref_key(batch, &prefix)).or_default();
@@ -337,7 +344,7 @@ pub(crate) fn cut_blocks(
         }
     }
     blocks.sort_unstable();
-    (blocks, refs)
+    (blocks, refs, filter)
 }
 
 /// Appends block keys to a batch's reference list (kept even if a batch

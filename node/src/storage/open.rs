@@ -63,7 +63,7 @@ impl Store {
 
 impl Trees {
     /// The named trees of `db`.
-    fn open(db: sled::Db) -> Result<Trees, StoreError> {
+    pub(super) fn open(db: sled::Db) -> Result<Trees, StoreError> {
         let t = |n: &str| db.open_tree(n);
         Ok(Trees {
             records: t("seq_record")?,
@@ -86,6 +86,7 @@ impl Trees {
             filter_keys: t("epochtoken_key")?,
             filter_log: t("epochseq_token")?,
             followups: t("peerkey_followup")?,
+            rare: super::rare::RareFilters::load(&db.open_tree("index")?)?,
             db,
         })
     }
@@ -258,6 +259,7 @@ fn move_records_by_seq(t: &Trees) -> Result<(), StoreError> {
 /// [`REBUILD_BATCH`] records per batch (schema 1–3 → 5); returns the records indexed.
 fn rebuild_index(t: &Trees) -> Result<u64, StoreError> {
     t.index.clear()?;
+    t.rare.clear();
     t.blockrefs.clear()?;
     let mut blocks = Blocks::new();
     let mut batch: Option<u64> = None;
@@ -336,7 +338,10 @@ fn write_blocks(
     records: usize,
     batch: u64,
 ) -> Result<(), StoreError> {
-    let (blocks, refs) = cut_blocks(blocks.drain(), records, batch);
+    let (blocks, refs, filter) = cut_blocks(blocks.drain(), records, batch);
+    if let Some(filter) = filter {
+        t.rare.write(&t.index, filter)?;
+    }
     for (key, value) in blocks {
         t.index.insert(key, value)?;
     }

@@ -120,7 +120,7 @@ pub(super) fn run(store: &Store, q: &Query) -> Result<QueryPage, StoreError> {
     // Blocks newest first by their max time; an entry newer than the next
     // block's max time is final, so entries leave the heap in order. The
     // term's rare entries (a few per batch at most) start in the heap.
-    let mut heap: BinaryHeap<keys::Entry> = super::rare::entries(&store.trees().index, &prefix)?
+    let mut heap: BinaryHeap<keys::Entry> = super::rare::entries(store.trees(), &prefix)?
         .into_iter()
         .filter(|e| *e >= lower && *e < upper)
         .collect();

@@ -58,7 +58,7 @@ impl Store {
         let prefix = keys::index_prefix(Field::Selector, key);
         let hi = keys::prefix_end(&prefix);
         let index = &self.trees().index;
-        let mut out: Vec<u64> = rare::entries(index, &prefix)?
+        let mut out: Vec<u64> = rare::entries(self.trees(), &prefix)?
             .iter()
             .map(keys::entry_seq)
             .collect();

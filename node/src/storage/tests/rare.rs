@@ -36,7 +36,7 @@ fn found(store: &Store, field: Field, value: &str) -> Vec<crate::record::RecordI
 /// Keys in `index`: rare blocks, and all.
 fn index_keys(store: &Store) -> (usize, usize) {
     let index = &store.trees().index;
-    let rare = index.scan_prefix([rare::RARE]).count();
+    let rare = index.scan_prefix([keys::RARE]).count();
     (rare, index.len())
 }
 
@@ -80,7 +80,7 @@ async fn a_bulk_batch_packs_its_rare_terms_and_every_read_finds_them() {
     assert!(found(&store, Field::Selector, &url(1050)).is_empty());
     let prefix = keys::index_prefix(Field::Selector, &url(1050));
     assert!(
-        rare::all_entries(&store.trees().index, &prefix)
+        rare::all_entries(store.trees(), &prefix)
             .expect("entries")
             .is_empty()
     );
@@ -95,7 +95,7 @@ async fn a_bulk_batch_packs_its_rare_terms_and_every_read_finds_them() {
 fn as_if_older_normaliser(path: &std::path::Path, old: u8) {
     let db = crate::storage::open_sled(path, sled::Config::new()).expect("raw sled");
     let index = db.open_tree("index").expect("index");
-    for kv in index.scan_prefix([rare::RARE]) {
+    for kv in index.scan_prefix([keys::RARE]) {
         let (k, v) = kv.expect("block");
         let mut value = Vec::new();
         for (p, es) in rare::items(&v) {

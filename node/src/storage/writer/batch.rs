@@ -53,7 +53,7 @@ impl Writer {
         batch: u64,
     ) -> Result<(), StoreError> {
         if !self.unindex_own(prefix, e, batch)? {
-            crate::storage::rare::remove(&self.t.index, prefix, e, batch)?;
+            crate::storage::rare::remove(&self.t, prefix, e, batch)?;
         }
         Ok(())
     }
@@ -117,7 +117,11 @@ impl Writer {
         }
         let batch = self.batch.take().unwrap_or(self.next_seq);
         let records = self.pending.len();
-        let (blocks, refs) = crate::storage::cut_blocks(self.new_index.drain(), records, batch);
+        let (blocks, refs, filter) =
+            crate::storage::cut_blocks(self.new_index.drain(), records, batch);
+        if let Some(filter) = filter {
+            self.t.rare.write(&self.t.index, filter)?;
+        }
         // Blocks are independent keys: insert them from every core.
         let index = &self.t.index;
         for r in crate::limits::par_map(blocks, |(k, v)| index.insert(k, v)) {

@@ -140,7 +140,7 @@ impl Writer {
             }
         }
         for (batch, terms) in blocks {
-            let (blocks, refs) = cut_reindex_blocks(terms, batch);
+            let (blocks, refs, _) = cut_reindex_blocks(terms, batch);
             for (key, value) in blocks {
                 self.t.index.insert(key, value)?;
             }
@@ -219,5 +219,5 @@ fn cut_reindex_blocks(
         }
     }
     blocks.sort_unstable();
-    (blocks, refs)
+    (blocks, refs, None)
 }

@@ -65,7 +65,7 @@ impl Writer {
     fn held_retractions(&self) -> Result<BTreeMap<RecordId, Vec<Claim>>, StoreError> {
         let prefix = keys::index_prefix(Field::Kind, "retraction");
         let mut out: BTreeMap<RecordId, Vec<Claim>> = BTreeMap::new();
-        for entry in crate::storage::rare::all_entries(&self.t.index, &prefix)? {
+        for entry in crate::storage::rare::all_entries(&self.t, &prefix)? {
             let seq = keys::entry_seq(&entry);
             let Some(row) = self.t.records.get(seq.to_be_bytes())? else {
                 continue;

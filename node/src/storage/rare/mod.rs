@@ -9,18 +9,20 @@
 //! tree. A value is a list of items
 //! `[prefix len u16][prefix][entries u16][entries × 16 bytes]`.
 //!
-//! Reading a term: its own blocks (by prefix) and, for every `bits`, the
-//! one bucket its hash falls in, across batches. Rare blocks exist only for
-//! batches of [`RARE_BATCH`] records or more, so a term's look-up reads at
-//! most one rare block per such batch. Deleting an entry: the batch is
-//! known (the row's `index_batch`), so one point read per `bits`.
+//! Reading a term: its own blocks (by prefix) and, of the batches whose
+//! filter ([`filters`]) may hold it, the one rare block its hash falls in.
+//! Rare blocks exist only for batches of [`RARE_BATCH`] records or more, so
+//! the filters are few. Deleting an entry: the batch is known (the row's
+//! `index_batch`), so one point read.
 //!
 //! Why: a bulk batch of listings wrote about two blocks per record for
 //! terms only that record holds; sled's cost is per key written.
 
-use super::{KeyValue, StoreError, keys};
+mod filters;
 
-pub(crate) use keys::RARE;
+pub(crate) use filters::{BatchFilter, RareFilters};
+
+use super::{KeyValue, StoreError, Trees, keys};
 
 /// A term with fewer entries than this in a batch is rare there.
 pub(crate) const RARE_BELOW: usize = 4;
@@ -45,17 +47,22 @@ fn bits_for(terms: usize) -> u8 {
 pub(crate) type TermEntries = (Vec<u8>, Vec<keys::Entry>);
 
 /// Splits a batch's terms (prefix, entries sorted and deduplicated) into
-/// those kept in their own blocks and the rare blocks of the others.
+/// those kept in their own blocks and the rare blocks of the others, with
+/// the filter of those (to write before them).
 pub(crate) fn split(
     terms: Vec<TermEntries>,
     records: usize,
     batch: u64,
-) -> (Vec<TermEntries>, Vec<KeyValue>) {
+) -> (Vec<TermEntries>, Vec<KeyValue>, Option<BatchFilter>) {
     if records < RARE_BATCH {
-        return (terms, Vec::new());
+        return (terms, Vec::new(), None);
     }
     let (rare, own): (Vec<_>, Vec<_>) = terms.into_iter().partition(|(_, e)| e.len() < RARE_BELOW);
+    if rare.is_empty() {
+        return (own, Vec::new(), None);
+    }
     let bits = bits_for(rare.len());
+    let filter = BatchFilter::build(batch, bits, rare.iter().map(|(p, _)| p.as_slice()));
     let mut blocks: std::collections::BTreeMap<u16, Vec<u8>> = Default::default();
     for (prefix, entries) in rare {
         push_item(
@@ -68,7 +75,7 @@ pub(crate) fn split(
         .into_iter()
         .map(|(b, v)| (keys::rare_key(bits, b, batch).to_vec(), v))
         .collect();
-    (own, blocks)
+    (own, blocks, Some(filter))
 }
 
 /// Appends one item to a rare block's value.
@@ -99,15 +106,16 @@ pub(crate) fn items(value: &[u8]) -> impl Iterator<Item = (&[u8], &[u8])> + '_ {
 }
 
 /// Every rare entry of the term `prefix`, over all batches.
-pub(crate) fn entries(index: &sled::Tree, prefix: &[u8]) -> Result<Vec<keys::Entry>, StoreError> {
+pub(crate) fn entries(t: &Trees, prefix: &[u8]) -> Result<Vec<keys::Entry>, StoreError> {
     let mut out = Vec::new();
-    for bits in 0..=MAX_BITS {
-        for kv in index.scan_prefix(keys::rare_bucket_prefix(prefix, bits)) {
-            let (_, v) = kv?;
-            for (p, es) in items(&v) {
-                if p == prefix {
-                    out.extend(es.chunks_exact(keys::SUFFIX).map(entry_of));
-                }
+    for (batch, bits) in t.rare.candidates(prefix) {
+        let key = keys::rare_key(bits, keys::rare_bucket(prefix, bits), batch);
+        let Some(v) = t.index.get(key)? else {
+            continue;
+        };
+        for (p, es) in items(&v) {
+            if p == prefix {
+                out.extend(es.chunks_exact(keys::SUFFIX).map(entry_of));
             }
         }
     }
@@ -115,16 +123,13 @@ pub(crate) fn entries(index: &sled::Tree, prefix: &[u8]) -> Result<Vec<keys::Ent
 }
 
 /// Every entry of the term `prefix`: its own blocks', then its rare ones.
-pub(crate) fn all_entries(
-    index: &sled::Tree,
-    prefix: &[u8],
-) -> Result<Vec<keys::Entry>, StoreError> {
+pub(crate) fn all_entries(t: &Trees, prefix: &[u8]) -> Result<Vec<keys::Entry>, StoreError> {
     let mut out = Vec::new();
-    for kv in index.range(prefix.to_vec()..keys::prefix_end(prefix)) {
+    for kv in t.index.range(prefix.to_vec()..keys::prefix_end(prefix)) {
         let (_, v) = kv?;
         out.extend(v.chunks_exact(keys::SUFFIX).map(entry_of));
     }
-    out.extend(entries(index, prefix)?);
+    out.extend(entries(t, prefix)?);
     Ok(out)
 }
 
@@ -138,40 +143,41 @@ fn entry_of(b: &[u8]) -> keys::Entry {
 /// `batch`; true if it was there. An item left empty goes, and so does a
 /// block left empty.
 pub(crate) fn remove(
-    index: &sled::Tree,
+    t: &Trees,
     prefix: &[u8],
     e: &keys::Entry,
     batch: u64,
 ) -> Result<bool, StoreError> {
-    for bits in 0..=MAX_BITS {
-        let key = keys::rare_key(bits, keys::rare_bucket(prefix, bits), batch);
-        let Some(v) = index.get(key)? else {
-            continue;
-        };
-        let mut found = false;
-        let mut kept = Vec::with_capacity(v.len());
-        for (p, es) in items(&v) {
-            let mut list: Vec<keys::Entry> = es.chunks_exact(keys::SUFFIX).map(entry_of).collect();
-            if p == prefix {
-                let before = list.len();
-                list.retain(|x| x != e);
-                found |= list.len() < before;
-            }
-            if !list.is_empty() {
-                push_item(&mut kept, p, &list);
-            }
+    let index = &t.index;
+    let Some(bits) = t.rare.bits_of(batch) else {
+        return Ok(false);
+    };
+    let key = keys::rare_key(bits, keys::rare_bucket(prefix, bits), batch);
+    let Some(v) = index.get(key)? else {
+        return Ok(false);
+    };
+    let mut found = false;
+    let mut kept = Vec::with_capacity(v.len());
+    for (p, es) in items(&v) {
+        let mut list: Vec<keys::Entry> = es.chunks_exact(keys::SUFFIX).map(entry_of).collect();
+        if p == prefix {
+            let before = list.len();
+            list.retain(|x| x != e);
+            found |= list.len() < before;
         }
-        if !found {
-            continue;
+        if !list.is_empty() {
+            push_item(&mut kept, p, &list);
         }
-        if kept.is_empty() {
-            index.remove(key)?;
-        } else {
-            index.insert(key, kept)?;
-        }
-        return Ok(true);
     }
-    Ok(false)
+    if !found {
+        return Ok(false);
+    }
+    if kept.is_empty() {
+        index.remove(key)?;
+    } else {
+        index.insert(key, kept)?;
+    }
+    Ok(true)
 }
 
 /// Rewrites up to `max` rare blocks from `from` on, dropping the items
@@ -237,14 +243,14 @@ mod tests {
     use super::*;
     use crate::record::terms::Field;
 
-    fn temp_tree() -> (tempfile::TempDir, sled::Tree) {
+    fn temp_trees() -> (tempfile::TempDir, Trees) {
         let dir = tempfile::tempdir().expect("tmp");
         let db = sled::Config::new()
             .path(dir.path())
             .temporary(true)
             .open()
             .expect("sled");
-        let t = db.open_tree("index").expect("tree");
+        let t = Trees::open(db).expect("trees");
         (dir, t)
     }
 
@@ -252,9 +258,12 @@ mod tests {
         keys::index_prefix(Field::Selector, &format!("url:https://shop.example/{i}"))
     }
 
-    fn write(t: &sled::Tree, blocks: Vec<KeyValue>) {
+    fn write(t: &Trees, (blocks, filter): (Vec<KeyValue>, Option<BatchFilter>)) {
+        if let Some(f) = filter {
+            t.rare.write(&t.index, f).expect("filter");
+        }
         for (k, v) in blocks {
-            t.insert(k, v).expect("insert");
+            t.index.insert(k, v).expect("insert");
         }
     }
 
@@ -263,7 +272,7 @@ mod tests {
     /// batch keeps every term.
     #[test]
     fn rare_terms_pack_and_read_back() {
-        let (_d, t) = temp_tree();
+        let (_d, t) = temp_trees();
         let common = keys::index_prefix(Field::Species, "manis javanica");
         let mut terms: Vec<(Vec<u8>, Vec<keys::Entry>)> = (0..3000)
             .map(|i| (term(i), vec![keys::entry(i as i64, i as u64)]))
@@ -272,12 +281,15 @@ mod tests {
             common.clone(),
             (0..10).map(|i| keys::entry(i, i as u64)).collect(),
         ));
-        let (own, rare) = split(terms.clone(), RARE_BATCH, 7);
+        let (own, rare, filter) = split(terms.clone(), RARE_BATCH, 7);
         assert_eq!(own.len(), 1);
         assert_eq!(own[0].0, common);
         // 3,000 terms in 128 blocks (2^7), not 3,000.
-        assert_eq!(rare.len(), 128);
-        write(&t, rare);
+        assert_eq!(
+            (rare.len(), filter.as_ref().map(|f| f.bits)),
+            (128, Some(7))
+        );
+        write(&t, (rare, filter));
         for i in [0, 1, 1500, 2999] {
             assert_eq!(
                 entries(&t, &term(i)).expect("read"),
@@ -287,7 +299,7 @@ mod tests {
         assert!(entries(&t, &term(3000)).expect("read").is_empty());
         assert!(entries(&t, &common).expect("read").is_empty());
         // A second batch's entries of the same term are found too.
-        let (_, rare) = split(
+        let (_, rare, filter) = split(
             vec![(term(5), vec![keys::entry(99, 99)])]
                 .into_iter()
                 .chain((10_000..10_040).map(|i| (term(i), vec![keys::entry(1, i as u64)])))
@@ -295,20 +307,26 @@ mod tests {
             RARE_BATCH,
             8,
         );
-        write(&t, rare);
+        assert_eq!(filter.as_ref().map(|f| f.bits), Some(1));
+        write(&t, (rare, filter));
         let mut found = entries(&t, &term(5)).expect("read");
         found.sort();
         assert_eq!(found, vec![keys::entry(5, 5), keys::entry(99, 99)]);
         // A batch under RARE_BATCH records keeps every term its own.
-        let (own, rare) = split(terms, RARE_BATCH - 1, 9);
+        let (own, rare, filter) = split(terms, RARE_BATCH - 1, 9);
         assert_eq!((own.len(), rare.len()), (3001, 0));
+        assert!(filter.is_none());
+        // Both batches' filters are stored and read back at open.
+        let loaded = RareFilters::load(&t.index).expect("load");
+        assert_eq!(loaded.candidates(&term(5)), vec![(7, 7), (8, 1)]);
+        assert_eq!(loaded.bits_of(8), Some(1));
     }
 
     /// Removing an entry finds it in its batch's block; the item and the
     /// block go when empty; other entries stay.
     #[test]
     fn removal_rewrites_only_its_block() {
-        let (_d, t) = temp_tree();
+        let (_d, t) = temp_trees();
         let terms: Vec<(Vec<u8>, Vec<keys::Entry>)> = (0..40)
             .map(|i| {
                 (
@@ -317,9 +335,9 @@ mod tests {
                 )
             })
             .collect();
-        let (_, rare) = split(terms, RARE_BATCH, 3);
+        let (_, rare, filter) = split(terms, RARE_BATCH, 3);
         assert_eq!(rare.len(), 2);
-        write(&t, rare);
+        write(&t, (rare, filter));
         assert!(remove(&t, &term(7), &keys::entry(1, 7), 3).expect("rm"));
         assert!(!remove(&t, &term(7), &keys::entry(1, 7), 3).expect("rm"));
         assert!(!remove(&t, &term(8), &keys::entry(1, 8), 4).expect("other batch"));
@@ -332,13 +350,14 @@ mod tests {
                 remove(&t, &term(i as usize), &e, 3).expect("rm");
             }
         }
-        assert_eq!(t.len(), 0);
+        // Only the batch's filter is left.
+        assert_eq!(t.index.len(), 1);
     }
 
     /// Stale items are dropped a step at a time; the rest stay.
     #[test]
     fn stale_items_are_dropped_in_steps() {
-        let (_d, t) = temp_tree();
+        let (_d, t) = temp_trees();
         let old = |i: usize| {
             let mut p = term(i);
             p[1] = 1;
@@ -352,16 +371,16 @@ mod tests {
                 ]
             })
             .collect();
-        let (_, rare) = split(terms, RARE_BATCH, 1);
-        write(&t, rare);
+        let (_, rare, filter) = split(terms, RARE_BATCH, 1);
+        write(&t, (rare, filter));
         let mut from = Vec::new();
         let mut steps = 0;
-        while let Some(next) = drop_items(&t, &from, 5, |p| p[1] == 1).expect("drop") {
+        while let Some(next) = drop_items(&t.index, &from, 5, |p| p[1] == 1).expect("drop") {
             from = next;
             steps += 1;
         }
         assert!(steps > 1);
-        let left: Vec<(Vec<u8>, usize)> = scan(&t).flat_map(|r| r.expect("scan")).collect();
+        let left: Vec<(Vec<u8>, usize)> = scan(&t.index).flat_map(|r| r.expect("scan")).collect();
         assert_eq!(left.len(), 200);
         assert!(left.iter().all(|(p, n)| p[1] != 1 && *n == 1));
         // A cut-off value ends the items instead of misreading them.
