@@ -240,6 +240,19 @@ pub(crate) fn block_refs_of<'a>(
     .filter(move |k| k.len() == prefix.len() + BLOCK_TAIL && k.starts_with(prefix))
 }
 
+/// The index prefix of a draft digest's entries: `[DRAFT][hex][0]` (below
+/// every field byte: no query reaches it).
+pub(crate) fn draft_prefix(digest: &[u8; 32]) -> Vec<u8> {
+    let mut k = Vec::with_capacity(2 + 64);
+    k.push(DRAFT);
+    k.extend_from_slice(hex::encode(digest).as_bytes());
+    k.push(0);
+    k
+}
+
+/// First byte of a draft digest's index entries.
+const DRAFT: u8 = 0x03;
+
 /// Stats counter key: `[field][value]`.
 pub(crate) fn stat_key(field: Field, value: &str) -> Vec<u8> {
     let mut k = Vec::with_capacity(1 + value.len());

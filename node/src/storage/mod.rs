@@ -14,7 +14,9 @@
 //! - `field_count`: stats counters per `(field, value)`
 //! - `id_supersededby`: old version id → newer version id
 //! - `id_tombstone`: retracted id → `Tombstone`
-//! - `draftkey_id`: SHA-256 of a draft → id, so a re-imported draft is a duplicate
+//! - `draftkey_id`: SHA-256 of a draft → id, as schemas up to 4 kept it
+//!   (read, no longer written: since schema 5 a draft's digest is a
+//!   posting entry in `index`, see `writer/drafts.rs`)
 //! - `expiry_id`: expiry time + id, for purging
 //! - `seq_audit`: audit sequence → hash-chained `AuditEntry`
 //! - `meta`: schema version, owning agency, adopted manifest, cursors and
@@ -80,8 +82,10 @@ pub const DEFAULT_CACHE_BYTES: u64 = crate::config::DEFAULT_CACHE_MB << 20;
 /// 4: records are kept by feed sequence number, index entries are
 /// `(time, seq)` (3 kept records by id beside a seq → id feed, entries were
 /// `(time, id)`). 5: the terms a large batch holds few entries of are
-/// packed into rare blocks ([`rare`]); a schema 4 index is a valid schema 5
-/// one, so the conversion only records the version. Older data dirs are
+/// packed into rare blocks ([`rare`]), and draft digests are index entries
+/// instead of `draftkey_id` keys; a schema 4 index is a valid schema 5 one
+/// and its `draftkey_id` is still read, so the conversion only records the
+/// version. Older data dirs are
 /// converted at open.
 pub const SCHEMA: u64 = 5;
 

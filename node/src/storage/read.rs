@@ -144,15 +144,6 @@ impl Store {
         Ok(chain)
     }
 
-    /// The id already signed for an identical draft, if still held.
-    pub fn draft_id(&self, key: &[u8; 32]) -> Result<Option<RecordId>, StoreError> {
-        Ok(self
-            .trees
-            .drafts
-            .get(key)?
-            .and_then(|v| RecordId::from_slice(&v)))
-    }
-
     /// Calls `f` with every held record, in feed order; stops at its first
     /// error. `superseded_by` is not looked up (always `None`).
     pub fn for_each_record(

@@ -39,6 +39,7 @@ use crate::record::{Record, RecordId};
 
 mod batch;
 mod delete;
+mod drafts;
 mod reindex;
 mod repair;
 mod tombstones;
@@ -236,6 +237,8 @@ struct Writer {
     /// Side writes that follow from this batch's records (`AfterInsert`),
     /// written after them.
     pending_kv: Vec<KvWrite>,
+    /// Draft digests of the current batch's records.
+    pending_drafts: HashMap<[u8; 32], RecordId>,
     /// The feed high-water mark last written (0: unknown).
     mark: u64,
     /// Set after a failed group commit: id entries may then exist without
@@ -264,6 +267,7 @@ impl Writer {
             batch: None,
             pending: HashMap::new(),
             pending_kv: Vec::new(),
+            pending_drafts: HashMap::new(),
             mark: 0,
             suspect_ids: false,
         })
@@ -351,6 +355,7 @@ impl Writer {
             self.batch = None;
             self.pending.clear();
             self.pending_kv.clear();
+            self.pending_drafts.clear();
             self.mark = 0;
             self.suspect_ids = true;
             // Sequence numbers handed out in the failed batch are not
@@ -369,9 +374,7 @@ impl Writer {
             return Ok(Inserted::Duplicate(id));
         }
         if let Some(key) = &item.draft_key
-            && let Some(existing) = self.t.drafts.get(key)?
-            && let Some(eid) = RecordId::from_slice(&existing)
-            && self.held(&eid)?
+            && let Some(eid) = self.draft_held(key)?
         {
             return Ok(Inserted::Duplicate(eid));
         }
@@ -433,7 +436,7 @@ impl Writer {
                 .insert(keys::expiry_key(body.expires_at, &id), id.as_bytes())?;
         }
         if let Some(key) = &draft_key {
-            self.t.drafts.insert(key, id.as_bytes())?;
+            self.index_draft(key, id, body.created_at, seq);
         }
         let stored = Row {
             signed: Some(rec.signed().clone()),

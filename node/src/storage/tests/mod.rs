@@ -7,6 +7,7 @@ use std::collections::HashSet;
 use super::*;
 use crate::record::terms::{self, Field};
 
+mod drafts;
 mod durable;
 mod envelope;
 mod joint;

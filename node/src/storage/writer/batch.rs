@@ -117,6 +117,7 @@ impl Writer {
         }
         let batch = self.batch.take().unwrap_or(self.next_seq);
         let records = self.pending.len();
+        self.pending_drafts.clear();
         let (blocks, refs, filter) =
             crate::storage::cut_blocks(self.new_index.drain(), records, batch);
         if let Some(filter) = filter {
