@@ -15,6 +15,16 @@
 //! the filters are few. Deleting an entry: the batch is known (the row's
 //! `index_batch`), so one point read.
 //!
+//! Crash order: a batch writes its filter, then its blocks (own and
+//! rare), then its id entries and rows ([`super::writer`]'s
+//! `write_batch`). sled recovers a prefix of its log, so a rare entry that
+//! survives a crash may lead to a row that did not: readers skip it, and
+//! its position is never handed out again. A rare block never survives
+//! without its batch's filter, so no surviving entry is unreachable. A
+//! deletion rewrites one block; cut by a crash, the entry stays and leads
+//! to a row that is gone. `tests/rare.rs` cuts a bulk batch after its
+//! blocks.
+//!
 //! Why: a bulk batch of listings wrote about two blocks per record for
 //! terms only that record holds; sled's cost is per key written.
 
