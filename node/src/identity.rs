@@ -407,6 +407,23 @@ mod tests {
         assert!(crate::membership::admission::verify(&t).is_err());
     }
 
+    /// A weak (small-order) signing key is refused at admission, whatever
+    /// its proof of possession.
+    #[test]
+    fn a_weak_signing_key_is_refused_at_admission() {
+        let id: AgencyId = "ZA-DFFE".parse().expect("id");
+        let signing = SigningKey::from_bytes(&[7; 32]);
+        let tls = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).expect("key");
+        let mut req = admission_request(&id, "DFFE", &signing, &tls).expect("request");
+        let mut body = pb::AdmissionRequestBody::decode(req.body.as_slice()).expect("body");
+        let mut identity = vec![0u8; 32];
+        identity[0] = 1;
+        body.signing_public_key = identity;
+        req.body = body.encode_to_vec();
+        let e = crate::membership::admission::verify(&req).expect_err("weak key admitted");
+        assert!(e.to_string().contains("weak"), "{e}");
+    }
+
     /// Bad agency ids and mismatched countries are refused before any file is written.
     #[test]
     fn init_input_checks() {

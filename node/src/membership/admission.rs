@@ -1,7 +1,7 @@
 //! Admission requests: an agency's proof that it holds both of its keys.
 //! The secretariat checks one before it admits the agency (pure).
 
-use ed25519_dalek::{Verifier, VerifyingKey};
+use ed25519_dalek::VerifyingKey;
 use prost::Message;
 use wildnet_proto::v1 as pb;
 
@@ -31,12 +31,17 @@ pub fn verify(req: &pb::AdmissionRequest) -> Result<pb::AdmissionRequestBody, Ad
         .try_into()
         .map_err(|_| bad("signing public key is not 32 bytes"))?;
     let key = VerifyingKey::from_bytes(&key).map_err(|_| bad("signing public key is invalid"))?;
+    if key.is_weak() {
+        return Err(bad(
+            "signing public key is a weak (small-order) Ed25519 key: make a new one with `wildnet init`",
+        ));
+    }
     let sig: [u8; 64] = req
         .signing_signature
         .as_slice()
         .try_into()
         .map_err(|_| bad("Ed25519 signature is not 64 bytes"))?;
-    key.verify(&input, &ed25519_dalek::Signature::from_bytes(&sig))
+    key.verify_strict(&input, &ed25519_dalek::Signature::from_bytes(&sig))
         .map_err(|_| bad("the Ed25519 proof of possession does not verify"))?;
     ring::signature::UnparsedPublicKey::new(
         &ring::signature::ECDSA_P256_SHA256_ASN1,

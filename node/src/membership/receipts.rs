@@ -5,7 +5,7 @@
 //! bytes, like records. The key must be bound to the holder in the
 //! manifest at the receipt's time (the same [`KeyBinding`] as records).
 
-use ed25519_dalek::{Signature, Signer, SigningKey, Verifier, VerifyingKey};
+use ed25519_dalek::{Signature, Signer, SigningKey, VerifyingKey};
 use prost::Message;
 use wildnet_proto::v1 as pb;
 
@@ -62,7 +62,10 @@ pub fn verify(r: &pb::Receipt, trust: &dyn KeyBinding) -> Result<pb::ReceiptBody
     let key = VerifyingKey::from_bytes(&key)
         .map_err(|e| ReceiptError::Malformed(format!("public key: {e}")))?;
     let sig = Signature::from_slice(&r.signature).map_err(|_| ReceiptError::BadSignature)?;
-    key.verify(&input(&r.body), &sig)
+    if key.is_weak() {
+        return Err(ReceiptError::BadSignature);
+    }
+    key.verify_strict(&input(&r.body), &sig)
         .map_err(|_| ReceiptError::BadSignature)?;
     let body = pb::ReceiptBody::decode(r.body.as_slice())
         .map_err(|e| ReceiptError::Malformed(e.to_string()))?;

@@ -17,7 +17,7 @@ pub mod selector;
 pub mod terms;
 pub mod validate;
 
-use ed25519_dalek::{Signature, Signer, SigningKey, Verifier, VerifyingKey};
+use ed25519_dalek::{Signature, Signer, SigningKey, VerifyingKey};
 use prost::Message;
 use wildnet_proto::v1 as pb;
 
@@ -47,6 +47,10 @@ pub enum RecordError {
     /// The signature does not verify over the body.
     #[error("signature does not verify: the body, signature or signer key was altered")]
     BadSignature,
+    /// The signer key is of small order (a weak key): any signature by it
+    /// proves nothing.
+    #[error("signer public key is a weak (small-order) Ed25519 key: refused")]
+    WeakSignerKey,
     /// The signer key is not bound to the author.
     #[error("signer key {key} is not a signing key of author {author}")]
     UnboundKey {
@@ -306,7 +310,14 @@ fn verify_signature(signed: &pb::SignedRecord) -> Result<VerifyingKey, RecordErr
         .map_err(|_| RecordError::BadSignerKey(signed.signer_public_key.len()))?;
     let key = VerifyingKey::from_bytes(&key_bytes)
         .map_err(|_| RecordError::BadSignerKey(key_bytes.len()))?;
-    key.verify(&signing_input(&signed.body), &Signature::from_bytes(&sig))
+    if key.is_weak() {
+        return Err(RecordError::WeakSignerKey);
+    }
+    // Strict: small-order components and non-canonical encodings are
+    // refused, so a signature is valid here exactly when it is valid
+    // everywhere (RFC 8032's cofactorless check, as dalek's
+    // `verify_strict` does).
+    key.verify_strict(&signing_input(&signed.body), &Signature::from_bytes(&sig))
         .map_err(|_| RecordError::BadSignature)?;
     Ok(key)
 }
