@@ -244,6 +244,9 @@ pub struct LimitsSection {
     pub max_body_bytes: usize,
     /// Largest gRPC message accepted, bytes.
     pub max_message_bytes: usize,
+    /// How far ahead of this node's clock a record's `created_at` may be,
+    /// seconds.
+    pub clock_skew_secs: u64,
 }
 
 impl Default for LimitsSection {
@@ -251,6 +254,7 @@ impl Default for LimitsSection {
         LimitsSection {
             max_body_bytes: 64 * 1024,
             max_message_bytes: 4 * 1024 * 1024,
+            clock_skew_secs: (crate::record::MAX_CLOCK_SKEW_MS / 1000) as u64,
         }
     }
 }
@@ -383,6 +387,9 @@ impl Settings {
         if cfg.limits.max_body_bytes < 1024 || cfg.limits.max_body_bytes > 16 * 1024 * 1024 {
             return Err("[limits] max_body_bytes must be between 1024 and 16777216".into());
         }
+        if cfg.limits.clock_skew_secs > 86_400 {
+            return Err("[limits] clock_skew_secs must be at most 86400 (a day)".into());
+        }
         if cfg.limits.max_message_bytes < cfg.limits.max_body_bytes + 1024 {
             return Err(
                 "[limits] max_message_bytes must exceed max_body_bytes by at least 1024".into(),
@@ -409,6 +416,7 @@ impl Settings {
             tcp,
             limits: Limits {
                 max_body_bytes: cfg.limits.max_body_bytes,
+                max_clock_skew_ms: cfg.limits.clock_skew_secs as i64 * 1000,
             },
             max_message_bytes: cfg.limits.max_message_bytes,
             purge_interval_secs: cfg.storage.purge_interval_secs.max(1),

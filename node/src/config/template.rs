@@ -37,6 +37,10 @@ cache_mb = 64
 max_body_bytes = 65536
 # Largest gRPC message accepted, bytes.
 max_message_bytes = 4194304
+# How far ahead of this node's clock a record's created_at may be, seconds
+# (records from a node whose clock runs further ahead are refused, with
+# the reason, until the clocks agree).
+clock_skew_secs = 300
 
 [correlation]
 # A selector held by more records than this is over-correlating: still

@@ -114,7 +114,7 @@ impl Node {
         now: i64,
     ) -> Option<pb::ReceiptBody> {
         match receipts::verify(r, m) {
-            Ok(b) if b.at <= now + crate::record::MAX_CLOCK_SKEW_MS => Some(b),
+            Ok(b) if b.at <= now.saturating_add(self.limits.max_clock_skew_ms) => Some(b),
             Ok(b) => {
                 self.audit_nowait(
                     &format!("peer:{peer}"),

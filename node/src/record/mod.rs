@@ -29,7 +29,8 @@ pub use validate::{Limits, ValidationError};
 pub const SIGNING_CONTEXT: &[u8] = b"wildnet-record-v1\0";
 /// The body schema version this node writes and accepts.
 pub const SCHEMA_VERSION: u32 = 1;
-/// How far in the future `created_at` may be, in milliseconds.
+/// How far in the future `created_at` may be by default, in milliseconds
+/// (`[limits] clock_skew_secs`).
 pub const MAX_CLOCK_SKEW_MS: i64 = 5 * 60 * 1000;
 
 /// Why a record is refused.
@@ -70,12 +71,18 @@ pub enum RecordError {
         revoked_at: i64,
     },
     /// `created_at` is too far in the future.
-    #[error("created_at {created_at} is more than 5 minutes in the future (now {now})")]
+    #[error(
+        "created_at {created_at} is {ahead_ms} ms ahead of this node's clock ({now}), over the allowed {allowed_ms} ms: check the clocks of both nodes (NTP); [limits] clock_skew_secs sets the allowance"
+    )]
     FutureTimestamp {
         /// The body's created_at.
         created_at: i64,
         /// The verifier's clock.
         now: i64,
+        /// How far ahead it is.
+        ahead_ms: i64,
+        /// The allowance in force.
+        allowed_ms: i64,
     },
     /// The body breaks a schema rule.
     #[error("invalid body: {0}")]
@@ -186,10 +193,12 @@ impl Record {
         let body = pb::RecordBody::decode(signed.body.as_slice())
             .map_err(|e| RecordError::MalformedBody(e.to_string()))?;
         validate::validate_body(&body, limits)?;
-        if body.created_at > now_ms + MAX_CLOCK_SKEW_MS {
+        if body.created_at > now_ms.saturating_add(limits.max_clock_skew_ms) {
             return Err(RecordError::FutureTimestamp {
                 created_at: body.created_at,
                 now: now_ms,
+                ahead_ms: body.created_at - now_ms,
+                allowed_ms: limits.max_clock_skew_ms,
             });
         }
         trust.check(&body.author, &key, body.created_at)?;

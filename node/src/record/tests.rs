@@ -124,8 +124,31 @@ fn future_timestamps() {
     body.created_at = NOW + 4 * 60 * 1000;
     assert!(verify(Record::sign(body.clone(), &k).signed().clone(), &k).is_ok());
     body.created_at = NOW + 6 * 60 * 1000;
-    let e = verify(Record::sign(body, &k).signed().clone(), &k).expect_err("future accepted");
+    let signed = Record::sign(body, &k).signed().clone();
+    let e = verify(signed.clone(), &k).expect_err("future accepted");
     assert!(matches!(e, RecordError::FutureTimestamp { .. }), "{e}");
+    // The reason names how far ahead, the allowance and the setting.
+    let text = e.to_string();
+    assert!(
+        text.contains("360000 ms ahead") && text.contains("300000 ms"),
+        "{text}"
+    );
+    assert!(text.contains("clock_skew_secs"), "{text}");
+    // The allowance is a setting: ten minutes admit it, one minute does
+    // not admit even two.
+    let wide = Limits {
+        max_clock_skew_ms: 10 * 60 * 1000,
+        ..Limits::default()
+    };
+    assert!(Record::verify(signed, &trust(&k), &wide, NOW).is_ok());
+    let mut body = listing_body();
+    body.created_at = NOW + 2 * 60 * 1000;
+    let narrow = Limits {
+        max_clock_skew_ms: 60 * 1000,
+        ..Limits::default()
+    };
+    let signed = Record::sign(body, &k).signed().clone();
+    assert!(Record::verify(signed, &trust(&k), &narrow, NOW).is_err());
 }
 
 /// Oversize bodies and undecodable bytes are refused with their reason.
@@ -133,7 +156,10 @@ fn future_timestamps() {
 fn size_and_decoding() {
     let k = key(1);
     let signed = Record::sign(listing_body(), &k).signed().clone();
-    let limits = Limits { max_body_bytes: 10 };
+    let limits = Limits {
+        max_body_bytes: 10,
+        ..Limits::default()
+    };
     let e = Record::verify(signed, &trust(&k), &limits, NOW).expect_err("oversize");
     assert!(matches!(e, RecordError::TooLarge { .. }), "{e}");
 

@@ -17,12 +17,16 @@ pub use seizure::CITES_UNITS;
 pub struct Limits {
     /// Largest accepted body, in bytes.
     pub max_body_bytes: usize,
+    /// How far in the future `created_at` may be, in milliseconds: the
+    /// clock skew allowed between the author's node and this one.
+    pub max_clock_skew_ms: i64,
 }
 
 impl Default for Limits {
     fn default() -> Self {
         Limits {
             max_body_bytes: 64 * 1024,
+            max_clock_skew_ms: super::MAX_CLOCK_SKEW_MS,
         }
     }
 }
