@@ -112,6 +112,23 @@ pub async fn hello_with(
     addr: SocketAddr,
     client_cert: Option<(Vec<u8>, &rcgen::KeyPair)>,
 ) -> Result<pb::HelloResponse, String> {
+    let channel = mtls_channel(fed_dir, addr, client_cert).await?;
+    let mut c = wildnet_proto::v1::federation_client::FederationClient::new(channel);
+    c.hello(pb::HelloRequest {
+        manifest_version: 1,
+    })
+    .await
+    .map(|r| r.into_inner())
+    .map_err(|e| format!("{}: {}", e.code(), e.message()))
+}
+
+/// A channel to a node's Federation port over TLS 1.3, trusting the
+/// federation's CA, with `client_cert` as the client's certificate.
+pub async fn mtls_channel(
+    fed_dir: &Path,
+    addr: SocketAddr,
+    client_cert: Option<(Vec<u8>, &rcgen::KeyPair)>,
+) -> Result<tonic::transport::Channel, String> {
     use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
     let ca_der =
         wildnet_node::secretariat::read_cert_pem(&fed_dir.join("ca.cert.pem")).expect("ca");
@@ -148,13 +165,7 @@ pub async fn hello_with(
         }))
         .await
         .map_err(|e| format!("connect: {e}"))?;
-    let mut c = wildnet_proto::v1::federation_client::FederationClient::new(channel);
-    c.hello(pb::HelloRequest {
-        manifest_version: 1,
-    })
-    .await
-    .map(|r| r.into_inner())
-    .map_err(|e| format!("{}: {}", e.code(), e.message()))
+    Ok(channel)
 }
 
 /// Writes a DER certificate as PEM (for stock tools such as grpcio).

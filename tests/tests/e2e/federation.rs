@@ -6,7 +6,9 @@ use std::path::Path;
 
 use prost::Message;
 use wildnet_proto::v1 as pb;
-use wildnet_tests::fed::{Federation, federation, foreign_cert, hello_with, issue_cert};
+use wildnet_tests::fed::{
+    Federation, federation, foreign_cert, hello_with, issue_cert, mtls_channel,
+};
 
 fn tls_key(dir: &Path) -> rcgen::KeyPair {
     rcgen::KeyPair::from_pem(&std::fs::read_to_string(dir.join("keys/tls.key.pem")).expect("key"))
@@ -538,4 +540,55 @@ async fn key_rotation() {
 
 fn hex_of(b: &[u8]) -> String {
     b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+/// Each listener serves its own service only: the Agency API is not
+/// reachable on the Federation port, even with a valid peer certificate,
+/// and the Federation service is not on the Agency socket.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_listener_serves_only_its_own_service() {
+    let fed = federation(&["KE-KWS", "ZA-DFFE"], &[], None).await;
+    let ke = fed.node("KE-KWS");
+    let za_dir = fed.node("ZA-DFFE").dir.clone();
+    let za_key = tls_key(&za_dir);
+    let peer = mtls_channel(
+        &fed.fed_dir,
+        ke.addr.expect("federated"),
+        Some((tls_cert(&za_dir), &za_key)),
+    )
+    .await
+    .expect("a peer's channel");
+    // The channel is a peer's: the Federation service answers on it.
+    let mut f = pb::federation_client::FederationClient::new(peer.clone());
+    f.hello(pb::HelloRequest {
+        manifest_version: 1,
+    })
+    .await
+    .expect("hello");
+    // The Agency service does not.
+    let mut a = pb::agency_client::AgencyClient::new(peer);
+    let e = a
+        .stats(pb::StatsRequest::default())
+        .await
+        .expect_err("the Agency API answered on the Federation port");
+    assert_eq!(e.code(), tonic::Code::Unimplemented, "{e}");
+    let e = a
+        .publish(wildnet_testbed::drafts::note("x", "y", None))
+        .await
+        .expect_err("a peer published through the Federation port");
+    assert_eq!(e.code(), tonic::Code::Unimplemented, "{e}");
+    // And the Federation service is not on the Agency socket.
+    let local = wildnet_node::client::Target::Unix(ke.socket())
+        .channel()
+        .await
+        .expect("socket");
+    let mut f = pb::federation_client::FederationClient::new(local);
+    let e = f
+        .hello(pb::HelloRequest {
+            manifest_version: 1,
+        })
+        .await
+        .expect_err("the Federation service answered on the Agency socket");
+    assert_eq!(e.code(), tonic::Code::Unimplemented, "{e}");
+    fed.stop().await.expect("stop");
 }
