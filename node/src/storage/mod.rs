@@ -70,7 +70,7 @@ pub use read::FeedEntry;
 pub use tools::{Logical, RawSled, disk_usage, logical_bytes, raw_sled};
 
 pub(crate) use open::open_sled;
-pub(crate) use read::{decode_record, decode_row};
+pub(crate) use read::{decode_record, decode_row, feed_entry};
 pub(crate) use row::Row;
 
 /// sled's page cache by default (`[storage] cache_mb`).
@@ -85,8 +85,7 @@ pub const DEFAULT_CACHE_BYTES: u64 = crate::config::DEFAULT_CACHE_MB << 20;
 /// packed into rare blocks ([`rare`]), and draft digests are index entries
 /// instead of `draftkey_id` keys; a schema 4 index is a valid schema 5 one
 /// and its `draftkey_id` is still read, so the conversion only records the
-/// version. Older data dirs are
-/// converted at open.
+/// version. Older data dirs are converted at open.
 pub const SCHEMA: u64 = 5;
 
 /// What went wrong in storage.

@@ -65,10 +65,12 @@ impl Trees {
     /// The named trees of `db`.
     pub(super) fn open(db: sled::Db) -> Result<Trees, StoreError> {
         let t = |n: &str| db.open_tree(n);
+        let index = t("index")?;
         Ok(Trees {
+            rare: super::rare::RareFilters::load(&index)?,
+            index,
             records: t("seq_record")?,
             ids: t("id_seq")?,
-            index: t("index")?,
             counts: t("field_count")?,
             superseded: t("id_supersededby")?,
             tombstones: t("id_tombstone")?,
@@ -86,7 +88,6 @@ impl Trees {
             filter_keys: t("epochtoken_key")?,
             filter_log: t("epochseq_token")?,
             followups: t("peerkey_followup")?,
-            rare: super::rare::RareFilters::load(&db.open_tree("index")?)?,
             db,
         })
     }

@@ -345,8 +345,9 @@ pub struct FeedEntry {
     pub signed: pb::SignedRecord,
 }
 
-/// A `seq_record` value as a [`FeedEntry`].
-fn feed_entry(seq: u64, v: &[u8]) -> Result<FeedEntry, StoreError> {
+/// A `seq_record` value as a [`FeedEntry`]: its id and envelope without
+/// decoding the body (rows from before envelopes are decoded).
+pub(crate) fn feed_entry(seq: u64, v: &[u8]) -> Result<FeedEntry, StoreError> {
     let what = || format!("record at feed position {seq}");
     let row = Row::decode(v).map_err(|e| StoreError::Corrupt(format!("{}: {e}", what())))?;
     let Row {

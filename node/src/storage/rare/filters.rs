@@ -42,7 +42,7 @@ impl BatchFilter {
         }
     }
 
-    /// Whether the batch may hold the term `prefix`.
+    /// Whether the batch may hold the term whose prefix hashes to `h`.
     fn may_hold(&self, h: u64) -> bool {
         self.filter.as_ref().is_none_or(|f| f.contains(&h))
     }

@@ -166,28 +166,42 @@ pub(crate) fn remove(
     let Some(v) = index.get(key)? else {
         return Ok(false);
     };
-    let mut found = false;
-    let mut kept = Vec::with_capacity(v.len());
-    for (p, es) in items(&v) {
-        let mut list: Vec<keys::Entry> = es.chunks_exact(keys::SUFFIX).map(entry_of).collect();
+    let Some(kept) = rewritten(&v, |p, list| {
         if p == prefix {
-            let before = list.len();
             list.retain(|x| x != e);
-            found |= list.len() < before;
         }
+    }) else {
+        return Ok(false);
+    };
+    put_block(index, &key, kept)?;
+    Ok(true)
+}
+
+/// A rare block's value with each item's entries edited by `edit` (an
+/// item left empty goes); `None` when no entry was removed.
+fn rewritten(v: &[u8], mut edit: impl FnMut(&[u8], &mut Vec<keys::Entry>)) -> Option<Vec<u8>> {
+    let mut removed = false;
+    let mut kept = Vec::with_capacity(v.len());
+    for (p, es) in items(v) {
+        let mut list: Vec<keys::Entry> = es.chunks_exact(keys::SUFFIX).map(entry_of).collect();
+        let before = list.len();
+        edit(p, &mut list);
+        removed |= list.len() < before;
         if !list.is_empty() {
             push_item(&mut kept, p, &list);
         }
     }
-    if !found {
-        return Ok(false);
-    }
-    if kept.is_empty() {
+    removed.then_some(kept)
+}
+
+/// Stores a rewritten rare block; one left empty goes.
+fn put_block(index: &sled::Tree, key: &[u8], value: Vec<u8>) -> Result<(), StoreError> {
+    if value.is_empty() {
         index.remove(key)?;
     } else {
-        index.insert(key, kept)?;
+        index.insert(key, value)?;
     }
-    Ok(true)
+    Ok(())
 }
 
 /// Rewrites up to `max` rare blocks from `from` on, dropping the items
@@ -209,18 +223,13 @@ pub(crate) fn drop_items(
         .take(max)
         .collect::<Result<_, _>>()?;
     for (k, v) in &chunk {
-        if !items(v).any(|(p, _)| stale(p)) {
-            continue;
-        }
-        let mut kept = Vec::with_capacity(v.len());
-        for (p, es) in items(v).filter(|(p, _)| !stale(p)) {
-            let list: Vec<keys::Entry> = es.chunks_exact(keys::SUFFIX).map(entry_of).collect();
-            push_item(&mut kept, p, &list);
-        }
-        if kept.is_empty() {
-            index.remove(k)?;
-        } else {
-            index.insert(k, kept)?;
+        let edited = rewritten(v, |p, list| {
+            if stale(p) {
+                list.clear();
+            }
+        });
+        if let Some(kept) = edited {
+            put_block(index, k, kept)?;
         }
     }
     if chunk.len() < max {

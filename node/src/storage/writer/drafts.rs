@@ -8,7 +8,7 @@
 
 use super::Writer;
 use crate::record::RecordId;
-use crate::storage::{StoreError, decode_row, keys, rare};
+use crate::storage::{StoreError, feed_entry, keys, rare};
 
 impl Writer {
     /// The held record signed from the draft with digest `key`, if any.
@@ -23,8 +23,7 @@ impl Writer {
             let Some(row) = self.t.records.get(seq.to_be_bytes())? else {
                 continue;
             };
-            let (_, rec) = decode_row(seq, &row)?;
-            return Ok(Some(rec.id()));
+            return Ok(Some(feed_entry(seq, &row)?.id));
         }
         if let Some(v) = self.t.drafts.get(key)?
             && let Some(id) = RecordId::from_slice(&v)
