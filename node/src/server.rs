@@ -20,6 +20,7 @@ use wildnet_proto::v1::federation_server::FederationServer;
 
 use crate::api::agency::AgencyService;
 use crate::api::federation::FederationService;
+use crate::api::gate::ApiLimit;
 use crate::config::Settings;
 use crate::node::Node;
 
@@ -55,12 +56,14 @@ pub async fn run_with(
         )
     })?;
     let mut up = Running::new();
-    serve_tcp(&node, &settings, &mut up).await?;
+    // One allowance for the Agency API on every listener it is served on.
+    let api_slots = Arc::new(tokio::sync::Semaphore::new(settings.api_requests));
+    serve_tcp(&node, &settings, &api_slots, &mut up).await?;
     serve_federation(&node, &settings, listeners.federation, &mut up).await?;
     // The socket is bound last: once it accepts, the node is fully up.
     let uds = bind_socket(&settings.socket)?;
     tracing::info!(agency = %settings.agency, socket = %settings.socket.display(), records = node.store().len(), "agency api listening");
-    let router = router(&node, &settings).await?;
+    let router = router(&node, &settings, &api_slots).await?;
     up.spawn("unix socket server", move |stop| {
         router.serve_with_incoming_shutdown(UnixListenerStream::new(uds), stop)
     });
@@ -175,7 +178,12 @@ impl Running {
 }
 
 /// The Agency service on `[api] tcp`, when set.
-async fn serve_tcp(node: &Arc<Node>, settings: &Settings, up: &mut Running) -> anyhow::Result<()> {
+async fn serve_tcp(
+    node: &Arc<Node>,
+    settings: &Settings,
+    api_slots: &Arc<tokio::sync::Semaphore>,
+    up: &mut Running,
+) -> anyhow::Result<()> {
     let Some(addr) = settings.tcp else {
         return Ok(());
     };
@@ -187,7 +195,7 @@ async fn serve_tcp(node: &Arc<Node>, settings: &Settings, up: &mut Running) -> a
     std::fs::write(&addr_file, local.to_string())
         .with_context(|| format!("cannot write {}", addr_file.display()))?;
     tracing::info!(addr = %local, "agency api listening on tcp");
-    let router = router(node, settings).await?;
+    let router = router(node, settings, api_slots).await?;
     let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
     up.spawn("tcp server", move |stop| {
         router.serve_with_incoming_shutdown(incoming, stop)
@@ -228,10 +236,15 @@ async fn serve_federation(
     let tls = fed.server_config().map_err(anyhow::Error::msg)?;
     let (incoming, acceptor) = federation_incoming(listener, tls, node.clone());
     up.tasks.push(acceptor);
-    let router = base_router::<FederationServer<FederationService>>()
+    let service = FederationService::new(node.clone(), settings.peer_limits);
+    // A peer's connection carries at most its allowance, plus room for
+    // the refusals that tell it so.
+    let l = settings.peer_limits;
+    let streams = u32::try_from(2 * (l.requests + l.streams)).unwrap_or(u32::MAX);
+    let router = base_router::<FederationServer<FederationService>>(Some(streams))
         .await?
         .add_service(
-            FederationServer::new(FederationService::new(node.clone()))
+            FederationServer::new(service)
                 .max_decoding_message_size(settings.max_message_bytes)
                 .max_encoding_message_size(settings.max_message_bytes),
         );
@@ -246,9 +259,11 @@ async fn serve_federation(
 
 /// A router serving gRPC health (reporting `S` as serving) and reflection
 /// v1 and v1alpha over every wildnet and health descriptor: what every
-/// listener offers besides its own service.
-async fn base_router<S: tonic::server::NamedService>()
--> anyhow::Result<tonic::transport::server::Router> {
+/// listener offers besides its own service. `streams` caps the HTTP/2
+/// streams of one connection (None: hyper's default).
+async fn base_router<S: tonic::server::NamedService>(
+    streams: Option<u32>,
+) -> anyhow::Result<tonic::transport::server::Router> {
     let (reporter, health) = tonic_health::server::health_reporter();
     reporter.set_serving::<S>().await;
     let reflection = || {
@@ -263,6 +278,7 @@ async fn base_router<S: tonic::server::NamedService>()
         .build_v1alpha()
         .context("cannot build the reflection service")?;
     Ok(Server::builder()
+        .max_concurrent_streams(streams)
         .add_service(health)
         .add_service(v1)
         .add_service(v1alpha))
@@ -272,11 +288,13 @@ async fn base_router<S: tonic::server::NamedService>()
 async fn router(
     node: &Arc<Node>,
     settings: &Settings,
+    api_slots: &Arc<tokio::sync::Semaphore>,
 ) -> anyhow::Result<tonic::transport::server::Router> {
     let agency = AgencyServer::new(AgencyService::new(node.clone()))
         .max_decoding_message_size(settings.max_message_bytes)
         .max_encoding_message_size(settings.max_message_bytes);
-    Ok(base_router::<AgencyServer<AgencyService>>()
+    let agency = ApiLimit::new(agency, api_slots.clone(), settings.api_requests);
+    Ok(base_router::<AgencyServer<AgencyService>>(None)
         .await?
         .add_service(agency))
 }

@@ -8,6 +8,7 @@ use tonic::{Request, Response, Status};
 use wildnet_proto::v1 as pb;
 use wildnet_proto::v1::federation_server::Federation as FederationApi;
 
+use super::gate::{Guarded, Kind, PeerGate, Permit};
 use super::status::status;
 use crate::node::Node;
 use crate::sync::FETCH_MAX;
@@ -16,12 +17,37 @@ use crate::sync::FETCH_MAX;
 #[derive(Debug, Clone)]
 pub struct FederationService {
     node: Arc<Node>,
+    gate: Arc<PeerGate>,
 }
 
+type Stream<T> = Guarded<tokio_stream::wrappers::ReceiverStream<Result<T, Status>>>;
+
 impl FederationService {
-    /// Serves `node`, which must have a federation.
-    pub fn new(node: Arc<Node>) -> FederationService {
-        FederationService { node }
+    /// Serves `node`, which must have a federation, within each peer's
+    /// allowance of calls and streams.
+    pub fn new(node: Arc<Node>, limits: crate::config::PeerLimits) -> FederationService {
+        FederationService {
+            node,
+            gate: PeerGate::new(limits),
+        }
+    }
+
+    /// The caller, holding a place in its allowance for the call.
+    fn admit<T>(&self, req: &Request<T>, kind: Kind) -> Result<(String, Permit), Status> {
+        let peer = self.caller(req)?;
+        match self.gate.enter(&peer, kind) {
+            Ok(permit) => Ok((peer, permit)),
+            Err(refusal) => {
+                tracing::warn!(peer = %peer, cause = %refusal.message(), "federation call refused: over its limit");
+                if let Some(fed) = self.node.federation() {
+                    fed.peer_update(&peer, |p| {
+                        p.limited += 1;
+                        p.last_limit = refusal.message().to_string();
+                    });
+                }
+                Err(refusal)
+            }
+        }
     }
 
     /// The calling agency, authenticated by its certificate and the manifest.
@@ -50,15 +76,14 @@ impl FederationService {
 
 #[tonic::async_trait]
 impl FederationApi for FederationService {
-    type PullStream = tokio_stream::wrappers::ReceiverStream<Result<pb::PullItem, Status>>;
-    type ReconcileStream =
-        tokio_stream::wrappers::ReceiverStream<Result<pb::ReconcileResponse, Status>>;
+    type PullStream = Stream<pb::PullItem>;
+    type ReconcileStream = Stream<pb::ReconcileResponse>;
 
     async fn reconcile(
         &self,
         req: Request<tonic::Streaming<pb::ReconcileRequest>>,
     ) -> Result<Response<Self::ReconcileStream>, Status> {
-        let peer = self.caller(&req)?;
+        let (peer, permit) = self.admit(&req, Kind::Stream)?;
         let mut inbound = req.into_inner();
         let node = self.node.clone();
         let (tx, rx) = tokio::sync::mpsc::channel(4);
@@ -100,8 +125,9 @@ impl FederationApi for FederationService {
                 )))
                 .await;
         });
-        Ok(Response::new(tokio_stream::wrappers::ReceiverStream::new(
-            rx,
+        Ok(Response::new(Guarded::new(
+            tokio_stream::wrappers::ReceiverStream::new(rx),
+            permit,
         )))
     }
 
@@ -109,7 +135,7 @@ impl FederationApi for FederationService {
         &self,
         req: Request<pb::FetchRequest>,
     ) -> Result<Response<pb::FetchResponse>, Status> {
-        let peer = self.caller(&req)?;
+        let (peer, _permit) = self.admit(&req, Kind::Call)?;
         let ids = req.into_inner().ids;
         if ids.len() > FETCH_MAX {
             return Err(Status::invalid_argument(format!(
@@ -158,7 +184,7 @@ impl FederationApi for FederationService {
         &self,
         req: Request<pb::ReceiptBatch>,
     ) -> Result<Response<pb::AcknowledgeResponse>, Status> {
-        let peer = self.caller(&req)?;
+        let (peer, _permit) = self.admit(&req, Kind::Call)?;
         let batch = req.into_inner();
         if batch.receipts.len() > 1024 {
             return Err(Status::invalid_argument(
@@ -177,13 +203,12 @@ impl FederationApi for FederationService {
         &self,
         req: Request<pb::PullRequest>,
     ) -> Result<Response<Self::PullStream>, Status> {
-        let peer = self.caller(&req)?;
+        let (peer, permit) = self.admit(&req, Kind::Stream)?;
         let r = req.into_inner();
         tracing::debug!(peer = %peer, since = r.since, follow = r.follow, "pull");
-        Ok(Response::new(crate::sync::serve_pull(
-            self.node.clone(),
-            peer,
-            r,
+        Ok(Response::new(Guarded::new(
+            crate::sync::serve_pull(self.node.clone(), peer, r),
+            permit,
         )))
     }
 
@@ -191,7 +216,7 @@ impl FederationApi for FederationService {
         &self,
         req: Request<pb::HelloRequest>,
     ) -> Result<Response<pb::HelloResponse>, Status> {
-        let peer = self.caller(&req)?;
+        let (peer, _permit) = self.admit(&req, Kind::Call)?;
         let theirs = req.into_inner().manifest_version;
         let ours = self.node.manifest_version();
         tracing::debug!(peer = %peer, theirs, ours, "hello");
@@ -211,7 +236,7 @@ impl FederationApi for FederationService {
         &self,
         req: Request<pb::GetManifestRequest>,
     ) -> Result<Response<pb::Manifest>, Status> {
-        self.caller(&req)?;
+        let _permit = self.admit(&req, Kind::Call)?;
         let fed = self
             .node
             .federation()
@@ -223,7 +248,7 @@ impl FederationApi for FederationService {
         &self,
         req: Request<pb::Manifest>,
     ) -> Result<Response<pb::OfferManifestResponse>, Status> {
-        let peer = self.caller(&req)?;
+        let (peer, _permit) = self.admit(&req, Kind::Call)?;
         let r = self
             .node
             .adopt_manifest(req.into_inner(), &format!("peer:{peer}"))
@@ -231,14 +256,13 @@ impl FederationApi for FederationService {
         Ok(Response::new(r))
     }
 
-    type DeconflictFilterStream =
-        tokio_stream::wrappers::ReceiverStream<Result<pb::FilterChunk, Status>>;
+    type DeconflictFilterStream = Stream<pb::FilterChunk>;
 
     async fn deconflict_filter(
         &self,
         req: Request<pb::FilterRequest>,
     ) -> Result<Response<Self::DeconflictFilterStream>, Status> {
-        self.caller(&req)?;
+        let (_, permit) = self.admit(&req, Kind::Stream)?;
         let r = req.into_inner();
         // Up to the feed head before serving: a record stored a moment
         // ago is answered for.
@@ -270,8 +294,9 @@ impl FederationApi for FederationService {
                 (epoch, since) = (e, start + n);
             }
         });
-        Ok(Response::new(tokio_stream::wrappers::ReceiverStream::new(
-            rx,
+        Ok(Response::new(Guarded::new(
+            tokio_stream::wrappers::ReceiverStream::new(rx),
+            permit,
         )))
     }
 
@@ -279,7 +304,7 @@ impl FederationApi for FederationService {
         &self,
         req: Request<pb::EvaluateRequest>,
     ) -> Result<Response<pb::EvaluateResponse>, Status> {
-        let peer = self.caller(&req)?;
+        let (peer, _permit) = self.admit(&req, Kind::Call)?;
         let r = req.into_inner();
         let (evaluated, epoch) = self.node.evaluate_for(&peer, &r.blinded).map_err(status)?;
         Ok(Response::new(pb::EvaluateResponse { evaluated, epoch }))
@@ -289,7 +314,7 @@ impl FederationApi for FederationService {
         &self,
         req: Request<pb::FollowUpRequest>,
     ) -> Result<Response<pb::FollowUpResponse>, Status> {
-        let peer = self.caller(&req)?;
+        let (peer, _permit) = self.admit(&req, Kind::Call)?;
         let r = req.into_inner();
         let hits = self
             .node

@@ -5,10 +5,12 @@
 //!   Its joint-work calls (correlation, alerts, deconfliction, operation
 //!   boards) convert in `joint`; record views are in `views`.
 //! - [`federation`] is the Federation service peers call over mutual TLS.
+//! - [`gate`] holds each caller to its allowance of calls and streams.
 //! - [`status`] maps domain errors to gRPC statuses, for both.
 
 pub mod agency;
 pub mod federation;
+pub mod gate;
 mod joint;
 pub mod status;
 mod views;

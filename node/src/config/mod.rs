@@ -9,8 +9,11 @@ use serde::Deserialize;
 
 use crate::record::{AgencyId, Limits};
 
+pub use limits::{LimitsSection, PeerLimits};
+
 mod edit;
 mod joint;
+mod limits;
 mod template;
 pub use edit::NodeToml;
 pub use joint::{
@@ -236,29 +239,6 @@ pub struct ApiSection {
     pub tcp: Option<String>,
 }
 
-/// `[limits]`.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct LimitsSection {
-    /// Largest record body accepted, bytes.
-    pub max_body_bytes: usize,
-    /// Largest gRPC message accepted, bytes.
-    pub max_message_bytes: usize,
-    /// How far ahead of this node's clock a record's `created_at` may be,
-    /// seconds.
-    pub clock_skew_secs: u64,
-}
-
-impl Default for LimitsSection {
-    fn default() -> Self {
-        LimitsSection {
-            max_body_bytes: 64 * 1024,
-            max_message_bytes: 4 * 1024 * 1024,
-            clock_skew_secs: (crate::record::MAX_CLOCK_SKEW_MS / 1000) as u64,
-        }
-    }
-}
-
 /// Validated runtime settings.
 #[derive(Debug, Clone)]
 pub struct Settings {
@@ -280,6 +260,10 @@ pub struct Settings {
     pub limits: Limits,
     /// gRPC message limit.
     pub max_message_bytes: usize,
+    /// Each peer's allowance of calls and streams.
+    pub peer_limits: PeerLimits,
+    /// Agency API requests in progress at once.
+    pub api_requests: usize,
     /// Purge period in seconds.
     pub purge_interval_secs: u64,
     /// sled's page cache, bytes.
@@ -384,17 +368,7 @@ impl Settings {
                 format!("[api] tcp = {a:?} is not HOST:PORT with an IP address ({e}), e.g. \"127.0.0.1:7401\"")
             })?),
         };
-        if cfg.limits.max_body_bytes < 1024 || cfg.limits.max_body_bytes > 16 * 1024 * 1024 {
-            return Err("[limits] max_body_bytes must be between 1024 and 16777216".into());
-        }
-        if cfg.limits.clock_skew_secs > 86_400 {
-            return Err("[limits] clock_skew_secs must be at most 86400 (a day)".into());
-        }
-        if cfg.limits.max_message_bytes < cfg.limits.max_body_bytes + 1024 {
-            return Err(
-                "[limits] max_message_bytes must exceed max_body_bytes by at least 1024".into(),
-            );
-        }
+        cfg.limits.check()?;
         let data_dir = resolve(&cfg.storage.data_dir);
         let federation = cfg
             .federation
@@ -419,6 +393,11 @@ impl Settings {
                 max_clock_skew_ms: cfg.limits.clock_skew_secs as i64 * 1000,
             },
             max_message_bytes: cfg.limits.max_message_bytes,
+            peer_limits: PeerLimits {
+                requests: cfg.limits.peer_requests,
+                streams: cfg.limits.peer_streams,
+            },
+            api_requests: cfg.limits.api_requests,
             purge_interval_secs: cfg.storage.purge_interval_secs.max(1),
             cache_bytes: cfg.storage.cache_mb.clamp(1, 1 << 20) << 20,
         })

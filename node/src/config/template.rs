@@ -41,6 +41,13 @@ max_message_bytes = 4194304
 # (records from a node whose clock runs further ahead are refused, with
 # the reason, until the clocks agree).
 clock_skew_secs = 300
+# Calls each peer may have in progress at once on the Federation listener;
+# more are refused with RESOURCE_EXHAUSTED while others are served.
+peer_requests = 16
+# Streams (Pull, Reconcile, DeconflictFilter) each peer may have open.
+peer_streams = 4
+# Agency API requests in progress at once, all local callers together.
+api_requests = 64
 
 [correlation]
 # A selector held by more records than this is over-correlating: still

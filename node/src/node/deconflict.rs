@@ -98,8 +98,9 @@ impl Deconfliction {
                 "never ([deconfliction] peer_per_day = 0)".into()
             };
             return Err(NodeError::Exhausted(format!(
-                "deconfliction budget spent: {n} selectors asked, {:.0} left of {cap:.0}; it refills {wait}",
-                b.level
+                "deconfliction budget spent: {n} selectors asked, {:.0} left of {cap:.0}; it refills {wait} \
+                 ([deconfliction] peer_burst = {}, peer_per_day = {})",
+                b.level, self.settings.peer_burst, self.settings.peer_per_day
             )));
         }
         b.level -= want;

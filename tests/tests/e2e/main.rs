@@ -13,6 +13,7 @@ mod federation;
 mod interop;
 mod interfaces;
 mod lifecycle;
+mod limits;
 mod operations;
 mod refusals;
 mod relay;

@@ -113,6 +113,7 @@ fn peer_json(p: &pb::PeerState) -> serde_json::Value {
         "verify_error": p.verify_error, "receipts_queued": p.receipts_queued,
         "wire_sent": p.wire_sent, "wire_received": p.wire_received,
         "announced": p.announced, "fetched": p.fetched,
+        "limited": p.limited, "last_limit": p.last_limit,
     })
 }
 
@@ -123,6 +124,12 @@ fn peer_row(p: &pb::PeerState) -> Vec<String> {
     }
     if !p.last_rejection.is_empty() {
         problems.push(format!("last rejected: {}", p.last_rejection));
+    }
+    if p.limited > 0 {
+        problems.push(format!(
+            "{} calls over its limit, last: {}",
+            p.limited, p.last_limit
+        ));
     }
     if !p.verify_error.is_empty() {
         problems.push(format!("check failed: {}", p.verify_error));
