@@ -132,6 +132,8 @@ pub enum Command {
     Audit(cmd::admin::AuditArgs),
     /// Show who the node is and what it holds
     Info,
+    /// Operator tasks: check the store, back it up, restore a backup
+    Admin(cmd::maintain::AdminArgs),
     /// Generate synthetic data (listings, seizures, entities) for demos, tests and the bench
     Generate(cmd::generate::GenerateArgs),
     /// Federation set-up: CA, admitting agencies, groups, revocation, joining
@@ -163,6 +165,9 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Init(args) => return cmd::init::run(args, format),
         Command::Generate(args) => return cmd::generate::run(args),
         Command::Keys(args) => return cmd::init::keys(args, format),
+        Command::Admin(cmd::maintain::AdminArgs {
+            action: cmd::maintain::AdminAction::Restore { dir },
+        }) => return cmd::maintain::restore(&cli.node, dir, format),
         _ => {}
     }
     let rt = tokio::runtime::Builder::new_multi_thread()
@@ -212,6 +217,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Command::Retract(a) => cmd::admin::retract(&mut client, a, f).await,
             Command::Audit(a) => cmd::admin::audit(&mut client, a, f).await,
             Command::Info => cmd::admin::info(&mut client, f).await,
+            Command::Admin(a) => cmd::maintain::run(&mut client, a, f).await,
         }
     })
 }

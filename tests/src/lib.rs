@@ -167,6 +167,24 @@ impl TestNode {
     }
 }
 
+/// Runs `wildnet --node DIR --format json ARGS` and parses stdout,
+/// failing with stderr if it failed.
+pub fn cli_json_at(dir: &std::path::Path, args: &[&str]) -> serde_json::Value {
+    let out = Command::new(bin("wildnet"))
+        .arg("--node")
+        .arg(dir)
+        .args(["--format", "json"])
+        .args(args)
+        .output()
+        .expect("run wildnet");
+    assert!(
+        out.status.success(),
+        "wildnet {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("one JSON document")
+}
+
 /// The uid of this process (from /proc, no unsafe code).
 pub fn my_uid() -> u32 {
     let status = std::fs::read_to_string("/proc/self/status").expect("read /proc/self/status");

@@ -11,6 +11,7 @@ pub mod federation;
 pub mod generate;
 pub mod import;
 pub mod init;
+pub mod maintain;
 pub mod op;
 pub mod publish;
 pub mod read;

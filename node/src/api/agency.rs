@@ -252,6 +252,23 @@ impl Agency for AgencyService {
         }))
     }
 
+    async fn check(
+        &self,
+        req: Request<pb::CheckRequest>,
+    ) -> Result<Response<pb::CheckResponse>, Status> {
+        let r = super::admin::check(&self.node, actor(&req)).await?;
+        Ok(Response::new(r))
+    }
+
+    async fn backup(
+        &self,
+        req: Request<pb::BackupRequest>,
+    ) -> Result<Response<pb::BackupResponse>, Status> {
+        let who = actor(&req);
+        let r = super::admin::backup(&self.node, who, &req.into_inner().dir).await?;
+        Ok(Response::new(r))
+    }
+
     async fn get_manifest(
         &self,
         _req: Request<pb::GetManifestRequest>,

@@ -3,11 +3,13 @@
 //!
 //! - [`agency`] is the local Agency service (Unix socket, optional TCP).
 //!   Its joint-work calls (correlation, alerts, deconfliction, operation
-//!   boards) convert in `joint`; record views are in `views`.
+//!   boards) convert in `joint`; record views are in `views`; the
+//!   operator calls (check, backup) in `admin`.
 //! - [`federation`] is the Federation service peers call over mutual TLS.
 //! - [`gate`] holds each caller to its allowance of calls and streams.
 //! - [`status`] maps domain errors to gRPC statuses, for both.
 
+mod admin;
 pub mod agency;
 pub mod federation;
 pub mod gate;

@@ -114,6 +114,11 @@ pub(crate) fn block_key(prefix: &[u8], max: i64, min: i64, batch: u64, part: u16
     k
 }
 
+/// The term prefix of a block key (the key without its tail).
+pub(crate) fn block_prefix(key: &[u8]) -> Option<&[u8]> {
+    key.get(..key.len().checked_sub(BLOCK_TAIL)?)
+}
+
 /// The `(max, min)` times of a block key.
 pub(crate) fn block_bounds(key: &[u8]) -> Option<(i64, i64)> {
     let tail = key.get(key.len().checked_sub(BLOCK_TAIL)?..)?;

@@ -43,6 +43,8 @@
 
 mod alerts;
 mod audit;
+mod backup;
+mod check;
 mod durable;
 mod filter;
 mod keys;
@@ -63,6 +65,8 @@ use std::sync::{Arc, Mutex, mpsc};
 use crate::record::{Record, RecordError, RecordId};
 
 pub use audit::{AuditDraft, AuditVerdict};
+pub use backup::{BackupManifest, TreeFile, restore, verify_backup};
+pub use check::CheckReport;
 pub use filter::FilterState;
 pub use peers::{PeerWrite, QueueKey};
 pub use query::{Query, QueryPage};

@@ -78,6 +78,20 @@ impl Store {
         rx.await.map_err(|_| StoreError::Closed)?
     }
 
+    /// Runs `job` on the writer thread between two group commits: every
+    /// acknowledged write is in the trees, and no write happens while it
+    /// runs (writers wait).
+    pub(super) async fn exclusive<T: Send + 'static>(
+        &self,
+        job: impl FnOnce(&super::Trees) -> Result<T, StoreError> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        let (reply, rx) = oneshot::channel();
+        self.send(writer::Op::Exclusive(Box::new(move |t| {
+            let _ = reply.send(job(t));
+        })))?;
+        rx.await.map_err(|_| StoreError::Closed)?
+    }
+
     /// Stops the writer after it has flushed everything queued.
     pub fn close(&self) {
         if let Ok(mut tx) = self.tx.lock() {

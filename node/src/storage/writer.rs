@@ -73,7 +73,14 @@ pub(super) enum Op {
         writes: Vec<super::KvWrite>,
         reply: Reply<()>,
     },
+    /// Runs alone, between two group commits, with every write before it
+    /// durable and none after it applied: a consistent view (the check,
+    /// a backup). It answers its caller itself.
+    Exclusive(Exclusive),
 }
+
+/// A job that reads the trees while no write happens.
+pub(super) type Exclusive = Box<dyn FnOnce(&Trees) + Send>;
 
 enum Done {
     Insert(
@@ -146,7 +153,18 @@ impl Writer {
                     Err(_) => break,
                 }
             };
-            healthy &= self.group(first, rx, flushes, head);
+            let first = match first {
+                Op::Exclusive(job) => {
+                    job(&self.t);
+                    continue;
+                }
+                op => op,
+            };
+            let mut later = None;
+            healthy &= self.group(first, rx, flushes, head, &mut later);
+            if let Some(job) = later {
+                job(&self.t);
+            }
         }
         if healthy && let Err(e) = self.t.meta.insert(keys::CLEAN_KEY, &[1]) {
             tracing::error!(cause = %e, "cannot mark the clean stop");
@@ -172,19 +190,26 @@ impl Writer {
     }
 
     /// One group commit: `first` and whatever else is queued (up to the
-    /// budget), one flush, then every caller answered. False when it failed.
+    /// budget, or up to an exclusive job, left in `later`), one flush, then
+    /// every caller answered. False when it failed.
     fn group(
         &mut self,
         first: Op,
         rx: &mpsc::Receiver<Op>,
         flushes: &AtomicU64,
         head: &tokio::sync::watch::Sender<u64>,
+        later: &mut Option<Exclusive>,
     ) -> bool {
         let mut done = Vec::new();
         let mut result = self.apply(first, &mut done);
         let mut n = 1;
         while result.is_ok() && n < BATCH_BUDGET {
             match rx.try_recv() {
+                Ok(Op::Exclusive(job)) => {
+                    // After this group's flush, before anything later.
+                    *later = Some(job);
+                    break;
+                }
                 Ok(op) => {
                     result = self.apply(op, &mut done);
                     n += 1;
@@ -329,6 +354,8 @@ impl Writer {
                 let n = self.purge(now)?;
                 done.push(Done::Purge(reply, n));
             }
+            // `run` and `group` take these before `apply`.
+            Op::Exclusive(job) => job(&self.t),
         }
         Ok(())
     }

@@ -323,7 +323,7 @@ async fn records(c: &mut AgencyClient<Channel>) -> u64 {
 /// KE's records — none lost, none twice — and its audit chain holds.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigkill_mid_sync_converges_without_loss_or_duplicates() {
-    const N: usize = 4000;
+    const N: usize = 10_000;
     let mut fed = federation(&["KE-KWS", "ZA-DFFE"], &[], None).await;
     let za = fed
         .nodes

@@ -2,9 +2,11 @@
 //! the real `wildnet` CLI and by gRPC over the node's Unix socket.
 
 mod alerts;
+mod backup;
 mod bench;
 mod completeness;
 mod correlation;
+mod crash;
 mod deconfliction;
 mod demo;
 mod durability;

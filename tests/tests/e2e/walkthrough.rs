@@ -128,21 +128,7 @@ async fn the_readme_walk_through_runs_as_written() {
     // The list and the board as JSON, for scripts.
     let op = ids.get("OP").expect("the operation's id");
     let ke_dir = root.join("ke-kws");
-    let json = |args: &[&str]| -> serde_json::Value {
-        let out = Command::new(bin("wildnet"))
-            .arg("--node")
-            .arg(&ke_dir)
-            .args(["--format", "json"])
-            .args(args)
-            .output()
-            .expect("run wildnet");
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        serde_json::from_slice(&out.stdout).expect("one JSON document")
-    };
+    let json = |args: &[&str]| wildnet_tests::cli_json_at(&ke_dir, args);
     let list = json(&["op", "list"]);
     assert_eq!(list[0]["code_name"], "THUNDERBIRD", "{list}");
     assert_eq!(

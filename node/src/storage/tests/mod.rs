@@ -7,6 +7,8 @@ use std::collections::HashSet;
 use super::*;
 use crate::record::terms::{self, Field};
 
+mod backup;
+mod check;
 mod drafts;
 mod durable;
 mod envelope;
