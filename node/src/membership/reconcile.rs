@@ -214,6 +214,34 @@ impl Initiator {
 mod tests {
     use super::*;
 
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(200))]
+
+        /// Over random sets sharing a random part, the initiator learns
+        /// exactly the ids it lacks and how many the responder lacks.
+        #[test]
+        fn finds_exactly_the_symmetric_difference(
+            common in 0usize..3000,
+            only_ours in 0usize..200,
+            only_theirs in 0usize..200,
+            salt in 0u8..250,
+        ) {
+            let shared = ids(common, salt);
+            let mut ours = shared.clone();
+            ours.extend(ids(only_ours, salt + 1));
+            let mut theirs = shared;
+            let extra = ids(only_theirs, salt + 2);
+            theirs.extend(extra.iter().copied());
+            let (init, _) = run(ours, theirs);
+            let mut missing = init.missing.clone();
+            missing.sort_unstable();
+            let mut want = extra;
+            want.sort_unstable();
+            proptest::prop_assert_eq!(missing, want);
+            proptest::prop_assert_eq!(init.they_lack, only_ours as u64);
+        }
+    }
+
     fn ids(n: usize, salt: u8) -> Vec<Id> {
         (0..n)
             .map(|i| {

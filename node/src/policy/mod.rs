@@ -256,4 +256,6 @@ pub fn may_serve(
 }
 
 #[cfg(test)]
+mod props;
+#[cfg(test)]
 mod tests;

@@ -2,11 +2,11 @@ use wildnet_proto::v1 as pb;
 
 use super::*;
 
-const NOW: i64 = 1_800_000_000_000;
-const AGENCIES: [&str; 5] = ["KE-KWS", "ZA-DFFE", "GB-NWCU", "VN-EP", "TH-DNP"];
+pub(super) const NOW: i64 = 1_800_000_000_000;
+pub(super) const AGENCIES: [&str; 5] = ["KE-KWS", "ZA-DFFE", "GB-NWCU", "VN-EP", "TH-DNP"];
 
 /// KE, ZA, GB, VN active; TH revoked; group SADC = {KE, ZA}; group EMPTY = {}.
-fn manifest() -> Trusted {
+pub(super) fn manifest() -> Trusted {
     let agencies = AGENCIES
         .iter()
         .map(|id| pb::ManifestAgency {
@@ -33,7 +33,7 @@ fn manifest() -> Trusted {
     Trusted::for_display(pb::Manifest::default(), body)
 }
 
-fn body(
+pub(super) fn body(
     author: &str,
     tlp: pb::Tlp,
     scope: pb::Scope,

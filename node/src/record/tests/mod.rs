@@ -3,6 +3,7 @@ use wildnet_proto::v1 as pb;
 
 use super::*;
 
+mod props;
 mod strict;
 
 const NOW: i64 = 1_780_000_000_000;
