@@ -206,18 +206,49 @@ impl pb::federation_server::Federation for Service {
         Ok(Response::new(ReceiverStream::new(rx)))
     }
 
+    /// Answers the completeness check over everything it serves, like a
+    /// real node (the caller decides what it may hold).
     async fn reconcile(
         &self,
-        _: Request<tonic::Streaming<pb::ReconcileRequest>>,
+        req: Request<tonic::Streaming<pb::ReconcileRequest>>,
     ) -> Result<Response<Self::ReconcileStream>, Status> {
-        refuse()
+        let mut ids: Vec<[u8; 32]> = self
+            .feed
+            .borrow()
+            .iter()
+            .map(|r| *wildnet_node::record::RecordId::of_body(&r.body).as_bytes())
+            .collect();
+        ids.sort_unstable();
+        let mut inbound = req.into_inner();
+        let (tx, rx) = tokio::sync::mpsc::channel(4);
+        tokio::spawn(async move {
+            while let Ok(Some(msg)) = inbound.message().await {
+                let reply = wildnet_node::membership::reconcile::respond(&ids, &msg)
+                    .map_err(Status::invalid_argument);
+                if tx.send(reply).await.is_err() {
+                    return;
+                }
+            }
+        });
+        Ok(Response::new(ReceiverStream::new(rx)))
     }
 
     async fn fetch(
         &self,
-        _: Request<pb::FetchRequest>,
+        req: Request<pb::FetchRequest>,
     ) -> Result<Response<pb::FetchResponse>, Status> {
-        refuse()
+        let want = req.into_inner().ids;
+        let records = self
+            .feed
+            .borrow()
+            .iter()
+            .filter(|r| {
+                let id = wildnet_node::record::RecordId::of_body(&r.body);
+                want.iter().any(|w| w.as_slice() == id.as_bytes())
+            })
+            .cloned()
+            .collect();
+        Ok(Response::new(pb::FetchResponse { records }))
     }
 
     async fn acknowledge(

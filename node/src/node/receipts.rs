@@ -86,14 +86,26 @@ impl Node {
             let Some(body) = self.checked_receipt(peer, &r, &m, now) else {
                 continue;
             };
-            accepted += 1;
             if body.author == self.agency.as_str() {
-                writes.extend(self.holder_writes(&body, &r)?);
+                let (w, outside) = self.holder_writes(&body, &r, &m, now)?;
+                if !outside.is_empty() {
+                    self.refuse_receipt(
+                        peer,
+                        format!(
+                            "{} claims to hold {}, outside its audience: it cannot have received it",
+                            body.holder,
+                            outside.iter().map(RecordId::to_hex).collect::<Vec<_>>().join(", ")
+                        ),
+                    );
+                    continue;
+                }
+                writes.extend(w);
             } else {
                 for t in self.towards_author(peer, &body)? {
                     forward.entry(t).or_default().push(r.clone());
                 }
             }
+            accepted += 1;
         }
         if !writes.is_empty() {
             self.store.write_peer_state(writes).await?;
@@ -116,36 +128,71 @@ impl Node {
         match receipts::verify(r, m) {
             Ok(b) if b.at <= now.saturating_add(self.limits.max_clock_skew_ms) => Some(b),
             Ok(b) => {
-                self.audit_nowait(
-                    &format!("peer:{peer}"),
-                    "receipt-refused",
-                    format!("receipt from {} dated in the future ({})", b.holder, b.at),
+                let ahead = b.at - now;
+                self.refuse_receipt(
+                    peer,
+                    format!(
+                        "receipt from {} dated {} s ahead of this node's clock (allowed: {} s, [limits] clock_skew_secs)",
+                        b.holder,
+                        ahead / 1000,
+                        self.limits.max_clock_skew_ms / 1000
+                    ),
                 );
                 None
             }
             Err(e) => {
-                tracing::warn!(peer, cause = %e, "receipt refused");
-                self.audit_nowait(&format!("peer:{peer}"), "receipt-refused", e.to_string());
+                self.refuse_receipt(peer, e.to_string());
                 None
             }
         }
     }
 
+    /// A refused receipt: logged, audited, counted against the peer and
+    /// named in its state (`wildnet peers`).
+    fn refuse_receipt(&self, peer: &str, why: String) {
+        tracing::warn!(peer, cause = %why, "receipt refused");
+        if let Some(fed) = &self.federation {
+            fed.peer_update(peer, |p| {
+                p.rejected += 1;
+                p.last_rejection = format!("receipt: {why}");
+            });
+        }
+        self.audit_nowait(&format!("peer:{peer}"), "receipt-refused", why);
+    }
+
     /// On the author's node: who holds which of this agency's records (held
-    /// or retracted since), and the receipt that proves it.
+    /// or retracted since), and the receipt that proves it; and the ids the
+    /// holder is not in the audience of (it cannot have received them).
     fn holder_writes(
         &self,
         body: &pb::ReceiptBody,
         r: &pb::Receipt,
-    ) -> Result<Vec<PeerWrite>, NodeError> {
+        m: &crate::membership::manifest::Trusted,
+        now: i64,
+    ) -> Result<(Vec<PeerWrite>, Vec<RecordId>), NodeError> {
         let hash: [u8; 32] = Sha256::digest(&r.body).into();
         let mut writes = Vec::new();
+        let mut outside = Vec::new();
         for id in &body.ids {
             let Some(rid) = RecordId::from_slice(id) else {
                 continue;
             };
             let ours = match self.store.get(&rid)? {
-                Some(s) => s.record.body().author == self.agency.as_str(),
+                Some(s) if s.record.body().author == self.agency.as_str() => {
+                    let added = super::AddedCache::default().of(self, &s.record).to_vec();
+                    if !crate::policy::in_audience_with(
+                        s.record.body(),
+                        &body.holder,
+                        m,
+                        now,
+                        &added,
+                    ) {
+                        outside.push(rid);
+                        continue;
+                    }
+                    true
+                }
+                Some(_) => false,
                 // Retracted since: the receipt still says who held it.
                 None => self.store.tombstone(&rid)?.is_some(),
             };
@@ -164,7 +211,7 @@ impl Node {
                 receipt: r.clone(),
             });
         }
-        Ok(writes)
+        Ok((writes, outside))
     }
 
     /// The peers a receipt goes on to: the way its records came to this

@@ -434,6 +434,10 @@ async fn key_rotation() {
         .position(|n| n.agency == "ZA-DFFE")
         .expect("za");
     fed.nodes[idx].stop().await.expect("stop");
+    let retired = {
+        let s = wildnet_node::config::Settings::load(&za_dir.join("node.toml")).expect("settings");
+        wildnet_node::identity::load_signing_key(&s.signing_key).expect("the old key")
+    };
 
     wildnet_node::identity::rotate(&za_dir).expect("rotate");
     let mut s = fed.secretariat().expect("secretariat");
@@ -535,6 +539,27 @@ async fn key_rotation() {
         ),
         info.signing_public_key
     );
+    // …and a record signed with the retired key after the rotation, as a
+    // thief of that key would send it, is refused with the reason.
+    let rogue = wildnet_tests::rogue::RoguePeer::replace(&mut fed, "ZA-DFFE").await;
+    let replay = wildnet_node::record::Record::sign(
+        wildnet_testbed::drafts::signed_note_body("ZA-DFFE", 1, pb::Scope::Federation),
+        &retired,
+    );
+    let id = replay.id().to_hex();
+    rogue.serve([replay.signed().clone()]);
+    crate::sync::wait_until("KE to refuse the retired key's record", || async {
+        let p = fed.node("KE-KWS").peers().await.expect("peers");
+        p.peers
+            .iter()
+            .any(|p| p.agency == "ZA-DFFE" && p.last_rejection.starts_with(&id))
+    })
+    .await;
+    let p = fed.node("KE-KWS").peers().await.expect("peers");
+    let za_state = p.peers.iter().find(|p| p.agency == "ZA-DFFE").expect("ZA");
+    assert!(za_state.last_rejection.contains("revoked"), "{za_state:?}");
+    assert!(za_state.rejected >= 1);
+    drop(rogue);
     fed.stop().await.expect("stop");
 }
 

@@ -9,7 +9,7 @@ use wildnet_proto::v1 as pb;
 use wildnet_tests::TestNode;
 use wildnet_tests::fed::{federation, mtls_channel};
 
-fn set_limit(dir: &Path, name: &str, value: u64) {
+pub(crate) fn set_limit(dir: &Path, name: &str, value: u64) {
     let path = dir.join("node.toml");
     let text = std::fs::read_to_string(&path).expect("node.toml");
     let mut doc: toml_edit::DocumentMut = text.parse().expect("toml");

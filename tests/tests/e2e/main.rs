@@ -12,6 +12,7 @@ mod demo;
 mod durability;
 mod errors;
 mod federation;
+mod hostile;
 mod interop;
 mod interfaces;
 mod lifecycle;
