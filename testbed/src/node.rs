@@ -298,16 +298,7 @@ impl Node {
 
     /// The child process's resident set size, bytes (Linux /proc).
     pub fn rss(&self) -> u64 {
-        let Some(pid) = self.pid() else { return 0 };
-        std::fs::read_to_string(format!("/proc/{pid}/status"))
-            .ok()
-            .and_then(|s| {
-                s.lines()
-                    .find(|l| l.starts_with("VmRSS:"))
-                    .and_then(|l| l.split_whitespace().nth(1))
-                    .and_then(|kb| kb.parse::<u64>().ok())
-            })
-            .map_or(0, |kb| kb * 1024)
+        self.pid().map_or(0, rss_of)
     }
 
     fn signal(&mut self, sig: &str) -> anyhow::Result<ExitStatus> {
@@ -376,4 +367,18 @@ pub fn binary(name: &str) -> anyhow::Result<PathBuf> {
         "{} not found: build the binaries (cargo build --release, or cargo test --workspace builds them) and run from target/<profile>",
         here.display()
     )
+}
+
+/// The resident set size of process `pid`, bytes (Linux /proc; 0 when
+/// it cannot be read).
+pub fn rss_of(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|kb| kb.parse::<u64>().ok())
+        })
+        .map_or(0, |kb| kb * 1024)
 }

@@ -115,3 +115,47 @@ fn bench_simulation_reports_both_topologies() {
         assert_eq!(of("connections per node"), mean);
     }
 }
+
+/// `wildnet bench --load`, short: eight publishers and four queriers on one
+/// node for three seconds while it syncs with two peers; it succeeds only
+/// with no error and every acknowledged record at all three nodes.
+#[test]
+fn bench_load_completes_with_no_error_and_no_loss() {
+    let tmp = tempfile::Builder::new()
+        .prefix("wnload")
+        .tempdir()
+        .expect("tmp");
+    let out = Command::new(wildnet_tests::bin("wildnet"))
+        .args(["bench", "--load", "--quick", "--secs", "3"])
+        .args([
+            "--publishers",
+            "8",
+            "--queriers",
+            "4",
+            "--format",
+            "json",
+            "--dir",
+        ])
+        .arg(tmp.path())
+        .output()
+        .expect("run wildnet bench --load");
+    assert!(
+        out.status.success(),
+        "bench --load failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    let figures = v["figures"].as_array().expect("figures");
+    let value = |m: &str| {
+        figures
+            .iter()
+            .find(|f| f["measure"].as_str().is_some_and(|x| x.starts_with(m)))
+            .and_then(|f| f["value"].as_f64())
+            .unwrap_or_else(|| panic!("no figure {m:?} in {v}"))
+    };
+    assert_eq!(value("errors"), 0.0);
+    assert!(value("acknowledged records, all held by all 3 nodes") > 0.0);
+    assert!(value("publishes, 8 clients") > 0.0);
+    assert!(value("query latency p99") > 0.0);
+    assert!(value("node RSS peak under load") > 0.0);
+}

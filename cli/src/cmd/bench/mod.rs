@@ -14,7 +14,9 @@
 //! - **sync**: ZA-DFFE pulling everything from KE-KWS cold, and live
 //!   propagation KE → ZA and KE → ZA → GB.
 //!
-//! It reports; it never passes or fails on a figure.
+//! It reports; it never passes or fails on a figure. `--simulate N`
+//! instead simulates larger federations in-process, and `--load` runs
+//! concurrent publishers and queriers on one node while it syncs.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -32,6 +34,7 @@ use crate::Format;
 
 mod ingest;
 mod limits;
+mod load;
 mod report;
 mod resources;
 mod simulation;
@@ -65,6 +68,20 @@ pub struct BenchArgs {
     /// Records each simulated node publishes
     #[arg(long, default_value_t = 50)]
     pub per_node: usize,
+    /// Instead: a load run — concurrent publishers and queriers on one
+    /// node for --secs while it syncs with two peers (throughput, p99,
+    /// peak memory; fails on any error or lost record)
+    #[arg(long)]
+    pub load: bool,
+    /// Seconds of load (--load)
+    #[arg(long, default_value_t = 30)]
+    pub secs: u64,
+    /// Concurrent publishing clients (--load)
+    #[arg(long, default_value_t = 32)]
+    pub publishers: usize,
+    /// Concurrent querying clients (--load)
+    #[arg(long, default_value_t = 8)]
+    pub queriers: usize,
 }
 
 /// The three agencies: KE-KWS authors, ZA-DFFE pulls from it, GB-NWCU only
@@ -200,6 +217,9 @@ pub async fn run(a: BenchArgs, format: Format) -> anyhow::Result<ExitCode> {
     let mut r = Report::default();
     if let Some(n) = a.simulate {
         return simulation::run(&a, n, plan, root, &bar, started, format).await;
+    }
+    if a.load {
+        return load::run(&a, plan, root, &bar, started, format).await;
     }
     let limits = limits::measure(&plan, root.path(), &bar, &mut r).await?;
     bar.set_message("creating the federation (CA, 3 agencies, certificates)");
