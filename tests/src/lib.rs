@@ -6,6 +6,7 @@
 //! integration tests of their own, which makes cargo build their binaries.
 
 pub mod fed;
+pub mod fuzz;
 pub mod rogue;
 
 use std::path::PathBuf;
