@@ -4,7 +4,7 @@
 //! reason and never stops the import.
 
 use std::fs::File;
-use std::io::{BufRead, BufReader, IsTerminal};
+use std::io::{BufRead, BufReader, IsTerminal, Read};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -42,7 +42,16 @@ pub struct ImportArgs {
     /// Handling applied to every row that does not set its own
     #[command(flatten)]
     pub handling: HandlingArgs,
+    /// Longest row (a CSV record, a JSONL line) read; a longer one is
+    /// rejected by line, unparsed (a JSONL line without being held in
+    /// memory). A STIX bundle is read whole
+    #[arg(long, default_value_t = MAX_ROW_BYTES)]
+    pub max_row_bytes: usize,
 }
+
+/// Longest row an import reads by default: 1 MiB, far above a record's
+/// 64 KiB body limit, so only a broken or hostile file meets it.
+pub const MAX_ROW_BYTES: usize = 1 << 20;
 
 /// A byte progress bar on stderr (hidden when stderr is not a terminal).
 pub fn progress(len: u64) -> ProgressBar {
@@ -84,6 +93,7 @@ fn read_file(
     path: PathBuf,
     format: InputFormat,
     defaults: HandlingArgs,
+    max_row: usize,
     tx: mpsc::Sender<pb::ImportItem>,
     bar: ProgressBar,
 ) -> anyhow::Result<(u64, Rejections, Vec<String>)> {
@@ -93,6 +103,7 @@ fn read_file(
         tx,
         rows: 0,
         rejected: Vec::new(),
+        max_row,
     };
     let mut skipped = Vec::new();
     match format {
@@ -127,6 +138,8 @@ struct Sink {
     tx: mpsc::Sender<pb::ImportItem>,
     rows: u64,
     rejected: Rejections,
+    /// `--max-row-bytes`.
+    max_row: usize,
 }
 
 impl Sink {
@@ -154,6 +167,22 @@ impl Sink {
 
     fn reject(&mut self, line: u64, reason: String) {
         self.rejected.push(pb::ImportRejection { line, reason });
+    }
+
+    /// Rejects a row of `len` bytes over `--max-row-bytes`; true if it was.
+    fn too_long(&mut self, line: u64, len: usize) -> bool {
+        if len <= self.max_row {
+            return false;
+        }
+        self.rows += 1;
+        self.reject(
+            line,
+            format!(
+                "row of {len} bytes or more, over the {} read (--max-row-bytes)",
+                self.max_row
+            ),
+        );
+        true
     }
 }
 
@@ -187,6 +216,9 @@ fn read_csv(file: BufReader<File>, sink: &mut Sink, bar: &ProgressBar) -> anyhow
             Ok(false) => break,
             Ok(true) => {
                 let line = row.position().map(|p| p.line()).unwrap_or(line);
+                if sink.too_long(line, row.as_slice().len()) {
+                    continue;
+                }
                 let d = if row.len() != headers.len() {
                     Err(anyhow::anyhow!(
                         "row has {} fields, the header has {}",
@@ -224,7 +256,9 @@ fn read_jsonl(mut reader: BufReader<File>, sink: &mut Sink, bar: &ProgressBar) {
     let mut bytes = 0u64;
     loop {
         buf.clear();
-        let n = match reader.read_line(&mut buf) {
+        // At most one byte over the limit is held, however long the line.
+        let limit = sink.max_row as u64 + 1;
+        let n = match reader.by_ref().take(limit).read_line(&mut buf) {
             Ok(0) => break,
             Ok(n) => n,
             Err(e) => {
@@ -234,6 +268,15 @@ fn read_jsonl(mut reader: BufReader<File>, sink: &mut Sink, bar: &ProgressBar) {
         };
         line += 1;
         bytes += n as u64;
+        if n as u64 == limit && !buf.ends_with('\n') {
+            sink.too_long(line, n);
+            match reader.skip_until(b'\n') {
+                Ok(skipped) => bytes += skipped as u64,
+                Err(_) => break,
+            }
+            bar.set_position(bytes);
+            continue;
+        }
         bar.set_position(bytes);
         if buf.trim().is_empty() {
             continue;
@@ -266,12 +309,13 @@ pub async fn import_file(
     file: &std::path::Path,
     input: InputFormat,
     defaults: HandlingArgs,
+    max_row: usize,
     bar: &ProgressBar,
 ) -> anyhow::Result<Imported> {
     let (tx, rx) = mpsc::channel(4096);
     let reader = {
         let (path, bar) = (file.to_path_buf(), bar.clone());
-        tokio::task::spawn_blocking(move || read_file(path, input, defaults, tx, bar))
+        tokio::task::spawn_blocking(move || read_file(path, input, defaults, max_row, tx, bar))
     };
     let summary = client.import(ReceiverStream::new(rx)).await;
     let (rows, mut local, skipped) = reader.await.context("the file reader crashed")??;
@@ -308,7 +352,6 @@ fn format_of(file: &std::path::Path) -> anyhow::Result<InputFormat> {
 /// Whether a .json file starts as a STIX bundle: `"type": "bundle"` in
 /// its first 4 KiB.
 fn is_bundle(file: &std::path::Path) -> bool {
-    use std::io::Read;
     let mut head = vec![0u8; 4096];
     let n = File::open(file)
         .and_then(|mut f| f.read(&mut head))
@@ -337,7 +380,15 @@ pub async fn run(
         summary: s,
         rejections: local,
         skipped,
-    } = import_file(client, &a.file, input, a.handling.clone(), &bar).await?;
+    } = import_file(
+        client,
+        &a.file,
+        input,
+        a.handling.clone(),
+        a.max_row_bytes,
+        &bar,
+    )
+    .await?;
     bar.finish_and_clear();
     let secs = started.elapsed().as_secs_f64();
     match format {

@@ -244,3 +244,54 @@ fn init_and_config_refusals() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// A row over `--max-row-bytes` is rejected by line, unparsed (a JSONL
+/// line of 3 MiB without being held whole), and the rows around it are
+/// stored.
+#[test]
+fn an_oversized_import_row_is_rejected_by_line() {
+    let mut node = TestNode::init("KE-KWS");
+    node.start();
+    let note = |t: &str| format!(r#"{{"kind":"note","text":"{t}"}}"#);
+    let huge = format!(r#"{{"kind":"note","text":"{}"}}"#, "x".repeat(3 << 20));
+    let jsonl = node.tmp.path().join("rows.jsonl");
+    std::fs::write(
+        &jsonl,
+        format!("{}\n{huge}\n{}\n", note("first"), note("third")),
+    )
+    .expect("write");
+    let out = node.cli(&["--format", "json", "import", jsonl.to_str().expect("path")]);
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(v["accepted"], 2, "{v}");
+    assert_eq!(v["rejections"][0]["line"], 2, "{v}");
+    let why = v["rejections"][0]["reason"].as_str().expect("reason");
+    assert!(why.contains("--max-row-bytes"), "{why}");
+    let csv = node.tmp.path().join("rows.csv");
+    let long_title = "t".repeat(300);
+    std::fs::write(
+        &csv,
+        format!("platform,title\nolx,short\nolx,{long_title}\nolx,also short\n"),
+    )
+    .expect("write");
+    let out = node.cli(&[
+        "--format",
+        "json",
+        "import",
+        csv.to_str().expect("path"),
+        "--max-row-bytes",
+        "200",
+    ]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(
+        (v["accepted"].as_u64(), v["rejected"].as_u64()),
+        (Some(2), Some(1)),
+        "{v}"
+    );
+    assert_eq!(v["rejections"][0]["line"], 3, "{v}");
+}

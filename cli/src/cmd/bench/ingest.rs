@@ -62,6 +62,7 @@ async fn import(
         &csv,
         crate::cmd::import::InputFormat::Csv,
         crate::draft::HandlingArgs::default(),
+        crate::cmd::import::MAX_ROW_BYTES,
         &ProgressBar::hidden(),
     )
     .await?;

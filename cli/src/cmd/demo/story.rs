@@ -233,6 +233,7 @@ async fn background(demo: &Demo) -> anyhow::Result<()> {
             &file,
             crate::cmd::import::InputFormat::Csv,
             Default::default(),
+            crate::cmd::import::MAX_ROW_BYTES,
             &bar,
         )
         .await?
