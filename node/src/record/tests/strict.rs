@@ -64,3 +64,41 @@ fn a_non_canonical_signature_scalar_is_refused() {
     assert_eq!(carry, 0);
     assert_eq!(verify(signed, &k), Err(RecordError::BadSignature));
 }
+
+/// A small-order `R` under a sound key: only the key's holder can make
+/// it. With `R` the identity and `s = k·a` (`a` the secret scalar, `k` the
+/// challenge over this `R`), the cofactorless check `[s]B − [k]A = R`
+/// holds, so a lenient verifier takes it as a second valid signature of
+/// the same record; the strict check refuses the small-order `R`.
+#[test]
+fn a_small_order_r_under_a_sound_key_is_refused() {
+    use curve25519_dalek::Scalar;
+    use ed25519_dalek::Verifier;
+    use sha2::{Digest, Sha512};
+    let k = key(1);
+    let body = listing_body().encode_to_vec();
+    let message = signing_input(&body);
+    let a = k.to_scalar();
+    let public = k.verifying_key();
+    let mut h = Sha512::new();
+    h.update(IDENTITY);
+    h.update(public.as_bytes());
+    h.update(&message);
+    let challenge = Scalar::from_bytes_mod_order_wide(&h.finalize().into());
+    let mut sig = [0u8; 64];
+    sig[..32].copy_from_slice(&IDENTITY);
+    sig[32..].copy_from_slice((challenge * a).as_bytes());
+    let second = Signature::from_bytes(&sig);
+    assert!(!public.is_weak());
+    assert!(
+        public.verify(&message, &second).is_ok(),
+        "the vector is a second signature the lenient check accepts"
+    );
+    assert!(public.verify_strict(&message, &second).is_err());
+    let signed = pb::SignedRecord {
+        body,
+        signature: sig.to_vec(),
+        signer_public_key: public.to_bytes().to_vec(),
+    };
+    assert_eq!(verify(signed, &k), Err(RecordError::BadSignature));
+}
