@@ -103,3 +103,47 @@ fn every_wildnet_line_parses() {
     }
     assert!(checked >= 40, "only {checked} wildnet lines found");
 }
+
+/// Every test the security section cites (`module::test`) exists: the
+/// README cannot claim a guarantee whose test was renamed or removed.
+#[test]
+fn every_test_the_security_section_cites_exists() {
+    let start = README
+        .find("## Security and reliability")
+        .expect("the security section");
+    let section = &README[start..];
+    let section = &section[..section[3..].find("\n## ").map_or(section.len(), |i| i + 3)];
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let mut sources = String::new();
+    for dir in ["node/src", "cli/src", "tests/tests", "tests/src"] {
+        collect_rs(&root.join(dir), &mut sources);
+    }
+    let mut cited = 0;
+    for token in section.split('`').skip(1).step_by(2) {
+        let looks_like_test = token.contains("::")
+            && token
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == ':');
+        if !looks_like_test {
+            continue;
+        }
+        let name = token.rsplit("::").next().expect("a last segment");
+        let module = token.split("::").next().expect("a first segment");
+        let is_fn = sources.contains(&format!("fn {name}("));
+        let is_module = sources.contains(&format!("mod {name};")) || name == module;
+        assert!(is_fn || is_module, "the README cites `{token}`, which is not a test");
+        cited += 1;
+    }
+    assert!(cited >= 20, "only {cited} tests cited");
+}
+
+fn collect_rs(dir: &std::path::Path, out: &mut String) {
+    for e in std::fs::read_dir(dir).expect("dir").flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            collect_rs(&p, out);
+        } else if p.extension().is_some_and(|x| x == "rs") {
+            out.push_str(&std::fs::read_to_string(&p).expect("read"));
+        }
+    }
+}
