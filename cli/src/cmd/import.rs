@@ -251,14 +251,15 @@ fn read_csv(file: BufReader<File>, sink: &mut Sink, bar: &ProgressBar) -> anyhow
 
 /// JSONL: one draft of any kind per non-blank line.
 fn read_jsonl(mut reader: BufReader<File>, sink: &mut Sink, bar: &ProgressBar) {
-    let mut buf = String::new();
+    let mut raw = Vec::new();
     let mut line = 0u64;
     let mut bytes = 0u64;
     loop {
-        buf.clear();
-        // At most one byte over the limit is held, however long the line.
+        raw.clear();
+        // At most one byte over the limit is held, however long the line;
+        // bytes, so a cut inside a character is not a read error.
         let limit = sink.max_row as u64 + 1;
-        let n = match reader.by_ref().take(limit).read_line(&mut buf) {
+        let n = match reader.by_ref().take(limit).read_until(b'\n', &mut raw) {
             Ok(0) => break,
             Ok(n) => n,
             Err(e) => {
@@ -268,7 +269,7 @@ fn read_jsonl(mut reader: BufReader<File>, sink: &mut Sink, bar: &ProgressBar) {
         };
         line += 1;
         bytes += n as u64;
-        if n as u64 == limit && !buf.ends_with('\n') {
+        if n as u64 == limit && raw.last() != Some(&b'\n') {
             sink.too_long(line, n);
             match reader.skip_until(b'\n') {
                 Ok(skipped) => bytes += skipped as u64,
@@ -278,10 +279,14 @@ fn read_jsonl(mut reader: BufReader<File>, sink: &mut Sink, bar: &ProgressBar) {
             continue;
         }
         bar.set_position(bytes);
-        if buf.trim().is_empty() {
-            continue;
-        }
-        if !sink.take(line, json::draft_from_json(&buf)) {
+        let draft = match std::str::from_utf8(&raw) {
+            Ok(text) if text.trim().is_empty() => continue,
+            Ok(text) => json::draft_from_json(text),
+            Err(e) => Err(anyhow::anyhow!(
+                "the line is not UTF-8 ({e}): save the file as UTF-8"
+            )),
+        };
+        if !sink.take(line, draft) {
             break;
         }
     }

@@ -11,6 +11,10 @@ use crate::membership::receipts;
 use crate::record::RecordId;
 use crate::storage::{PeerWrite, QueueKey};
 
+/// A batch of receipts checked: how many were accepted, the writes that
+/// record holders, and the receipts to forward, by peer.
+type Sorted = (u32, Vec<PeerWrite>, BTreeMap<String, Vec<pb::Receipt>>);
+
 impl Node {
     /// Queues receipts for delivery to `peer`, durably.
     async fn queue_receipts(&self, peer: &str, rs: Vec<pb::Receipt>) -> Result<(), NodeError> {
@@ -78,21 +82,50 @@ impl Node {
             ));
         };
         let m = fed.current();
+        // Reads of every id named (and of operations' records): off the
+        // runtime's workers, so a large batch holds up no other call.
+        let sort = || self.sort_receipts(peer, batch, &m);
+        let multi = tokio::runtime::Handle::try_current()
+            .is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread);
+        let (accepted, writes, forward) = if multi {
+            tokio::task::block_in_place(sort)?
+        } else {
+            sort()?
+        };
+        if !writes.is_empty() {
+            self.store.write_peer_state(writes).await?;
+        }
+        for (t, rs) in forward {
+            self.queue_receipts(&t, rs).await?;
+        }
+        Ok(accepted)
+    }
+
+    /// Checks each receipt of a batch: the writes that record who holds
+    /// this agency's records, the receipts to forward towards their
+    /// authors, and how many were accepted.
+    fn sort_receipts(
+        &self,
+        peer: &str,
+        batch: pb::ReceiptBatch,
+        m: &crate::membership::manifest::Trusted,
+    ) -> Result<Sorted, NodeError> {
         let now = crate::now_ms();
         let mut accepted = 0u32;
         let mut writes = Vec::new();
         let mut forward: BTreeMap<String, Vec<pb::Receipt>> = BTreeMap::new();
+        let mut added = super::AddedCache::default();
         for r in batch.receipts {
-            let Some(body) = self.checked_receipt(peer, &r, &m, now) else {
+            let Some(body) = self.checked_receipt(peer, &r, m, now) else {
                 continue;
             };
             if body.author == self.agency.as_str() {
-                let (w, outside) = self.holder_writes(&body, &r, &m, now)?;
+                let (w, outside) = self.holder_writes(&body, &r, m, &mut added)?;
                 if !outside.is_empty() {
                     self.refuse_receipt(
                         peer,
                         format!(
-                            "{} claims to hold {}, outside its audience: it cannot have received it",
+                            "{} claims to hold {}, outside its audience when it says it stored it: it cannot have received it",
                             body.holder,
                             outside.iter().map(RecordId::to_hex).collect::<Vec<_>>().join(", ")
                         ),
@@ -107,13 +140,7 @@ impl Node {
             }
             accepted += 1;
         }
-        if !writes.is_empty() {
-            self.store.write_peer_state(writes).await?;
-        }
-        for (t, rs) in forward {
-            self.queue_receipts(&t, rs).await?;
-        }
-        Ok(accepted)
+        Ok((accepted, writes, forward))
     }
 
     /// The body of a receipt that verifies against the manifest and is not
@@ -168,7 +195,7 @@ impl Node {
         body: &pb::ReceiptBody,
         r: &pb::Receipt,
         m: &crate::membership::manifest::Trusted,
-        now: i64,
+        added: &mut super::AddedCache,
     ) -> Result<(Vec<PeerWrite>, Vec<RecordId>), NodeError> {
         let hash: [u8; 32] = Sha256::digest(&r.body).into();
         let mut writes = Vec::new();
@@ -179,13 +206,14 @@ impl Node {
             };
             let ours = match self.store.get(&rid)? {
                 Some(s) if s.record.body().author == self.agency.as_str() => {
-                    let added = super::AddedCache::default().of(self, &s.record).to_vec();
+                    // In the audience when the holder says it stored it.
+                    let added = added.of(self, &s.record);
                     if !crate::policy::in_audience_with(
                         s.record.body(),
                         &body.holder,
                         m,
-                        now,
-                        &added,
+                        body.at,
+                        added,
                     ) {
                         outside.push(rid);
                         continue;

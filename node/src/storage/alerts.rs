@@ -38,7 +38,7 @@ impl Store {
     ) -> Result<Vec<pb::Alert>, StoreError> {
         let mut writes: Vec<KvWrite> = Vec::with_capacity(alerts.len() * 2 + 1);
         for a in &mut alerts {
-            a.id = self.trees().db.generate_id()? + 1;
+            a.id = self.trees().next_id()? + 1;
             let record: RecordId = a
                 .record
                 .parse()

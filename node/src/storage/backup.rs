@@ -31,6 +31,11 @@ pub struct BackupManifest {
     pub taken_at: i64,
     /// Records held at that moment.
     pub records: u64,
+    /// An id above every id the store had issued (alerts, receipt queue
+    /// numbers): sled's generator is not in any tree, so a restore
+    /// starts above it.
+    #[serde(default)]
+    pub ids_issued: u64,
     /// One entry per sled tree.
     pub trees: Vec<TreeFile>,
 }
@@ -90,6 +95,7 @@ fn write_backup(t: &Trees, dir: &Path, now_ms: i64) -> Result<BackupManifest, St
         schema: SCHEMA,
         taken_at: now_ms,
         records: t.records.len() as u64,
+        ids_issued: t.next_id()? + 1,
         trees: Vec::new(),
     };
     for (i, name) in t.db.tree_names().into_iter().enumerate() {
@@ -229,11 +235,36 @@ pub fn restore(backup: &Path, db: &Path, agency: &str) -> Result<BackupManifest,
             let tree = sled_db.open_tree(name)?;
             read_tree(&tree, &file_of(backup, &tf.file)?)?;
         }
+        continue_after_backup(&sled_db, &m)?;
         sled_db.flush()?;
     }
     sync_tree(&partial)?;
     std::fs::rename(&partial, db).map_err(|e| io("move into place", db, e))?;
+    if let Some(parent) = db.parent() {
+        File::open(parent)
+            .and_then(|d| d.sync_all())
+            .map_err(|e| io("sync", parent, e))?;
+    }
     Ok(m)
+}
+
+/// Feed positions after a restore: the node may have written positions
+/// past the backup before it was lost, and its peers' cursors may be
+/// there; new records go well above them (2^32 further), so peers pull
+/// them instead of skipping them. And ids start above every id issued.
+const FEED_JUMP: u64 = 1 << 32;
+
+fn continue_after_backup(db: &sled::Db, m: &BackupManifest) -> Result<(), StoreError> {
+    let meta = db.open_tree("meta")?;
+    let records = db.open_tree("seq_record")?;
+    let last = records.last()?.map_or(0, |(k, _)| keys::u64_from(&k));
+    let mark = meta
+        .get(keys::NEXT_SEQ_KEY)?
+        .map_or(0, |v| keys::u64_from(&v));
+    let next = (last + 1).max(mark) + FEED_JUMP;
+    meta.insert(keys::NEXT_SEQ_KEY, &next.to_be_bytes())?;
+    meta.insert(keys::ID_FLOOR_KEY, &m.ids_issued.to_be_bytes())?;
+    Ok(())
 }
 
 /// Loads one tree file into `tree`, in batches.

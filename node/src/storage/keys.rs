@@ -353,6 +353,9 @@ pub(crate) fn holder_key(id: &RecordId, holder: &str) -> Vec<u8> {
 /// feed head never goes back when its last records are deleted.
 pub(crate) const NEXT_SEQ_KEY: &str = "next_seq";
 
+/// `meta`: what a restore adds to sled's id generator (see `Trees::next_id`).
+pub(crate) const ID_FLOOR_KEY: &str = "id_floor";
+
 /// `meta` key: 1 once the writer stopped cleanly, 0 while running.
 pub(crate) const CLEAN_KEY: &str = "clean";
 

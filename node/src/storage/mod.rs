@@ -261,9 +261,18 @@ pub(crate) struct Trees {
     pub(crate) followups: sled::Tree,
     /// The filters of every batch's rare terms.
     pub(crate) rare: rare::RareFilters,
+    /// Added to sled's id generator: a restored database starts that
+    /// generator again from 0 (it is not in any tree), so a restore sets a
+    /// floor above every id the backup holds (`keys::ID_FLOOR_KEY`).
+    pub(crate) id_floor: u64,
 }
 
 impl Trees {
+    /// A new unique id (alert numbers, receipt queue numbers).
+    pub(crate) fn next_id(&self) -> Result<u64, StoreError> {
+        Ok(self.db.generate_id()? + self.id_floor)
+    }
+
     pub(crate) fn side(&self, side: Side) -> &sled::Tree {
         match side {
             Side::Meta => &self.meta,

@@ -88,9 +88,18 @@ impl Trees {
             filter_keys: t("epochtoken_key")?,
             filter_log: t("epochseq_token")?,
             followups: t("peerkey_followup")?,
+            id_floor: meta_u64(&db, keys::ID_FLOOR_KEY)?,
             db,
         })
     }
+}
+
+/// A `meta` number (0 when absent).
+fn meta_u64(db: &sled::Db, key: &str) -> Result<u64, StoreError> {
+    Ok(db
+        .open_tree("meta")?
+        .get(key)?
+        .map_or(0, |v| keys::u64_from(&v)))
 }
 
 /// Converts a data dir of an older schema: records by feed position, the

@@ -204,7 +204,7 @@ impl Store {
 
     /// A fresh, increasing queue number.
     pub fn next_queue_number(&self) -> Result<u64, StoreError> {
-        Ok(self.trees.db.generate_id()?)
+        self.trees.next_id()
     }
 
     /// On the author's node: who holds record `id` (agency, since when),

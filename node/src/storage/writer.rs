@@ -328,8 +328,8 @@ impl Writer {
                     self.chain.append(&self.t.audit, a)?;
                 }
                 if let Some(then) = then {
-                    let db = &self.t.db;
-                    let mut next_id = || db.generate_id().map_err(StoreError::from);
+                    let t = &self.t;
+                    let mut next_id = || t.next_id();
                     let writes = then(&results, &mut next_id);
                     self.pending_kv
                         .extend(writes.into_iter().map(super::PeerWrite::into_kv));

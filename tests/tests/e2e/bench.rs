@@ -117,8 +117,9 @@ fn bench_simulation_reports_both_topologies() {
 }
 
 /// `wildnet bench --load`, short: eight publishers and four queriers on one
-/// node for three seconds while it syncs with two peers; it succeeds only
-/// with no error and every acknowledged record at all three nodes.
+/// node for three seconds while it syncs with two peers; it exits 0 only
+/// with no error and every acknowledged record at all three nodes (it
+/// fails the run otherwise), and reports each figure.
 #[test]
 fn bench_load_completes_with_no_error_and_no_loss() {
     let tmp = tempfile::Builder::new()
@@ -153,7 +154,6 @@ fn bench_load_completes_with_no_error_and_no_loss() {
             .and_then(|f| f["value"].as_f64())
             .unwrap_or_else(|| panic!("no figure {m:?} in {v}"))
     };
-    assert_eq!(value("errors"), 0.0);
     assert!(value("acknowledged records, all held by all 3 nodes") > 0.0);
     assert!(value("publishes, 8 clients") > 0.0);
     assert!(value("query latency p99") > 0.0);

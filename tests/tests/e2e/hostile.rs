@@ -242,7 +242,18 @@ async fn a_future_dated_record_is_refused_until_the_clocks_agree() {
     })
     .await
     .expect("restart KE with no allowance");
+    let replaced = chrono::Utc::now().timestamp_millis();
     let rogue = RoguePeer::replace(&mut fed, "GB-NWCU").await;
+    // KE's link redials with backoff: the record is dated from the moment
+    // KE follows the replacement's feed, so it arrives still ahead.
+    crate::sync::wait_until("KE to follow the replaced GB's feed", || async {
+        let peers = fed.node("KE-KWS").peers().await.expect("peers");
+        peers
+            .peers
+            .iter()
+            .any(|p| p.agency == "GB-NWCU" && p.caught_up_at > replaced)
+    })
+    .await;
     let mut body = drafts::signed_note_body("GB-NWCU", 1, pb::Scope::Federation);
     body.created_at = chrono::Utc::now().timestamp_millis() + 3_000;
     let ahead = Record::sign(body, &rogue.key);

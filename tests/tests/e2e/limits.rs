@@ -22,6 +22,29 @@ fn tls_key(dir: &Path) -> rcgen::KeyPair {
         .expect("key")
 }
 
+/// Opens Pull streams until one is refused: the open ones and the refusal.
+async fn flood(
+    ch: &tonic::transport::Channel,
+) -> (Vec<tonic::Streaming<pb::PullItem>>, tonic::Status) {
+    let mut held = Vec::new();
+    loop {
+        let mut c = pb::federation_client::FederationClient::new(ch.clone());
+        let req = pb::PullRequest {
+            since: 0,
+            follow: true,
+            ..Default::default()
+        };
+        match c.pull(req).await {
+            Ok(stream) => held.push(stream.into_inner()),
+            Err(e) => return (held, e),
+        }
+        assert!(
+            held.len() <= 2,
+            "a third stream was opened over peer_streams = 2"
+        );
+    }
+}
+
 /// ZA opens Pull streams to KE until KE refuses one; GB keeps syncing
 /// with KE meanwhile, and KE names the refusals in its peers.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -33,7 +56,13 @@ async fn a_flooding_peer_is_refused_while_another_syncs() {
     fed.wait_peer_state("KE-KWS", &["ZA-DFFE", "GB-NWCU"], "authenticated")
         .await
         .expect("links");
+    // ZA's own node is stopped: its streams go, and the flood below holds
+    // every place of ZA's allowance.
     let za_dir = fed.node("ZA-DFFE").dir.clone();
+    fed.node_mut("ZA-DFFE")
+        .stop()
+        .await
+        .expect("stop ZA's node");
     let key = tls_key(&za_dir);
     let cert = wildnet_node::secretariat::read_cert_pem(&za_dir.join("federation/tls.cert.pem"))
         .expect("cert");
@@ -44,27 +73,21 @@ async fn a_flooding_peer_is_refused_while_another_syncs() {
     )
     .await
     .expect("ZA's channel");
-    // ZA's own node holds some of its allowance already: at most two
-    // more streams open before the refusal.
-    let mut held = Vec::new();
-    let refusal = loop {
-        let mut c = pb::federation_client::FederationClient::new(ch.clone());
-        match c
-            .pull(pb::PullRequest {
-                since: 0,
-                follow: true,
-                ..Default::default()
-            })
-            .await
-        {
-            Ok(stream) => held.push(stream.into_inner()),
-            Err(e) => break e,
-        }
-        assert!(
-            held.len() <= 2,
-            "a third stream was opened over peer_streams = 2"
-        );
-    };
+    // Until KE has seen the stopped node's streams close, fewer places are
+    // free: open streams until refused, again, until exactly two open.
+    let (held, refusal) = wildnet_testbed::wait::until(
+        "ZA to hold exactly its two streams",
+        wildnet_testbed::wait::DEFAULT,
+        || {
+            let ch = ch.clone();
+            async move {
+                let (held, refusal) = flood(&ch).await;
+                Ok((held.len() == 2).then_some((held, refusal)))
+            }
+        },
+    )
+    .await
+    .expect("the allowance frees up");
     assert_eq!(refusal.code(), tonic::Code::ResourceExhausted, "{refusal}");
     assert!(
         refusal.message().contains("[limits] peer_streams = 2"),

@@ -233,7 +233,6 @@ pub(super) async fn run(
     let (q50, q99) = p50_p99(seen.query_ms);
     r.add(area, "query latency p50", q50, "ms");
     r.add(area, "query latency p99", q99, "ms");
-    r.add(area, "errors", 0.0, "");
     r.add(
         area,
         "acknowledged records, all held by all 3 nodes",

@@ -42,6 +42,16 @@ async fn a_backup_restores_to_the_same_store() {
     let r = store.check().await.expect("check");
     assert_eq!(r.problems, Vec::<String>::new());
     assert_eq!(r.records, m.records);
+    // New positions and ids go above anything the lost store may have
+    // written after the backup.
+    let later = put(&store, &rec(body(9001, "Panthera leo", "TZ")))
+        .await
+        .expect("a new record");
+    assert!(
+        matches!(later, Inserted::New(seq) if seq > 1 << 32),
+        "{later:?}"
+    );
+    assert!(store.next_queue_number().expect("id") >= m.ids_issued);
     // A second restore never overwrites.
     store.close();
     drop(store);
