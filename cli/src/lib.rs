@@ -132,6 +132,9 @@ pub enum Command {
     Audit(cmd::admin::AuditArgs),
     /// Show who the node is and what it holds
     Info,
+    /// One screen: holdings, peers, rejections, follow-ups, alerts; exit 4
+    /// when something needs attention
+    Status,
     /// Operator tasks: check the store, back it up, restore a backup
     Admin(cmd::maintain::AdminArgs),
     /// Generate synthetic data (listings, seizures, entities) for demos, tests and the bench
@@ -217,6 +220,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Command::Retract(a) => cmd::admin::retract(&mut client, a, f).await,
             Command::Audit(a) => cmd::admin::audit(&mut client, a, f).await,
             Command::Info => cmd::admin::info(&mut client, f).await,
+            Command::Status => cmd::status::run(&mut client, f).await,
             Command::Admin(a) => cmd::maintain::run(&mut client, a, f).await,
         }
     })

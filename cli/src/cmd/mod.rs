@@ -16,3 +16,4 @@ pub mod op;
 pub mod publish;
 pub mod read;
 pub mod simulate;
+pub mod status;

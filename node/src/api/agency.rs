@@ -73,6 +73,8 @@ impl Agency for AgencyService {
             signing_public_key: hex::encode(n.public_key().as_bytes()),
             records: n.store().record_count().map_err(|e| status(e.into()))?,
             feed_head: n.store().feed_head().map_err(|e| status(e.into()))?,
+            disk_bytes: n.store().size_on_disk().map_err(|e| status(e.into()))?,
+            tombstones: n.store().tombstone_count().map_err(|e| status(e.into()))?,
         }))
     }
 

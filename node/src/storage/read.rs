@@ -259,6 +259,11 @@ impl Store {
         })
     }
 
+    /// The database's size on disk, bytes (sled's own count).
+    pub fn size_on_disk(&self) -> Result<u64, StoreError> {
+        Ok(self.trees.db.size_on_disk()?)
+    }
+
     /// Number of tombstones.
     pub fn tombstones(&self) -> usize {
         self.trees.tombstones.len()

@@ -21,5 +21,6 @@ mod operations;
 mod refusals;
 mod relay;
 mod retraction;
+mod status;
 mod sync;
 mod walkthrough;
