@@ -149,6 +149,8 @@ pub enum Command {
     Peers,
     /// Pull from peers now; --wait returns once caught up
     Sync(cmd::federation::SyncArgs),
+    /// Print the shell completion script (bash, zsh, fish, …)
+    Completions(cmd::completions::CompletionsArgs),
     /// Measure ingest, query and sync against this machine's own limits
     /// (a throw-away three-agency federation of real nodes)
     Bench(cmd::bench::BenchArgs),
@@ -168,6 +170,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Init(args) => return cmd::init::run(args, format),
         Command::Generate(args) => return cmd::generate::run(args),
         Command::Keys(args) => return cmd::init::keys(args, format),
+        Command::Completions(args) => return cmd::completions::run(args),
         Command::Admin(cmd::maintain::AdminArgs {
             action: cmd::maintain::AdminAction::Restore { dir },
         }) => return cmd::maintain::restore(&cli.node, dir, format),
@@ -193,6 +196,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             | Command::Federation(_)
             | Command::Keys(_)
             | Command::Bench(_)
+            | Command::Completions(_)
             | Command::Demo(_) => {
                 unreachable!("handled above")
             }

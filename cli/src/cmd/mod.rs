@@ -3,6 +3,7 @@
 pub mod admin;
 pub mod alerts;
 pub mod bench;
+pub mod completions;
 pub mod correlate;
 pub mod deconflict;
 pub mod export;
