@@ -90,7 +90,7 @@ pub fn normalise(kind: i32, value: &str, region: Option<&str>) -> Result<String,
             v.len()
         ));
     }
-    match pb::SelectorKind::try_from(kind).unwrap_or(pb::SelectorKind::Unspecified) {
+    let normal = match pb::SelectorKind::try_from(kind).unwrap_or(pb::SelectorKind::Unspecified) {
         pb::SelectorKind::Unspecified => Err(format!("selector kind is missing: use {KIND_LIST}")),
         pb::SelectorKind::Phone => phone(v, region),
         pb::SelectorKind::Email => email(v),
@@ -99,7 +99,17 @@ pub fn normalise(kind: i32, value: &str, region: Option<&str>) -> Result<String,
         pb::SelectorKind::Wallet => wallet(v),
         pb::SelectorKind::Imo => imo(v),
         pb::SelectorKind::Plate => plate(v),
+    }?;
+    // Percent-encoding can lengthen a URL past the limit: such a normal
+    // form could not be normalised (or stored) again, so it is refused
+    // here (found by fuzzing: fuzz/regressions/selector/).
+    if normal.len() > MAX_VALUE {
+        return Err(format!(
+            "selector value is {} bytes in its normal form, over {MAX_VALUE}",
+            normal.len()
+        ));
     }
+    Ok(normal)
 }
 
 /// The correlation key of a stored selector: `kind:value` in this node's

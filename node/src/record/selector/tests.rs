@@ -324,3 +324,14 @@ proptest! {
         }
     }
 }
+
+/// A URL whose percent-encoded normal form is over the value limit is
+/// refused, not returned: normalising it again would fail (a fuzz find).
+#[test]
+fn a_normal_form_over_the_limit_is_refused() {
+    let long = format!("https://shop.example/?q={}", "\u{00e9}".repeat(900));
+    assert!(long.len() <= MAX_VALUE);
+    let e =
+        normalise(pb::SelectorKind::Url as i32, &long, None).expect_err("too long once encoded");
+    assert!(e.contains("in its normal form"), "{e}");
+}
