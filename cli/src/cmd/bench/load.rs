@@ -17,7 +17,7 @@ use tempfile::TempDir;
 use wildnet_proto::v1 as pb;
 use wildnet_testbed::Node;
 
-use super::report::{self, Report, ms, p50_p99};
+use super::report::{Report, ms, p50_p99};
 use super::{BenchArgs, Plan, create_federation, note};
 use crate::Format;
 
@@ -186,6 +186,13 @@ async fn converge(nodes: &[Node], acked: &[String], bar: &ProgressBar) -> anyhow
     Ok(secs)
 }
 
+/// The p50 and p99 rows of one kind of call.
+fn latencies(r: &mut Report, what: &str, samples: Vec<f64>) {
+    let (p50, p99) = p50_p99(samples);
+    r.add("load", format!("{what} latency p50"), p50, "ms");
+    r.add("load", format!("{what} latency p99"), p99, "ms");
+}
+
 pub(super) async fn run(
     a: &BenchArgs,
     plan: Plan,
@@ -221,18 +228,14 @@ pub(super) async fn run(
         seen.publish_ms.len() as f64 / elapsed,
         "/s",
     );
-    let (p50, p99) = p50_p99(seen.publish_ms);
-    r.add(area, "publish latency p50", p50, "ms");
-    r.add(area, "publish latency p99", p99, "ms");
+    latencies(&mut r, "publish", seen.publish_ms);
     r.add(
         area,
         format!("queries, {} clients", a.queriers),
         seen.query_ms.len() as f64 / elapsed,
         "/s",
     );
-    let (q50, q99) = p50_p99(seen.query_ms);
-    r.add(area, "query latency p50", q50, "ms");
-    r.add(area, "query latency p99", q99, "ms");
+    latencies(&mut r, "query", seen.query_ms);
     r.add(
         area,
         "acknowledged records, all held by all 3 nodes",
@@ -246,13 +249,5 @@ pub(super) async fn run(
         records: seen.acked.len() as u64,
         ..plan
     };
-    let total = started.elapsed().as_secs_f64();
-    let kept = if a.keep {
-        Some(root.keep())
-    } else {
-        root.close().context("cannot remove the bench dir")?;
-        None
-    };
-    report::print(&r, &plan, total, kept.as_deref(), format)?;
-    Ok(ExitCode::SUCCESS)
+    super::finish(root, a.keep, &r, &plan, started, format)
 }

@@ -235,13 +235,25 @@ pub async fn run(a: BenchArgs, format: Format) -> anyhow::Result<ExitCode> {
         n.terminate()?;
     }
     bar.finish_and_clear();
+    finish(root, a.keep, &r, &plan, started, format)
+}
+
+/// Keeps or removes the run's dir, then prints the report.
+fn finish(
+    root: tempfile::TempDir,
+    keep: bool,
+    r: &Report,
+    plan: &Plan,
+    started: Instant,
+    format: Format,
+) -> anyhow::Result<ExitCode> {
     let total = started.elapsed().as_secs_f64();
-    let kept = if a.keep {
+    let kept = if keep {
         Some(root.keep())
     } else {
         root.close().context("cannot remove the bench dir")?;
         None
     };
-    report::print(&r, &plan, total, kept.as_deref(), format)?;
+    report::print(r, plan, total, kept.as_deref(), format)?;
     Ok(ExitCode::SUCCESS)
 }
