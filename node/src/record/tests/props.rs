@@ -7,7 +7,7 @@ use proptest::prelude::*;
 use super::*;
 
 fn text() -> impl Strategy<Value = String> {
-    "[a-zA-Z0-9 àéü€,.:;!?-]{1,200}"
+    "[a-zA-Z0-9][a-zA-Z0-9 àéü€,.:;!?-]{0,199}"
 }
 
 fn note_body() -> impl Strategy<Value = pb::RecordBody> {
