@@ -174,6 +174,9 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Admin(cmd::maintain::AdminArgs {
             action: cmd::maintain::AdminAction::Restore { dir },
         }) => return cmd::maintain::restore(&cli.node, dir, format),
+        Command::Admin(cmd::maintain::AdminArgs {
+            action: cmd::maintain::AdminAction::HttpUser { name, users },
+        }) => return cmd::maintain::http_user(&cli.node, name, users.as_deref(), format),
         _ => {}
     }
     let rt = tokio::runtime::Builder::new_multi_thread()

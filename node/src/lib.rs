@@ -8,6 +8,8 @@
 //! **Pure domain** — no files, no sockets, no clock but what is passed in.
 //! - [`limits`]: the machine's own limits, measured in-process for the
 //!   benchmark, and `par_map` over the cores.
+//! - [`telemetry`]: the event metrics (counters, histograms) every layer
+//!   adds to; `/metrics` serves them.
 //! - [`species`]: the shipped CITES reference table that normalises names.
 //! - [`record`]: record ids, agency ids, validation, normalisation, index
 //!   terms, and the one place that signs and verifies records — Ed25519
@@ -49,11 +51,14 @@
 //! **Surface**
 //! - [`api`]: the two gRPC services (Agency, Federation): convert, call the
 //!   node, map the result; nothing else.
+//! - [`http`]: the HTTP listener — `/metrics`, `/healthz`, `/readyz` and
+//!   the read-only dashboard (server-rendered HTML, inline SVG plots).
 //! - [`server`]: runs the listeners with health and reflection until
 //!   shutdown.
 //! - [`client`]: connects a CLI to a node.
 
 pub mod limits;
+pub mod telemetry;
 pub mod species;
 pub mod record;
 pub mod warninglist;
@@ -70,6 +75,7 @@ pub mod federation;
 pub mod node;
 pub mod sync;
 pub mod api;
+pub mod http;
 pub mod server;
 pub mod client;
 

@@ -56,6 +56,7 @@ pub async fn run_with(
         )
     })?;
     let mut up = Running::new();
+    serve_http(&node, &settings, &mut up).await?;
     // One allowance for the Agency API on every listener it is served on.
     let api_slots = Arc::new(tokio::sync::Semaphore::new(settings.api_requests));
     serve_tcp(&node, &settings, &api_slots, &mut up).await?;
@@ -67,6 +68,7 @@ pub async fn run_with(
     up.spawn("unix socket server", move |stop| {
         router.serve_with_incoming_shutdown(UnixListenerStream::new(uds), stop)
     });
+    up.ready.set(true);
     up.tasks.push(tokio::spawn(purge_loop(
         node.clone(),
         settings.purge_interval_secs,
@@ -99,6 +101,8 @@ struct Running {
     tasks: Vec<tokio::task::JoinHandle<()>>,
     /// Ends the background thread's runtime (dropped at the end).
     background: Option<tokio::sync::oneshot::Sender<()>>,
+    /// What `/readyz` reports: every listener bound, not stopping.
+    ready: crate::http::Ready,
 }
 
 impl Running {
@@ -108,6 +112,7 @@ impl Running {
             servers: tokio::task::JoinSet::new(),
             tasks: Vec::new(),
             background: None,
+            ready: crate::http::Ready::default(),
         }
     }
 
@@ -150,6 +155,7 @@ impl Running {
     /// else holds the node, so the database is released when this returns
     /// (an in-process restart opens it again at once).
     async fn stop(mut self, node: Arc<Node>, settings: &Settings) {
+        self.ready.set(false);
         node.close();
         if let Some(f) = node.federation() {
             f.close();
@@ -169,6 +175,7 @@ impl Running {
         let _ = std::fs::remove_file(settings.data_dir.join(FEDERATION_ADDR_FILE));
         let _ = std::fs::remove_file(&settings.socket);
         let _ = std::fs::remove_file(settings.data_dir.join(TCP_ADDR_FILE));
+        let _ = std::fs::remove_file(settings.data_dir.join(crate::http::HTTP_ADDR_FILE));
         node.store().close();
         let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
         while Arc::strong_count(&node) > 1 && tokio::time::Instant::now() < deadline {
@@ -200,6 +207,18 @@ async fn serve_tcp(
     up.spawn("tcp server", move |stop| {
         router.serve_with_incoming_shutdown(incoming, stop)
     });
+    Ok(())
+}
+
+/// The HTTP listener (`[http]`), when on.
+async fn serve_http(node: &Arc<Node>, settings: &Settings, up: &mut Running) -> anyhow::Result<()> {
+    let Some(h) = &settings.http else {
+        return Ok(());
+    };
+    let tasks = crate::http::start(node, h, &settings.data_dir, &up.ready, &up.stop)
+        .await
+        .map_err(anyhow::Error::msg)?;
+    up.tasks.extend(tasks);
     Ok(())
 }
 
@@ -293,7 +312,13 @@ async fn router(
     let agency = AgencyServer::new(AgencyService::new(node.clone()))
         .max_decoding_message_size(settings.max_message_bytes)
         .max_encoding_message_size(settings.max_message_bytes);
-    let agency = ApiLimit::new(agency, api_slots.clone(), settings.api_requests);
+    let refused = node
+        .store()
+        .telemetry()
+        .limit_refusals
+        .get_or_create(&crate::telemetry::label("setting", "limits.api_requests"))
+        .clone();
+    let agency = ApiLimit::new(agency, api_slots.clone(), settings.api_requests, refused);
     Ok(base_router::<AgencyServer<AgencyService>>(None)
         .await?
         .add_service(agency))
@@ -336,10 +361,12 @@ fn federation_incoming(
                         let _ = tx.send(Ok(conn)).await;
                     }
                     Ok(Err(e)) => {
+                        count_tls_refusal(&node, crate::membership::tls::refusal_reason(&e));
                         tracing::warn!(peer_addr = %addr, cause = %e, "federation connection refused at TLS handshake");
                         node.audit_nowait(&format!("tcp:{addr}"), "tls-refused", e.to_string());
                     }
                     Err(_) => {
+                        count_tls_refusal(&node, "timeout");
                         tracing::warn!(peer_addr = %addr, "federation TLS handshake timed out")
                     }
                 }
@@ -347,6 +374,13 @@ fn federation_incoming(
         }
     });
     (ReceiverStream::new(rx), task)
+}
+
+fn count_tls_refusal(node: &Node, reason: &str) {
+    crate::telemetry::Telemetry::inc(
+        &node.store().telemetry().tls_refusals,
+        crate::telemetry::label("reason", reason),
+    );
 }
 
 /// Binds the Unix socket with mode 0600, replacing a stale socket file but

@@ -87,6 +87,16 @@ pub fn build(spec: &FedSpec, root: &Path) -> anyhow::Result<Built> {
         if let Some(secs) = spec.hello_interval_secs {
             cfg.set_hello_interval(secs);
         }
+        if let Some(base) = spec.http {
+            let port = match base {
+                0 => 0,
+                b => u16::try_from(i)
+                    .ok()
+                    .and_then(|i| b.checked_add(i))
+                    .context("the HTTP base port is too high for this many agencies")?,
+            };
+            cfg.set_http_listen(&format!("127.0.0.1:{port}"));
+        }
         for (_, peer, tlp) in spec.shares.iter().filter(|(who, _, _)| *who == a.id) {
             cfg.set_share_max_tlp(peer, tlp);
         }

@@ -79,6 +79,16 @@ impl Node {
         self.dir.join(layout::DATA_DIR).join(layout::SOCKET_NAME)
     }
 
+    /// The bound address of the node's HTTP listener, while it runs with
+    /// one (`[http] listen`).
+    pub fn http_addr(&self) -> Option<SocketAddr> {
+        let file = self
+            .dir
+            .join(layout::DATA_DIR)
+            .join(wildnet_node::http::HTTP_ADDR_FILE);
+        std::fs::read_to_string(file).ok()?.trim().parse().ok()
+    }
+
     /// A child process's log (stderr), appended across restarts.
     pub fn log(&self) -> PathBuf {
         self.dir.join("node.log")

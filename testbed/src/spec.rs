@@ -81,6 +81,9 @@ pub struct FedSpec {
     /// Per-peer sharing policies: (agency, peer, max_tlp) written to the
     /// agency's `[federation.share.<peer>]`.
     pub shares: Vec<(String, String, String)>,
+    /// The HTTP listeners (`[http] listen`): off (None), on a port the OS
+    /// picks (0: read it back with `Node::http_addr`), or on `base + i`.
+    pub http: Option<u16>,
 }
 
 impl FedSpec {
@@ -98,6 +101,7 @@ impl FedSpec {
             label: "test".into(),
             secretariat_dir: "fed".into(),
             shares: Vec::new(),
+            http: None,
         }
     }
 
@@ -142,6 +146,13 @@ impl FedSpec {
     /// `hello_interval_secs` (`None`: leave the default).
     pub fn hello_interval(mut self, secs: Option<u64>) -> FedSpec {
         self.hello_interval_secs = secs;
+        self
+    }
+
+    /// Every node with an HTTP listener: on a port the OS picks (`0`), or
+    /// agency `i` on `base + i`.
+    pub fn http(mut self, base: u16) -> FedSpec {
+        self.http = Some(base);
         self
     }
 

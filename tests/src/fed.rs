@@ -19,6 +19,15 @@ pub async fn federation(
     groups: &[(&str, &[&str])],
     links: Option<&[(&str, &str)]>,
 ) -> Federation {
+    let mut spec = wildnet_testbed::FedSpec::new(agencies).groups(groups);
+    if let Some(pairs) = links {
+        spec = spec.pairs(pairs);
+    }
+    federation_of(spec).await
+}
+
+/// The federation `spec` describes, in process.
+pub async fn federation_of(spec: wildnet_testbed::FedSpec) -> Federation {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("WILDNET_TEST_LOG")
@@ -26,10 +35,6 @@ pub async fn federation(
         )
         .with_writer(std::io::stderr)
         .try_init();
-    let mut spec = wildnet_testbed::FedSpec::new(agencies).groups(groups);
-    if let Some(pairs) = links {
-        spec = spec.pairs(pairs);
-    }
     Federation::start(&spec, wildnet_testbed::Kind::InProcess)
         .await
         .expect("start the federation")

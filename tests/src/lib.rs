@@ -8,6 +8,7 @@
 pub mod fed;
 pub mod fuzz;
 pub mod rogue;
+pub mod web;
 
 use std::path::PathBuf;
 use std::process::{Command, ExitStatus, Output};

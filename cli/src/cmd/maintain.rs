@@ -1,6 +1,6 @@
-//! `wildnet admin check | backup DIR | restore DIR`: the operator's
-//! consistency check, backups of a running node, and restore into a
-//! stopped one.
+//! `wildnet admin check | backup DIR | restore DIR | http-user NAME`: the
+//! operator's consistency check, backups of a running node, restore into a
+//! stopped one, and the dashboard's users.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -40,6 +40,17 @@ pub enum AdminAction {
         /// The backup's directory
         dir: PathBuf,
     },
+    /// Add a dashboard user, or set a new password (argon2id hash in the
+    /// [http] users file); the password is read from the terminal without
+    /// echo, or as one line from standard input
+    HttpUser {
+        /// The user's name (letters, digits, '.', '_', '-')
+        name: String,
+        /// The users file (default: [http] users of node.toml, else
+        /// http/users.toml in the agency dir)
+        #[arg(long)]
+        users: Option<PathBuf>,
+    },
 }
 
 /// Runs `admin check` and `admin backup` against a running node.
@@ -51,7 +62,9 @@ pub async fn run(
     match a.action {
         AdminAction::Check => check(client, format).await,
         AdminAction::Backup { dir } => backup(client, &dir, format).await,
-        AdminAction::Restore { .. } => unreachable!("restore runs without a node"),
+        AdminAction::Restore { .. } | AdminAction::HttpUser { .. } => {
+            unreachable!("restore and http-user run without a node")
+        }
     }
 }
 
@@ -140,4 +153,62 @@ pub fn restore(node: &str, backup: &Path, format: Format) -> anyhow::Result<Exit
         ))?,
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Runs `admin http-user`: adds `name` to the dashboard's users file.
+pub fn http_user(
+    node: &str,
+    name: &str,
+    users: Option<&Path>,
+    format: Format,
+) -> anyhow::Result<ExitCode> {
+    let cfg = Path::new(node).join(wildnet_node::layout::CONFIG_FILE);
+    let configured = if cfg.exists() {
+        wildnet_node::config::Settings::load(&cfg)?
+            .http
+            .and_then(|h| h.users)
+    } else {
+        None
+    };
+    let path = match (users, &configured) {
+        (Some(p), _) => p.to_path_buf(),
+        (None, Some(p)) => p.clone(),
+        (None, None) => Path::new(node).join("http/users.toml"),
+    };
+    let password = read_password(name)?;
+    wildnet_node::http::users::set_user(&path, name, &password).map_err(anyhow::Error::msg)?;
+    let hint = if configured.as_deref() == Some(path.as_path()) {
+        String::new()
+    } else {
+        format!(
+            "; set [http] users = \"{}\" in node.toml and restart the node",
+            path.display()
+        )
+    };
+    match format {
+        Format::Json => output::json(&serde_json::json!({ "user": name, "users": path }))?,
+        Format::Table => output::line(&format!(
+            "{name} can log in to the dashboard ({} updated){hint}",
+            path.display()
+        ))?,
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The password: asked twice on a terminal, else one line of stdin.
+fn read_password(name: &str) -> anyhow::Result<String> {
+    use std::io::IsTerminal;
+    if std::io::stdin().is_terminal() {
+        let first = rpassword::prompt_password(format!("password for {name}: "))?;
+        let again = rpassword::prompt_password("again: ")?;
+        if first != again {
+            bail!("the two passwords differ: nothing changed");
+        }
+        return Ok(first);
+    }
+    let mut line = String::new();
+    std::io::stdin()
+        .read_line(&mut line)
+        .context("cannot read the password from standard input")?;
+    Ok(line.trim_end_matches(['\r', '\n']).to_string())
 }

@@ -39,6 +39,14 @@ impl FederationService {
             Ok(permit) => Ok((peer, permit)),
             Err(refusal) => {
                 tracing::warn!(peer = %peer, cause = %refusal.message(), "federation call refused: over its limit");
+                let setting = match kind {
+                    Kind::Call => "limits.peer_requests",
+                    Kind::Stream => "limits.peer_streams",
+                };
+                crate::telemetry::Telemetry::inc(
+                    &self.node.store().telemetry().limit_refusals,
+                    crate::telemetry::label("setting", setting),
+                );
                 if let Some(fed) = self.node.federation() {
                     fed.peer_update(&peer, |p| {
                         p.limited += 1;

@@ -130,15 +130,23 @@ pub struct ApiLimit<S> {
     inner: S,
     slots: Arc<Semaphore>,
     limit: usize,
+    refused: prometheus_client::metrics::counter::Counter,
 }
 
 impl<S> ApiLimit<S> {
-    /// `inner`, serving at most `slots`' permits at once.
-    pub fn new(inner: S, slots: Arc<Semaphore>, limit: usize) -> ApiLimit<S> {
+    /// `inner`, serving at most `slots`' permits at once; each refusal
+    /// adds one to `refused`.
+    pub fn new(
+        inner: S,
+        slots: Arc<Semaphore>,
+        limit: usize,
+        refused: prometheus_client::metrics::counter::Counter,
+    ) -> ApiLimit<S> {
         ApiLimit {
             inner,
             slots,
             limit,
+            refused,
         }
     }
 }
@@ -170,6 +178,7 @@ where
             }
             Err(_) => {
                 let limit = self.limit;
+                self.refused.inc();
                 tracing::warn!(limit, "agency api request refused: too many in progress");
                 let s = Status::resource_exhausted(format!(
                     "the node is serving {limit} Agency API requests already, its limit \

@@ -78,6 +78,16 @@ impl NodeToml {
         sub_table(share, peer)["max_tlp"] = value(max_tlp);
     }
 
+    /// `[http] listen`: serve metrics, health and the dashboard here.
+    pub fn set_http_listen(&mut self, addr: &str) {
+        self.set_http("listen", addr);
+    }
+
+    /// `[http] <key>` (listen, tls_cert, tls_key, users).
+    pub fn set_http(&mut self, key: &str, text: &str) {
+        sub_table(self.doc.as_table_mut(), "http")[key] = value(text);
+    }
+
     /// `[api] tcp`: also serve the Agency service on this TCP address.
     pub fn set_api_tcp(&mut self, addr: &str) {
         sub_table(self.doc.as_table_mut(), "api")["tcp"] = value(addr);

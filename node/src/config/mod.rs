@@ -12,10 +12,12 @@ use crate::record::{AgencyId, Limits};
 pub use limits::{LimitsSection, PeerLimits};
 
 mod edit;
+mod http;
 mod joint;
 mod limits;
 mod template;
 pub use edit::NodeToml;
+pub use http::{HttpSection, HttpSettings};
 pub use joint::{
     CorrelationSection, CorrelationSettings, DEFAULT_CORRELATION_LIMIT, DeconflictionSection,
     DeconflictionSettings,
@@ -37,6 +39,9 @@ pub struct Config {
     /// Local API listeners.
     #[serde(default)]
     pub api: ApiSection,
+    /// The HTTP listener: metrics, health, the dashboard.
+    #[serde(default)]
+    pub http: HttpSection,
     /// Size limits.
     #[serde(default)]
     pub limits: LimitsSection,
@@ -256,6 +261,8 @@ pub struct Settings {
     pub socket: PathBuf,
     /// Optional TCP listen address.
     pub tcp: Option<SocketAddr>,
+    /// The HTTP listener, when on.
+    pub http: Option<HttpSettings>,
     /// Record limits.
     pub limits: Limits,
     /// gRPC message limit.
@@ -369,6 +376,7 @@ impl Settings {
             })?),
         };
         cfg.limits.check()?;
+        let http = cfg.http.settings(&resolve)?;
         let data_dir = resolve(&cfg.storage.data_dir);
         let federation = cfg
             .federation
@@ -388,6 +396,7 @@ impl Settings {
             socket: data_dir.join(crate::layout::SOCKET_NAME),
             data_dir,
             tcp,
+            http,
             limits: Limits {
                 max_body_bytes: cfg.limits.max_body_bytes,
                 max_clock_skew_ms: cfg.limits.clock_skew_secs as i64 * 1000,

@@ -32,6 +32,18 @@ cache_mb = 64
 # network only). Port 0 picks a free port.
 # tcp = "127.0.0.1:7401"
 
+[http]
+# Metrics (/metrics, OpenMetrics text), health (/healthz, /readyz) and the
+# read-only dashboard (/), on one listener; off unless listen is set. On
+# loopback no login is asked. On any other address the node refuses to
+# start unless it serves HTTPS (tls_cert, tls_key) and asks for a login
+# (users: names and argon2 password hashes, added with
+# `wildnet admin http-user NAME`).
+# listen = "127.0.0.1:8480"
+# tls_cert = "http/cert.pem"
+# tls_key = "http/key.pem"
+# users = "http/users.toml"
+
 [limits]
 # Largest record body accepted, bytes.
 max_body_bytes = 65536

@@ -218,6 +218,27 @@ impl ServerCertVerifier for PeerServerVerifier {
     }
 }
 
+/// A short class of a refused TLS handshake, for counting (`/metrics`):
+/// what rustls said, or `manifest` for this node's own checks against the
+/// manifest in force.
+pub fn refusal_reason(e: &std::io::Error) -> &'static str {
+    use rustls::CertificateError as C;
+    let Some(tls) = e.get_ref().and_then(|i| i.downcast_ref::<Error>()) else {
+        return "connection";
+    };
+    match tls {
+        Error::NoCertificatesPresented => "no-certificate",
+        Error::InvalidCertificate(C::UnknownIssuer) => "unknown-issuer",
+        Error::InvalidCertificate(C::Expired | C::ExpiredContext { .. }) => "expired",
+        Error::InvalidCertificate(C::Revoked) => "revoked",
+        Error::InvalidCertificate(_) => "invalid-certificate",
+        Error::General(_) => "manifest",
+        Error::PeerIncompatible(_) | Error::InappropriateHandshakeMessage { .. } => "incompatible",
+        Error::AlertReceived(_) => "alert",
+        _ => "other",
+    }
+}
+
 /// This node's TLS certificate and key.
 #[derive(Debug)]
 pub struct TlsIdentity {

@@ -55,6 +55,7 @@ impl Node {
             let next = if chunk.len() < CHUNK { head } else { last };
             let numbered = self.store.add_alerts(alerts, next).await?;
             raised += numbered.len();
+            self.store.telemetry().alerts.inc_by(numbered.len() as u64);
             for a in numbered {
                 tracing::info!(alert = a.id, record = %a.record, selector = %a.selector, reason = %a.reason, "alert");
                 // No subscriber is fine.

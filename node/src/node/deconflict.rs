@@ -242,7 +242,12 @@ impl Node {
             )));
         }
         let epoch = state.epoch;
+        let t = self.store.telemetry();
         if let Err(e) = self.deconfliction.take(peer, blinded.len()) {
+            crate::telemetry::Telemetry::inc(
+                &t.limit_refusals,
+                crate::telemetry::label("setting", "deconfliction.peer_per_day"),
+            );
             self.audit_nowait(
                 peer,
                 "deconflict-refused",
@@ -259,6 +264,12 @@ impl Node {
                     .map_err(NodeError::Invalid)
             })
             .collect::<Result<Vec<_>, _>>()?;
+        t.deconfliction
+            .get_or_create(&vec![
+                ("direction", "answered".into()),
+                ("peer", peer.to_string()),
+            ])
+            .inc_by(out.len() as u64);
         self.audit_nowait(
             peer,
             "deconflict-evaluate",

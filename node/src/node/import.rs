@@ -60,6 +60,17 @@ impl Import {
         if let Some(prev) = self.storing.take() {
             tally(&mut self.summary, prev.await)?;
         }
+        let t = self.node.store().telemetry();
+        let s = &self.summary;
+        for (outcome, n) in [
+            ("accepted", s.accepted),
+            ("duplicate", s.duplicates),
+            ("rejected", s.rejected),
+        ] {
+            t.import_rows
+                .get_or_create(&crate::telemetry::label("outcome", outcome))
+                .inc_by(n);
+        }
         Ok(self.summary)
     }
 

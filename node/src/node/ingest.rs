@@ -23,8 +23,8 @@ pub struct Ingested {
     pub received: u64,
     /// Already held.
     pub duplicates: u64,
-    /// Refused, with id and reason.
-    pub rejected: Vec<(String, String)>,
+    /// Refused: id, reason, and the reason's class (`/metrics` label).
+    pub rejected: Vec<(String, String, &'static str)>,
 }
 
 /// Pulled records after [`Node::check_pulled`]: the ones to store, and the
@@ -33,8 +33,8 @@ pub struct Ingested {
 pub struct Checked {
     /// Verified, and this node may hold them.
     pub good: Vec<InsertItem>,
-    /// `(id, reason)` of each refused record.
-    pub rejected: Vec<(String, String)>,
+    /// `(id, reason, class)` of each refused record.
+    pub rejected: Vec<(String, String, &'static str)>,
     /// The version of the manifest they were checked against.
     pub manifest_version: u64,
     /// Copies of records already held, dropped before verification.
@@ -94,7 +94,7 @@ impl Node {
                 // SAFETY (trust): from here on only records that verified
                 // against the manifest, exactly like local ones, are used.
                 Record::verify_hashed(signed, id, &*m, &self.limits, now)
-                    .map_err(|e| (id.to_hex(), e.to_string()))
+                    .map_err(|e| (id.to_hex(), e.to_string(), e.reason()))
             });
         // Operations are judged with this batch too: a proposal may come
         // with the update that added this node, or with its answers.
@@ -129,7 +129,7 @@ impl Node {
                     draft_key: None,
                     from: peer.to_string(),
                 }),
-                Err(why) => out.rejected.push((record.id().to_hex(), why)),
+                Err(why) => out.rejected.push((record.id().to_hex(), why, "policy")),
             }
         }
         Ok(out)
@@ -257,7 +257,7 @@ impl Node {
                 Err(e @ (StoreError::Sled(_) | StoreError::Closed | StoreError::NotDurable(_))) => {
                     return Err(e.into());
                 }
-                Err(e) => out.rejected.push((id.to_hex(), e.to_string())),
+                Err(e) => out.rejected.push((id.to_hex(), e.to_string(), "store")),
             }
         }
         let actor = format!("peer:{peer}");
@@ -268,7 +268,7 @@ impl Node {
                 format!("received={} duplicates={}", out.received, out.duplicates),
             );
         }
-        for (id, why) in &out.rejected {
+        for (id, why, _) in &out.rejected {
             tracing::warn!(peer, record = %id, reason = %why, "pulled record rejected");
             self.audit_nowait(&actor, "reject", format!("{id}: {why}"));
         }

@@ -146,10 +146,13 @@ impl Node {
             )
             .await?;
         match results.pop() {
-            Some(Ok(Inserted::New(_))) => Ok(Published {
-                id,
-                duplicate: false,
-            }),
+            Some(Ok(Inserted::New(_))) => {
+                self.count_publish(kind);
+                Ok(Published {
+                    id,
+                    duplicate: false,
+                })
+            }
             Some(Ok(Inserted::Duplicate(existing))) => Ok(Published {
                 id: existing,
                 duplicate: true,
@@ -199,16 +202,20 @@ impl Node {
         if items.is_empty() {
             return out;
         }
+        let kinds: Vec<&'static str> = items.iter().map(|i| i.record.kind()).collect();
         match self.store.insert(items, Vec::new()).await {
             Ok(results) => {
-                for ((line, id), r) in lines.into_iter().zip(results) {
+                for (((line, id), r), kind) in lines.into_iter().zip(results).zip(kinds) {
                     out.push((
                         line,
                         match r {
-                            Ok(Inserted::New(_)) => Ok(Published {
-                                id,
-                                duplicate: false,
-                            }),
+                            Ok(Inserted::New(_)) => {
+                                self.count_publish(kind);
+                                Ok(Published {
+                                    id,
+                                    duplicate: false,
+                                })
+                            }
                             Ok(Inserted::Duplicate(e)) => Ok(Published {
                                 id: e,
                                 duplicate: true,
@@ -289,5 +296,13 @@ impl Node {
             id: named,
             duplicate: false,
         })
+    }
+}
+
+impl Node {
+    /// Counts a newly stored record of this agency's (`/metrics`).
+    fn count_publish(&self, kind: &str) {
+        let t = self.store.telemetry();
+        crate::telemetry::Telemetry::inc(&t.publishes, crate::telemetry::label("kind", kind));
     }
 }

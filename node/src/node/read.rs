@@ -54,8 +54,14 @@ impl Node {
 
     /// Runs a query request.
     pub fn query(&self, req: &pb::QueryRequest) -> Result<QueryPage, NodeError> {
+        let started = std::time::Instant::now();
         let q = build_query(req, &self.species, Some(self.agency.country()))?;
-        Ok(self.store.query(&q)?)
+        let page = self.store.query(&q)?;
+        self.store
+            .telemetry()
+            .query_seconds
+            .observe(started.elapsed().as_secs_f64());
+        Ok(page)
     }
 }
 

@@ -184,6 +184,10 @@ impl Node {
                 p.last_rejection = format!("receipt: {why}");
             });
         }
+        crate::telemetry::Telemetry::inc(
+            &self.store.telemetry().rejected,
+            vec![("peer", peer.to_string()), ("reason", "receipt".into())],
+        );
         self.audit_nowait(&format!("peer:{peer}"), "receipt-refused", why);
     }
 

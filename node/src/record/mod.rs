@@ -97,6 +97,22 @@ pub enum RecordError {
     },
 }
 
+impl RecordError {
+    /// A short class of the refusal, for counting (`/metrics` labels).
+    pub fn reason(&self) -> &'static str {
+        match self {
+            RecordError::MalformedBody(_) => "malformed",
+            RecordError::SignatureLength(_) | RecordError::BadSignature => "signature",
+            RecordError::BadSignerKey(_) | RecordError::WeakSignerKey => "signer-key",
+            RecordError::UnboundKey { .. } => "unbound-key",
+            RecordError::RevokedKey { .. } => "revoked-key",
+            RecordError::FutureTimestamp { .. } => "future",
+            RecordError::Invalid(_) => "invalid",
+            RecordError::TooLarge { .. } => "too-large",
+        }
+    }
+}
+
 /// Answers whether a key may sign for an agency at a time.
 pub trait KeyBinding {
     /// `Ok` when `key` is a signing key of `author` not revoked before `at`.

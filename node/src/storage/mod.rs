@@ -308,6 +308,7 @@ pub struct Store {
     thread: Mutex<Option<std::thread::JoinHandle<()>>>,
     flushes: Arc<AtomicU64>,
     head: tokio::sync::watch::Receiver<u64>,
+    telemetry: crate::telemetry::Telemetry,
 }
 
 impl std::fmt::Debug for Store {

@@ -50,13 +50,21 @@ impl Store {
         let files = super::durable::SledFiles::open(path).map_err(super::durable::io)?;
         let flushes = Arc::new(AtomicU64::new(0));
         let (head_tx, head) = tokio::sync::watch::channel(0);
-        let (tx, handle) = writer::spawn(trees.clone(), sync(files), flushes.clone(), head_tx)?;
+        let telemetry = crate::telemetry::Telemetry::default();
+        let (tx, handle) = writer::spawn(
+            trees.clone(),
+            sync(files),
+            flushes.clone(),
+            head_tx,
+            telemetry.clone(),
+        )?;
         Ok(Store {
             trees,
             tx: Mutex::new(Some(tx)),
             thread: Mutex::new(Some(handle)),
             flushes,
             head,
+            telemetry,
         })
     }
 }

@@ -291,6 +291,21 @@ impl Store {
         audit::list(&self.trees.audit, since, limit)
     }
 
+    /// How many audit entries there are (the chain is numbered from 1 with
+    /// no gaps; `audit_verify` checks that).
+    pub fn audit_len(&self) -> Result<u64, StoreError> {
+        Ok(match self.trees.audit.last()? {
+            Some((k, _)) => super::keys::u64_from(&k),
+            None => 0,
+        })
+    }
+
+    /// The event metrics of this node (made with the store; every layer
+    /// above adds to them).
+    pub fn telemetry(&self) -> &crate::telemetry::Telemetry {
+        &self.telemetry
+    }
+
     /// Recomputes the audit hash chain.
     pub fn audit_verify(&self) -> Result<AuditVerdict, StoreError> {
         audit::verify(&self.trees.audit)

@@ -92,7 +92,12 @@ impl Store {
         rx.await.map_err(|_| StoreError::Closed)?
     }
 
-    /// Stops the writer after it has flushed everything queued.
+    /// True once [`Store::close`] was called: writes are refused.
+    pub fn is_closed(&self) -> bool {
+        self.tx.lock().map(|tx| tx.is_none()).unwrap_or(true)
+    }
+
+    /// Stops the writer (after what is queued) and waits for it.
     pub fn close(&self) {
         if let Ok(mut tx) = self.tx.lock() {
             tx.take();

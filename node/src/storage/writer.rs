@@ -98,8 +98,10 @@ pub(super) fn spawn(
     sync: Box<dyn DurableSync>,
     flushes: Arc<AtomicU64>,
     head: tokio::sync::watch::Sender<u64>,
+    telemetry: crate::telemetry::Telemetry,
 ) -> Result<(mpsc::Sender<Op>, std::thread::JoinHandle<()>), StoreError> {
     let mut w = Writer::new(trees, sync)?;
+    w.telemetry = telemetry;
     let mended = w.repair_retractions()?;
     w.write_batch()?;
     w.flush()?;
@@ -127,6 +129,8 @@ struct Writer {
     sync: Box<dyn DurableSync>,
     /// The background re-index of selectors, while one is due.
     reindex: Option<Reindex>,
+    /// Group-commit latency and size.
+    telemetry: crate::telemetry::Telemetry,
     next_seq: u64,
     chain: AuditChain,
     /// Counter changes of the current batch, written once before the flush:
@@ -176,6 +180,7 @@ impl Writer {
             pending_drafts: HashMap::new(),
             mark: 0,
             suspect_ids: false,
+            telemetry: crate::telemetry::Telemetry::default(),
         })
     }
 

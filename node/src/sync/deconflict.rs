@@ -177,6 +177,14 @@ async fn step_one(
     let req = pb::EvaluateRequest {
         blinded: blinded.iter().map(|b| b.message.clone()).collect(),
     };
+    node.store()
+        .telemetry()
+        .deconfliction
+        .get_or_create(&vec![
+            ("direction", "asked".into()),
+            ("peer", peer.to_string()),
+        ])
+        .inc_by(keys.len() as u64);
     let r = client.deconflict_evaluate(req).await?.into_inner();
     if r.evaluated.len() != keys.len() {
         return Err(tonic::Status::internal(

@@ -322,9 +322,19 @@ pub(super) fn account(node: &Node, peer: &str, r: &Ingested) {
             p.received += r.received;
             p.duplicates += r.duplicates;
             p.rejected += r.rejected.len() as u64;
-            if let Some((id, why)) = r.rejected.last() {
+            if let Some((id, why, _)) = r.rejected.last() {
                 p.last_rejection = format!("{id}: {why}");
             }
         });
+    }
+    let t = node.store().telemetry();
+    for (_, _, reason) in &r.rejected {
+        crate::telemetry::Telemetry::inc(
+            &t.rejected,
+            vec![
+                ("peer", peer.to_string()),
+                ("reason", (*reason).to_string()),
+            ],
+        );
     }
 }

@@ -114,6 +114,10 @@ pub enum FederationAction {
         /// First loopback port; agency i listens on base-port + i
         #[arg(long, default_value_t = 7701)]
         base_port: u16,
+        /// First loopback port of the HTTP listeners (metrics, dashboard);
+        /// agency i on http-port + i; 0 leaves them off
+        #[arg(long, default_value_t = 8480)]
+        http_port: u16,
     },
 }
 
@@ -185,8 +189,9 @@ pub fn run(a: FederationArgs, format: Format) -> anyhow::Result<ExitCode> {
             agencies,
             groups,
             base_port,
+            http_port,
         } => {
-            quickstart(&dir, &agencies, &groups, base_port)?;
+            quickstart(&dir, &agencies, &groups, (base_port, http_port))?;
         }
     }
     Ok(ExitCode::SUCCESS)
@@ -257,7 +262,14 @@ fn group(dir: &Path, action: GroupAction) -> anyhow::Result<()> {
     }
 }
 
-fn quickstart(dir: &Path, agencies: &[String], groups: &str, base_port: u16) -> anyhow::Result<()> {
+/// `ports`: the first Federation port and the first HTTP port (0: off).
+fn quickstart(
+    dir: &Path,
+    agencies: &[String],
+    groups: &str,
+    ports: (u16, u16),
+) -> anyhow::Result<()> {
+    let (base_port, http_port) = ports;
     if agencies.len() < 2 {
         bail!("a federation needs at least two agencies (--agencies KE-KWS,ZA-DFFE)");
     }
@@ -267,6 +279,9 @@ fn quickstart(dir: &Path, agencies: &[String], groups: &str, base_port: u16) -> 
         .addresses(wildnet_testbed::Addresses::Fixed(base_port))
         .hello_interval(None);
     spec.cert_days = 365;
+    if http_port != 0 {
+        spec = spec.http(http_port);
+    }
     spec.secretariat_dir = "federation".into();
     for g in groups.split(';').map(str::trim).filter(|g| !g.is_empty()) {
         let (name, members) = g
@@ -285,9 +300,16 @@ fn quickstart(dir: &Path, agencies: &[String], groups: &str, base_port: u16) -> 
         dir.display(),
         built.secretariat()?.manifest().version()
     ))?;
-    for a in &built.agencies {
+    for (i, a) in built.agencies.iter().enumerate() {
+        let http = match http_port {
+            0 => String::new(),
+            p => format!(
+                ", dashboard and metrics on http://127.0.0.1:{}/",
+                usize::from(p) + i
+            ),
+        };
         output::line(&format!(
-            "  wildnet-node --config {}/node.toml    # {} on {}",
+            "  wildnet-node --config {}/node.toml    # {} on {}{http}",
             a.dir.display(),
             a.id,
             a.addr

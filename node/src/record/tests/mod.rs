@@ -579,3 +579,42 @@ fn batched_signature_statuses_match_single_checks() {
     }
     assert!(Record::signature_statuses(&[]).is_empty());
 }
+
+#[test]
+fn every_refusal_reason_is_a_counted_reason() {
+    use crate::telemetry::REJECT_REASONS;
+    let all = [
+        RecordError::MalformedBody(String::new()),
+        RecordError::SignatureLength(3),
+        RecordError::BadSignerKey(3),
+        RecordError::BadSignature,
+        RecordError::WeakSignerKey,
+        RecordError::UnboundKey {
+            author: String::new(),
+            key: String::new(),
+        },
+        RecordError::RevokedKey {
+            author: String::new(),
+            key: String::new(),
+            revoked_at: 0,
+        },
+        RecordError::FutureTimestamp {
+            created_at: 0,
+            now: 0,
+            ahead_ms: 0,
+            allowed_ms: 0,
+        },
+        RecordError::Invalid(crate::record::ValidationError {
+            field: String::new(),
+            problem: String::new(),
+        }),
+        RecordError::TooLarge { size: 2, limit: 1 },
+    ];
+    for e in &all {
+        assert!(
+            REJECT_REASONS.contains(&e.reason()),
+            "{e:?}: {}",
+            e.reason()
+        );
+    }
+}

@@ -92,6 +92,7 @@ impl Writer {
         head: &tokio::sync::watch::Sender<u64>,
         later: &mut Option<Exclusive>,
     ) -> bool {
+        let started = std::time::Instant::now();
         let mut done = Vec::new();
         let mut result = self.apply(first, &mut done);
         let mut n = 1;
@@ -113,6 +114,10 @@ impl Writer {
             .and_then(|()| self.write_batch())
             .and_then(|()| self.flush());
         flushes.fetch_add(1, Ordering::Relaxed);
+        self.telemetry
+            .flush_seconds
+            .observe(started.elapsed().as_secs_f64());
+        self.telemetry.batch_ops.observe(n as f64);
         let ok = flushed.is_ok();
         if ok {
             // Before the replies, so a caller sees its own writes in the

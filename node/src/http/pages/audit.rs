@@ -1,0 +1,55 @@
+//! `/audit`: the audit log, newest first, with the hash chain verified
+//! again on each view.
+
+use std::sync::Arc;
+
+use axum::extract::{Query, State};
+use axum::response::Response;
+use maud::html;
+
+use super::{error, shell, when};
+use crate::http::Web;
+use crate::node::NodeError;
+
+/// Entries on one page.
+const PAGE: u64 = 200;
+
+/// `?before=N`: the page of entries before number N.
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(default)]
+pub(in crate::http) struct Page {
+    before: Option<u64>,
+}
+
+pub(super) async fn page(State(web): State<Arc<Web>>, Query(p): Query<Page>) -> Response {
+    let w = web.clone();
+    let read = tokio::task::spawn_blocking(move || {
+        let store = w.node.store();
+        let len = store.audit_len()?;
+        let end = p.before.unwrap_or(len + 1).min(len + 1);
+        let start = end.saturating_sub(PAGE).max(1);
+        let mut entries = store.audit_list(start, (end - start) as usize)?;
+        entries.reverse();
+        Ok::<_, crate::storage::StoreError>((store.audit_verify()?, entries, start))
+    })
+    .await;
+    let (verdict, entries, start) = match read {
+        Ok(Ok(r)) => r,
+        Ok(Err(e)) => return error(&web, NodeError::from(e)),
+        Err(e) => return error(&web, NodeError::Internal(e.to_string())),
+    };
+    let content = html! {
+        @match &verdict.broken {
+            None => p.ok { "Hash chain verified: " (verdict.entries) " entries, none altered, removed or moved." },
+            Some((seq, why)) => p.bad { "Hash chain BROKEN at entry " (seq) ": " (why) },
+        }
+        table {
+            tr { th { "#" } th { "When" } th { "Who" } th { "What" } th { "Detail" } }
+            @for e in &entries {
+                tr { td { (e.seq) } td { (when(e.at)) } td { code { (e.actor) } } td { (e.action) } td { (e.detail) } }
+            }
+        }
+        @if start > 1 { p { a href=(format!("/audit?before={start}")) { "Older entries →" } } }
+    };
+    shell(&web, "Audit log", content)
+}
