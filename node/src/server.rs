@@ -218,7 +218,12 @@ async fn serve_http(node: &Arc<Node>, settings: &Settings, up: &mut Running) -> 
     let tasks = crate::http::start(node, h, &settings.data_dir, &up.ready, &up.stop)
         .await
         .map_err(anyhow::Error::msg)?;
-    up.tasks.extend(tasks);
+    // Awaited when the node stops, like the other listeners: their
+    // connections hold the node until they end.
+    for t in tasks {
+        up.servers
+            .spawn(async move { t.await.context("http task panicked") });
+    }
     Ok(())
 }
 

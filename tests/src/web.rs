@@ -38,11 +38,10 @@ fn basic(user: &str, password: &str) -> String {
 
 async fn exchange<S: AsyncRead + AsyncWrite + Unpin>(
     mut s: S,
-    method: &str,
-    path: &str,
+    (method, path, host): (&str, &str, &str),
     login: Option<(&str, &str)>,
 ) -> anyhow::Result<Reply> {
-    let mut req = format!("{method} {path} HTTP/1.1\r\nHost: wildnet\r\nConnection: close\r\n");
+    let mut req = format!("{method} {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n");
     if let Some((u, p)) = login {
         req.push_str(&format!("Authorization: Basic {}\r\n", basic(u, p)));
     }
@@ -105,9 +104,20 @@ pub async fn get(addr: SocketAddr, path: &str, login: Option<(&str, &str)>) -> R
     request(addr, "GET", path, login).await
 }
 
-/// `method path` over plain HTTP.
+/// `method path` over plain HTTP, for `Host: <addr>`.
 pub async fn request(
     addr: SocketAddr,
+    method: &str,
+    path: &str,
+    login: Option<(&str, &str)>,
+) -> Reply {
+    request_for(addr, &addr.to_string(), method, path, login).await
+}
+
+/// `method path` over plain HTTP to `addr`, naming `host` in `Host`.
+pub async fn request_for(
+    addr: SocketAddr,
+    host: &str,
     method: &str,
     path: &str,
     login: Option<(&str, &str)>,
@@ -115,9 +125,9 @@ pub async fn request(
     let s = tokio::net::TcpStream::connect(addr)
         .await
         .unwrap_or_else(|e| panic!("connect {addr}: {e}"));
-    exchange(s, method, path, login)
+    exchange(s, (method, path, host), login)
         .await
-        .unwrap_or_else(|e| panic!("GET {path}: {e}"))
+        .unwrap_or_else(|e| panic!("{method} {path}: {e}"))
 }
 
 /// `GET path` over HTTPS, trusting only `ca_pem`, for server name `name`.
@@ -143,7 +153,7 @@ pub async fn get_tls(
     let tcp = tokio::net::TcpStream::connect(addr).await?;
     let server = rustls::pki_types::ServerName::try_from(name.to_string())?;
     let tls = connector.connect(server, tcp).await?;
-    exchange(tls, "GET", path, login).await
+    exchange(tls, ("GET", path, name), login).await
 }
 
 /// Where tests leave what people look at afterwards (screenshots):
@@ -176,7 +186,7 @@ pub fn chromium() -> PathBuf {
 /// `args` says what to do (`--dump-dom`, `--screenshot=…`) and to which
 /// URL. Returns stdout.
 pub fn run_chromium(profile: &Path, args: &[String]) -> String {
-    let out = std::process::Command::new(chromium())
+    let child = std::process::Command::new(chromium())
         .args([
             "--headless",
             "--no-sandbox",
@@ -192,12 +202,43 @@ pub fn run_chromium(profile: &Path, args: &[String]) -> String {
         ])
         .arg(format!("--user-data-dir={}", profile.display()))
         .args(args)
-        .output()
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
         .expect("run chromium");
-    assert!(
-        out.status.success(),
-        "chromium failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
+    let (status, stdout, stderr) = within(child, std::time::Duration::from_secs(120));
+    assert!(status.success(), "chromium failed ({args:?}): {stderr}");
+    stdout
+}
+
+/// Waits for `child` at most `limit` (then kills it and fails), reading
+/// its output meanwhile.
+fn within(
+    mut child: std::process::Child,
+    limit: std::time::Duration,
+) -> (std::process::ExitStatus, String, String) {
+    use std::io::Read;
+    fn drain(pipe: Option<impl Read + Send + 'static>) -> std::thread::JoinHandle<String> {
+        std::thread::spawn(move || {
+            let mut s = String::new();
+            if let Some(mut p) = pipe {
+                let _ = p.read_to_string(&mut s);
+            }
+            s
+        })
+    }
+    let out = drain(child.stdout.take());
+    let err = drain(child.stderr.take());
+    let status = wildnet_testbed::wait::until_blocking("chromium to finish", limit, || {
+        child.try_wait().ok().flatten()
+    })
+    .unwrap_or_else(|e| {
+        let _ = child.kill();
+        panic!("{e}")
+    });
+    (
+        status,
+        out.join().unwrap_or_default(),
+        err.join().unwrap_or_default(),
+    )
 }

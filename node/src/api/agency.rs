@@ -152,7 +152,13 @@ impl Agency for AgencyService {
     ) -> Result<Response<pb::QueryResponse>, Status> {
         let who = actor(&req);
         let q = req.into_inner();
+        let started = std::time::Instant::now();
         let page = self.node.query(&q).map_err(status)?;
+        self.node
+            .store()
+            .telemetry()
+            .query_seconds
+            .observe(started.elapsed().as_secs_f64());
         self.audit(who, "query", describe_query(&q, page.records.len()))
             .await;
         Ok(Response::new(pb::QueryResponse {

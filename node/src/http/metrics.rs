@@ -105,15 +105,11 @@ fn store_metrics(node: &Node, r: &mut Registry) -> Result<(), String> {
     let audit = Counter::<u64>::default();
     audit.inc_by(store.audit_len().map_err(e)?);
     r.register("wildnet_audit_entries", "Entries of the audit chain", audit);
-    let unacked = node
-        .list_alerts(0, true, 10_000)
-        .map(|a| a.len())
-        .unwrap_or(0);
     gauge(
         r,
         "wildnet_alerts_unacknowledged",
         "Alerts not acknowledged yet",
-        unacked as u64,
+        store.unacked_alerts().map_err(e)?,
     );
     Ok(())
 }

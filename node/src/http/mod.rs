@@ -40,6 +40,8 @@ pub struct Web {
     users: Option<users::Users>,
     ready: Ready,
     lag: Arc<LagHistory>,
+    /// Password checks in progress ([`access::CHECKS`] at most).
+    logins: Arc<tokio::sync::Semaphore>,
 }
 
 /// Readiness: the node's listeners are bound (set by the server once the
@@ -71,6 +73,7 @@ impl Web {
             users,
             ready,
             lag,
+            logins: Arc::new(tokio::sync::Semaphore::new(access::CHECKS)),
         })
     }
 }
@@ -148,10 +151,12 @@ async fn readyz(State(web): State<Arc<Web>>) -> Response {
     ok &= store;
     lines.push(format!("store: {}", if store { "open" } else { "closed" }));
     if let Some(fed) = web.node.federation() {
-        let m = fed.current();
-        let in_force = m.version() > 0;
-        ok &= in_force;
-        lines.push(format!("manifest: version {} in force", m.version()));
+        let version = fed.current().version();
+        ok &= version > 0;
+        lines.push(match version {
+            0 => "manifest: none in force".to_string(),
+            v => format!("manifest: version {v} in force"),
+        });
     }
     let bound = web.ready.get();
     ok &= bound;
@@ -173,7 +178,7 @@ async fn readyz(State(web): State<Arc<Web>>) -> Response {
 
 /// Starts the listener of `h` and the sampler of peer lag behind the
 /// dashboard's plot; returns their tasks (they end when `stop` turns
-/// true).
+/// true, the listener once its connections have ended).
 pub async fn start(
     node: &Arc<Node>,
     h: &crate::config::HttpSettings,

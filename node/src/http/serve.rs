@@ -1,6 +1,8 @@
 //! The HTTP/1.1 accept loop, plain or HTTPS (rustls): each connection on a
-//! task of its own, a TLS handshake and a request head bounded in time,
-//! every connection closed gracefully when the node stops.
+//! task of its own, at most [`MAX_CONNECTIONS`] at once, a TLS handshake
+//! and a request head bounded in time; when the node stops, every
+//! connection ends gracefully before `serve` returns (so nothing holds
+//! the node after it).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -12,7 +14,11 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::watch;
 
-/// Serves `app` on `listener` until `stop` turns true; HTTPS when `tls`.
+/// Connections served at once; more are closed at accept.
+pub(super) const MAX_CONNECTIONS: usize = 256;
+
+/// Serves `app` on `listener` until `stop` turns true, then waits for its
+/// connections to end; HTTPS when `tls`.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     tls: Option<Arc<rustls::ServerConfig>>,
@@ -21,6 +27,7 @@ pub async fn serve(
 ) {
     let tls = tls.map(tokio_rustls::TlsAcceptor::from);
     let mut stopping = stop.clone();
+    let mut conns = tokio::task::JoinSet::new();
     loop {
         let (tcp, addr) = tokio::select! {
             r = listener.accept() => match r {
@@ -31,24 +38,39 @@ pub async fn serve(
                     continue;
                 }
             },
-            () = stopped(&mut stopping) => return,
+            () = stopped(&mut stopping) => break,
         };
-        let (app, tls, stop) = (app.clone(), tls.clone(), stop.clone());
-        tokio::spawn(async move {
-            match tls {
-                None => connection(tcp, addr, app, stop).await,
-                Some(acceptor) => {
-                    match tokio::time::timeout(Duration::from_secs(10), acceptor.accept(tcp)).await
-                    {
-                        Ok(Ok(conn)) => connection(conn, addr, app, stop).await,
-                        Ok(Err(e)) => {
-                            tracing::debug!(peer_addr = %addr, cause = %e, "https handshake failed")
-                        }
-                        Err(_) => tracing::debug!(peer_addr = %addr, "https handshake timed out"),
-                    }
-                }
-            }
-        });
+        while conns.try_join_next().is_some() {}
+        if conns.len() >= MAX_CONNECTIONS {
+            tracing::warn!(peer_addr = %addr, limit = MAX_CONNECTIONS, "http connection refused: too many open");
+            continue;
+        }
+        conns.spawn(accepted(tcp, addr, tls.clone(), app.clone(), stop.clone()));
+    }
+    drop(listener);
+    while conns.join_next().await.is_some() {}
+}
+
+/// One accepted connection: the TLS handshake (bounded, and dropped when
+/// the node stops), then the requests.
+async fn accepted(
+    tcp: tokio::net::TcpStream,
+    addr: SocketAddr,
+    tls: Option<tokio_rustls::TlsAcceptor>,
+    app: Router,
+    mut stop: watch::Receiver<bool>,
+) {
+    let Some(acceptor) = tls else {
+        return connection(tcp, addr, app, stop).await;
+    };
+    let handshake = tokio::time::timeout(Duration::from_secs(10), acceptor.accept(tcp));
+    tokio::select! {
+        r = handshake => match r {
+            Ok(Ok(conn)) => connection(conn, addr, app, stop).await,
+            Ok(Err(e)) => tracing::debug!(peer_addr = %addr, cause = %e, "https handshake failed"),
+            Err(_) => tracing::debug!(peer_addr = %addr, "https handshake timed out"),
+        },
+        () = stopped(&mut stop) => {}
     }
 }
 

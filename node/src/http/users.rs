@@ -14,7 +14,6 @@ use std::time::{Duration, Instant};
 
 use argon2::Argon2;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
-use sha2::{Digest, Sha256};
 
 /// How long a checked login is remembered (so a page's requests do not
 /// each pay for an argon2 hash).
@@ -32,8 +31,11 @@ struct UsersFile {
 #[derive(Debug)]
 pub struct Users {
     hashes: BTreeMap<String, String>,
-    /// SHA-256 of `name:password` of logins checked lately.
-    remembered: Mutex<HashMap<[u8; 32], Instant>>,
+    /// HMAC-SHA256 (under `secret`) of `name:password` of logins checked
+    /// lately: nothing in memory is cheaper to guess than the argon2 hash.
+    remembered: Mutex<HashMap<Vec<u8>, Instant>>,
+    /// A random key made at load.
+    secret: ring::hmac::Key,
 }
 
 /// A user name is letters, digits, `.`, `_`, `-`, 1–64 of them.
@@ -84,16 +86,22 @@ impl Users {
                 path.display()
             ));
         }
+        let rng = ring::rand::SystemRandom::new();
+        let secret = ring::hmac::Key::generate(ring::hmac::HMAC_SHA256, &rng)
+            .map_err(|_| "cannot make a random key for the login cache".to_string())?;
         Ok(Users {
             hashes: file.users,
             remembered: Mutex::new(HashMap::new()),
+            secret,
         })
     }
 
     /// True when `password` is `name`'s (argon2: slow on purpose; run it
     /// off the async runtime).
     pub fn check(&self, name: &str, password: &str) -> bool {
-        let key: [u8; 32] = Sha256::digest(format!("{name}:{password}")).into();
+        let key = ring::hmac::sign(&self.secret, format!("{name}:{password}").as_bytes())
+            .as_ref()
+            .to_vec();
         if let Ok(m) = self.remembered.lock()
             && m.get(&key).is_some_and(|t| t.elapsed() < REMEMBER)
         {
@@ -155,9 +163,21 @@ pub fn set_user(path: &Path, name: &str, password: &str) -> Result<(), String> {
             .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
     }
     let tmp = path.with_extension("tmp");
-    std::fs::write(&tmp, text).map_err(|e| format!("cannot write {}: {e}", tmp.display()))?;
-    std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o600))
-        .map_err(|e| format!("cannot set the mode of {}: {e}", tmp.display()))?;
+    let write = |tmp: &Path| -> std::io::Result<()> {
+        use std::io::Write;
+        use std::os::unix::fs::OpenOptionsExt;
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(tmp)?;
+        // Mode 0600 also when the file was there already.
+        f.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+        f.write_all(text.as_bytes())?;
+        f.sync_all()
+    };
+    write(&tmp).map_err(|e| format!("cannot write {}: {e}", tmp.display()))?;
     std::fs::rename(&tmp, path).map_err(|e| format!("cannot write {}: {e}", path.display()))
 }
 

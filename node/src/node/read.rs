@@ -54,14 +54,8 @@ impl Node {
 
     /// Runs a query request.
     pub fn query(&self, req: &pb::QueryRequest) -> Result<QueryPage, NodeError> {
-        let started = std::time::Instant::now();
         let q = build_query(req, &self.species, Some(self.agency.country()))?;
-        let page = self.store.query(&q)?;
-        self.store
-            .telemetry()
-            .query_seconds
-            .observe(started.elapsed().as_secs_f64());
-        Ok(page)
+        Ok(self.store.query(&q)?)
     }
 }
 

@@ -86,6 +86,36 @@ impl Store {
         Ok(out)
     }
 
+    /// The newest `limit` alerts (only unacknowledged ones when
+    /// `unacked`), newest first.
+    pub fn alerts_newest(&self, unacked: bool, limit: usize) -> Result<Vec<pb::Alert>, StoreError> {
+        let mut out = Vec::new();
+        for kv in self.trees().alerts.iter().rev() {
+            let (_, v) = kv?;
+            let a = decode(&v)?;
+            if unacked && a.acked {
+                continue;
+            }
+            out.push(a);
+            if out.len() >= limit {
+                break;
+            }
+        }
+        Ok(out)
+    }
+
+    /// How many alerts are not acknowledged (reads them all).
+    pub fn unacked_alerts(&self) -> Result<u64, StoreError> {
+        let mut n = 0;
+        for kv in self.trees().alerts.iter() {
+            let (_, v) = kv?;
+            if !decode(&v)?.acked {
+                n += 1;
+            }
+        }
+        Ok(n)
+    }
+
     /// One alert.
     pub fn alert(&self, id: u64) -> Result<Option<pb::Alert>, StoreError> {
         self.trees()

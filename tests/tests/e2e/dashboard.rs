@@ -249,5 +249,21 @@ async fn the_dashboard_in_chromium_shows_what_the_node_holds_and_nothing_else() 
     let gb_note = wildnet_tests::web::get(gb_web, &format!("/records/{note}"), None).await;
     assert_eq!(gb_note.status, 404, "{}", gb_note.body);
     assert!(!gb_note.body.contains("Telegram"));
+
+    // Retracted at KE: its body is gone from KE's pages too.
+    ke.retract(pb::RetractRequest {
+        id: note.clone(),
+        reason: "wrong seller".into(),
+    })
+    .await
+    .expect("retract");
+    let after = browse(p, ke_web, "/records", "records-after-retraction");
+    assert!(
+        !after.contains("seller moved to Telegram"),
+        "a retracted record is shown: {after}"
+    );
+    let page = wildnet_tests::web::get(ke_web, &format!("/records/{note}"), None).await;
+    assert_eq!(page.status, 404, "{}", page.body);
+    assert!(!page.body.contains("Telegram"), "{}", page.body);
     fed.stop().await.expect("stop");
 }

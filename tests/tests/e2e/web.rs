@@ -10,7 +10,7 @@ use wildnet_node::config::NodeToml;
 use wildnet_testbed::FedSpec;
 use wildnet_testbed::drafts::{federation_wide, note_with};
 use wildnet_tests::fed::federation_of;
-use wildnet_tests::web::{get, get_tls, request};
+use wildnet_tests::web::{get, get_tls, request, request_for};
 use wildnet_tests::{TestNode, bin};
 
 /// The families of an exposition, as the Python parser read them.
@@ -172,16 +172,23 @@ async fn metrics_parse_as_openmetrics_and_move_when_records_sync() {
         ),
         Some(3.0)
     );
-    assert!(
-        value(
-            &ke_metrics,
-            "wildnet_peer_sent_records",
-            "wildnet_peer_sent_records_total",
-            &[("peer", "ZA-DFFE")]
-        )
-        .is_some_and(|v| v >= 3.0),
-        "{ke_metrics}"
-    );
+    // KE counts what it sent once each stream's batch is written.
+    wildnet_testbed::wait::until(
+        "KE's sent counter",
+        wildnet_testbed::wait::DEFAULT,
+        || async {
+            let m = parse_openmetrics(&get(ke_http, "/metrics", None).await.body);
+            let sent = value(
+                &m,
+                "wildnet_peer_sent_records",
+                "wildnet_peer_sent_records_total",
+                &[("peer", "ZA-DFFE")],
+            );
+            Ok(sent.is_some_and(|v| v >= 3.0).then_some(()))
+        },
+    )
+    .await
+    .expect("KE counts the records it sent");
     assert!(
         value(
             &ke_metrics,
@@ -199,6 +206,21 @@ async fn metrics_parse_as_openmetrics_and_move_when_records_sync() {
     assert!(ready.body.contains("manifest: version"), "{}", ready.body);
     assert_eq!(request(ke_http, "POST", "/metrics", None).await.status, 405);
     assert_eq!(get(ke_http, "/no/such/page", None).await.status, 404);
+    assert_eq!(get(ke_http, "/audit?before=0", None).await.status, 200);
+    // Without a login, only loopback names: a page whose own name was
+    // rebound to 127.0.0.1 (DNS rebinding) gets nothing.
+    let rebound = request_for(ke_http, "rebound.example:8480", "GET", "/records", None).await;
+    assert_eq!(rebound.status, 421, "{}", rebound.body);
+    let port = ke_http.port();
+    let named = request_for(
+        ke_http,
+        &format!("localhost:{port}"),
+        "GET",
+        "/records",
+        None,
+    )
+    .await;
+    assert_eq!(named.status, 200);
     fed.stop().await.expect("stop");
 }
 

@@ -26,9 +26,9 @@ pub(super) async fn page(State(web): State<Arc<Web>>, Query(p): Query<Page>) -> 
     let read = tokio::task::spawn_blocking(move || {
         let store = w.node.store();
         let len = store.audit_len()?;
-        let end = p.before.unwrap_or(len + 1).min(len + 1);
+        let end = p.before.unwrap_or(len + 1).clamp(1, len + 1);
         let start = end.saturating_sub(PAGE).max(1);
-        let mut entries = store.audit_list(start, (end - start) as usize)?;
+        let mut entries = store.audit_list(start, end.saturating_sub(start) as usize)?;
         entries.reverse();
         Ok::<_, crate::storage::StoreError>((store.audit_verify()?, entries, start))
     })

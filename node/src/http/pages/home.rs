@@ -10,7 +10,7 @@ use axum::response::Response;
 use maud::{Markup, html};
 use wildnet_proto::v1 as pb;
 
-use super::{error, shell, when};
+use super::{Viewer, error, shell, when};
 use crate::http::{Web, lag, svg};
 use crate::node::{Node, NodeError};
 use crate::record::terms::Field;
@@ -91,46 +91,69 @@ fn plots(node: &Node, now: i64) -> Result<Plots, NodeError> {
     })
 }
 
-pub(super) async fn page(State(web): State<Arc<Web>>) -> Response {
-    let w = web.clone();
-    let now = crate::now_ms();
-    let read = tokio::task::spawn_blocking(move || {
-        let counts = w
-            .node
-            .store()
-            .counts(Field::Kind)
-            .map_err(NodeError::from)?;
-        Ok::<_, NodeError>((counts, plots(&w.node, now)?))
-    })
-    .await;
-    let (counts, plots) = match read {
-        Ok(Ok(r)) => r,
-        Ok(Err(e)) => return error(&web, e),
-        Err(e) => return error(&web, NodeError::Internal(e.to_string())),
-    };
-    let node = &web.node;
+/// The figures of the overview's table, read off the runtime.
+struct Holdings {
+    counts: Vec<(String, u64)>,
+    records: u64,
+    tombstones: u64,
+    disk: u64,
+    /// Each peer with the receipts queued for it.
+    peers: Vec<(pb::PeerState, usize)>,
+}
+
+fn holdings(node: &Node) -> Result<Holdings, NodeError> {
     let store = node.store();
     let peers = node
         .federation()
         .map(|f| f.peer_states())
         .unwrap_or_default();
+    Ok(Holdings {
+        counts: store.counts(Field::Kind)?,
+        records: store.record_count()?,
+        tombstones: store.tombstone_count()?,
+        disk: store.size_on_disk()?,
+        peers: peers
+            .into_iter()
+            .map(|p| {
+                let queued = node.outbox_len(&p.agency);
+                (p, queued)
+            })
+            .collect(),
+    })
+}
+
+pub(super) async fn page(State(web): State<Arc<Web>>, viewer: Viewer) -> Response {
+    let w = web.clone();
+    let now = crate::now_ms();
+    let read = tokio::task::spawn_blocking(move || {
+        Ok::<_, NodeError>((holdings(&w.node)?, plots(&w.node, now)?))
+    })
+    .await;
+    let (h, plots) = match read {
+        Ok(Ok(r)) => r,
+        Ok(Err(e)) => return error(&web, e),
+        Err(e) => return error(&web, NodeError::Internal(e.to_string())),
+    };
+    // Counts and figures drawn from records, as `wildnet stats` shows them.
+    viewer.audit(&web, "overview".into());
+    let node = &web.node;
     let lag = web.lag.snapshot().into_iter().collect::<Vec<_>>();
     let content = html! {
         table {
             tr { th { "Agency" } td { (node.agency()) " — " (node.name()) } }
             tr { th { "Federation" } td {
                 @match node.federation() {
-                    Some(f) => { "manifest version " (f.current().version()) ", " (peers.len()) " peers" }
+                    Some(f) => { "manifest version " (f.current().version()) ", " (h.peers.len()) " peers" }
                     None => { "stand-alone (not in a federation)" }
                 }
             } }
             tr { th { "Records" } td {
-                (store.record_count().unwrap_or(0)) " stored, " (store.tombstone_count().unwrap_or(0)) " retracted; "
-                @for (k, n) in &counts { (k) " " (n) "; " }
+                (h.records) " stored, " (h.tombstones) " retracted; "
+                @for (k, n) in &h.counts { (k) " " (n) "; " }
             } }
-            tr { th { "On disk" } td { (size(store.size_on_disk().unwrap_or(0))) } }
+            tr { th { "On disk" } td { (size(h.disk)) } }
         }
-        @if node.federation().is_some() { h2 { "Peers" } (peer_table(node, &peers)) }
+        @if node.federation().is_some() { h2 { "Peers" } (peer_table(&h.peers)) }
         h2 { "Activity" }
         (svg::stacked_days(&format!("Records per day by kind, last {DAYS} days"), &plots.days, &plots.per_kind))
         (svg::bars(&format!("Listings by species, last {DAYS} days"), &plots.species))
@@ -143,12 +166,12 @@ pub(super) async fn page(State(web): State<Arc<Web>>) -> Response {
     shell(&web, "Overview", content)
 }
 
-fn peer_table(node: &Node, peers: &[pb::PeerState]) -> Markup {
+fn peer_table(peers: &[(pb::PeerState, usize)]) -> Markup {
     html! {
         @if peers.is_empty() { p.empty { "No peer yet." } } @else {
             table {
                 tr { th { "Peer" } th { "State" } th { "Lag" } th { "Last success" } th { "Received" } th { "Sent" } th { "Rejected" } th { "Receipts queued" } th { "Last error" } }
-                @for p in peers {
+                @for (p, queued) in peers {
                     tr {
                         td { (p.agency) }
                         td { @if p.state == "authenticated" { span.ok { (p.state) } } @else { span.bad { (p.state) } } }
@@ -156,7 +179,7 @@ fn peer_table(node: &Node, peers: &[pb::PeerState]) -> Markup {
                         td { (when(p.last_success)) }
                         td { (p.received) } td { (p.sent) }
                         td { (p.rejected) @if !p.last_rejection.is_empty() { br; small { (p.last_rejection) } } }
-                        td { (node.outbox_len(&p.agency)) }
+                        td { (queued) }
                         td { small { (p.last_error) } }
                     }
                 }

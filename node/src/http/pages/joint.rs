@@ -28,12 +28,15 @@ pub(super) async fn alerts(
     Query(f): Query<AlertFilter>,
 ) -> Response {
     let unacked = f.all.is_none();
-    let mut list = match web.node.list_alerts(0, unacked, 10_000) {
-        Ok(l) => l,
-        Err(e) => return error(&web, e),
+    let w = web.clone();
+    let read =
+        tokio::task::spawn_blocking(move || w.node.store().alerts_newest(unacked, ALERTS_SHOWN))
+            .await;
+    let list = match read {
+        Ok(Ok(l)) => l,
+        Ok(Err(e)) => return error(&web, e.into()),
+        Err(e) => return error(&web, NodeError::Internal(e.to_string())),
     };
-    list.reverse();
-    list.truncate(ALERTS_SHOWN);
     viewer.audit(&web, format!("alerts ({} shown)", list.len()));
     let content = html! {
         p {
@@ -69,9 +72,11 @@ fn alert_row(a: &pb::Alert) -> maud::Markup {
 }
 
 pub(super) async fn operations(State(web): State<Arc<Web>>, viewer: Viewer) -> Response {
-    let list = match web.node.operations() {
-        Ok(l) => l,
-        Err(e) => return error(&web, e),
+    let w = web.clone();
+    let list = match tokio::task::spawn_blocking(move || w.node.operations()).await {
+        Ok(Ok(l)) => l,
+        Ok(Err(e)) => return error(&web, e),
+        Err(e) => return error(&web, NodeError::Internal(e.to_string())),
     };
     viewer.audit(&web, format!("operations ({} shown)", list.len()));
     let content = html! {
