@@ -37,7 +37,7 @@ pub const REJECT_REASONS: [&str; 11] = [
 
 /// Why a Federation connection is refused at the TLS handshake (`reason`
 /// of `wildnet_tls_refusals_total`).
-pub const TLS_REASONS: [&str; 11] = [
+pub const TLS_REASONS: [&str; 12] = [
     "no-certificate",
     "unknown-issuer",
     "expired",
@@ -46,6 +46,7 @@ pub const TLS_REASONS: [&str; 11] = [
     "manifest",
     "incompatible",
     "alert",
+    "not-tls",
     "connection",
     "timeout",
     "other",

@@ -235,6 +235,7 @@ pub fn refusal_reason(e: &std::io::Error) -> &'static str {
         Error::General(_) => "manifest",
         Error::PeerIncompatible(_) | Error::InappropriateHandshakeMessage { .. } => "incompatible",
         Error::AlertReceived(_) => "alert",
+        Error::InvalidMessage(_) | Error::PeerMisbehaved(_) => "not-tls",
         _ => "other",
     }
 }

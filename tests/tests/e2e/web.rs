@@ -162,6 +162,32 @@ async fn metrics_parse_as_openmetrics_and_move_when_records_sync() {
         ),
         Some(3.0)
     );
+    // Plain HTTP at ZA's Federation port: refused at the handshake, counted.
+    let za_fed = za.addr.expect("ZA's federation address");
+    let mut tcp = tokio::net::TcpStream::connect(za_fed)
+        .await
+        .expect("connect");
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    tcp.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .expect("write");
+    let _ = tcp.read_to_end(&mut Vec::new()).await;
+    wildnet_testbed::wait::until(
+        "ZA's TLS refusal counted",
+        wildnet_testbed::wait::DEFAULT,
+        || async {
+            let m = parse_openmetrics(&get(za_http, "/metrics", None).await.body);
+            let n = value(
+                &m,
+                "wildnet_tls_refusals",
+                "wildnet_tls_refusals_total",
+                &[("reason", "not-tls")],
+            );
+            Ok((n == Some(1.0)).then_some(()))
+        },
+    )
+    .await
+    .expect("counted by reason");
     let ke_metrics = parse_openmetrics(&get(ke_http, "/metrics", None).await.body);
     assert_eq!(
         value(
