@@ -31,6 +31,9 @@ pub mod users;
 pub use lag::LagHistory;
 pub use serve::{serve, tls_config};
 
+/// How often peer lag is sampled for the dashboard's plot.
+const LAG_SAMPLE: Duration = Duration::from_secs(10);
+
 /// File in the data dir holding the bound HTTP address.
 pub const HTTP_ADDR_FILE: &str = "http.addr";
 
@@ -204,7 +207,7 @@ pub async fn start(
         tokio::spawn(sample_lag(
             node.clone(),
             lag,
-            Duration::from_secs(30),
+            LAG_SAMPLE,
             stop.subscribe(),
         )),
     ])

@@ -113,7 +113,7 @@ pub(super) fn lines(
         figure {
             figcaption { (title) }
             @if series.iter().all(|s| s.1.is_empty()) {
-                p.empty { "No samples yet (taken every 30 s while the listener runs)." }
+                p.empty { "No samples yet (taken every 10 s while the listener runs)." }
             } @else {
                 svg xmlns="http://www.w3.org/2000/svg" width=(w) height=(h) viewBox=(format!("0 0 {w} {h}")) role="img" aria-label=(title) {
                     line x1=(left) y1=(10) x2=(left) y2=(h - bottom) stroke="#888" {}

@@ -103,7 +103,9 @@ pub async fn run(a: DemoArgs) -> anyhow::Result<ExitCode> {
     let spec = FedSpec::new(&AGENCIES)
         .groups(&[GROUP])
         .share_max_tlp("VN-EP", "GB-NWCU", "green")
-        .named("Demo Wildlife Enforcement Network", "demo");
+        .named("Demo Wildlife Enforcement Network", "demo")
+        // Each node's dashboard and metrics, on a loopback port it picks.
+        .http(0);
     let fed = Federation::start_in(&spec, &root, Kind::Process)
         .await
         .context("starting the demo's nodes (is wildnet-node built next to wildnet?)")?;
@@ -145,9 +147,13 @@ async fn finish(mut demo: Demo, keep: bool, started: Instant) -> anyhow::Result<
     if keep {
         let mut pids = Vec::new();
         for n in &mut demo.fed.nodes {
+            let web = n
+                .http_addr()
+                .map(|a| format!(", dashboard and metrics on http://{a}/"))
+                .unwrap_or_default();
             if let Some(pid) = n.detach() {
                 output::line(&format!(
-                    "  {} runs as pid {pid} ({})",
+                    "  {} runs as pid {pid} ({}){web}",
                     n.agency,
                     n.dir.display()
                 ))?;
