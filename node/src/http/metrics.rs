@@ -114,46 +114,97 @@ fn store_metrics(node: &Node, r: &mut Registry) -> Result<(), String> {
     Ok(())
 }
 
-/// Per peer: state (1 for the state it is in), lag, counters.
+/// A per-peer figure: its name, help, and value from the peer's state
+/// (and the receipts queued for it).
+type PeerFigure = (&'static str, &'static str, fn(&pb::PeerState, u64) -> u64);
+
+/// The per-peer gauges.
+const PEER_GAUGES: [PeerFigure; 4] = [
+    (
+        "wildnet_peer_lag_records",
+        "Records of the peer's feed not pulled yet (its head minus this node's cursor)",
+        |p, _| p.peer_head.saturating_sub(p.cursor),
+    ),
+    (
+        "wildnet_peer_receipts_queued",
+        "Delivery receipts waiting to go to the peer",
+        |_, queued| queued,
+    ),
+    (
+        "wildnet_peer_last_success_seconds",
+        "Unix time of the last successful exchange (0: never)",
+        |p, _| u64::try_from(p.last_success / 1000).unwrap_or(0),
+    ),
+    (
+        "wildnet_peer_completeness_verified_seconds",
+        "Unix time of the last completeness check that finished (0: never)",
+        |p, _| u64::try_from(p.verified_at / 1000).unwrap_or(0),
+    ),
+];
+
+/// The per-peer counters (their `_total` is added by the encoder).
+const PEER_COUNTERS: [PeerFigure; 5] = [
+    (
+        "wildnet_peer_received_records",
+        "Records received from the peer and stored",
+        |p, _| p.received,
+    ),
+    (
+        "wildnet_peer_sent_records",
+        "Records sent to the peer",
+        |p, _| p.sent,
+    ),
+    (
+        "wildnet_peer_duplicate_records",
+        "Records received from the peer that were held already",
+        |p, _| p.duplicates,
+    ),
+    (
+        "wildnet_peer_rejected_records",
+        "Records and receipts from the peer refused (by reason: wildnet_peer_rejected_total)",
+        |p, _| p.rejected,
+    ),
+    (
+        "wildnet_peer_limited_calls",
+        "Calls of the peer refused over its allowance",
+        |p, _| p.limited,
+    ),
+];
+
+/// Per peer: its state (1 for the state it is in), the completeness
+/// check's results, and the gauges and counters above.
 fn peer_metrics(node: &Node, peers: &[pb::PeerState], r: &mut Registry) {
-    let state = Gauges::default();
-    let lag = Gauges::default();
-    let queued = Gauges::default();
-    let last_ok = Gauges::default();
-    let verify = Gauges::default();
-    let verified_at = Gauges::default();
-    let [received, sent, duplicates, rejected, limited] =
-        std::array::from_fn::<Counters, 5, _>(|_| Counters::default());
+    let queued: Vec<u64> = peers
+        .iter()
+        .map(|p| node.outbox_len(&p.agency) as u64)
+        .collect();
     let i = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
+    for (name, help, value) in PEER_GAUGES {
+        let f = Gauges::default();
+        for (p, q) in peers.iter().zip(&queued) {
+            f.get_or_create(&label("peer", &p.agency))
+                .set(i(value(p, *q)));
+        }
+        r.register(name, help, f);
+    }
+    for (name, help, value) in PEER_COUNTERS {
+        let f = Counters::default();
+        for (p, q) in peers.iter().zip(&queued) {
+            f.get_or_create(&label("peer", &p.agency))
+                .inc_by(value(p, *q));
+        }
+        r.register(name, help, f);
+    }
+    let (state, verify) = (Gauges::default(), Gauges::default());
     for p in peers {
-        let peer = label("peer", &p.agency);
-        let mut with_state = peer.clone();
-        with_state.push(("state", p.state.clone()));
-        state.get_or_create(&with_state).set(1);
-        lag.get_or_create(&peer)
-            .set(i(p.peer_head.saturating_sub(p.cursor)));
-        queued
-            .get_or_create(&peer)
-            .set(i(node.outbox_len(&p.agency) as u64));
-        last_ok.get_or_create(&peer).set(p.last_success / 1000);
-        verified_at.get_or_create(&peer).set(p.verified_at / 1000);
+        let with = |k: &'static str, v: &str| vec![("peer", p.agency.clone()), (k, v.to_string())];
+        state.get_or_create(&with("state", &p.state)).set(1);
         for (result, v) in [
             ("missing", p.verify_missing),
             ("repaired", p.verify_repaired),
             ("peer_lacks", p.verify_peer_lacks),
         ] {
-            let mut l = peer.clone();
-            l.push(("result", result.into()));
-            verify.get_or_create(&l).set(i(v));
-        }
-        for (family, v) in [
-            (&received, p.received),
-            (&sent, p.sent),
-            (&duplicates, p.duplicates),
-            (&rejected, p.rejected),
-            (&limited, p.limited),
-        ] {
-            family.get_or_create(&peer).inc_by(v);
+            verify.get_or_create(&with("result", result)).set(i(v));
         }
     }
     r.register(
@@ -162,50 +213,9 @@ fn peer_metrics(node: &Node, peers: &[pb::PeerState], r: &mut Registry) {
         state,
     );
     r.register(
-        "wildnet_peer_lag_records",
-        "Records of the peer's feed not pulled yet (its head minus this node's cursor)",
-        lag,
-    );
-    r.register(
-        "wildnet_peer_receipts_queued",
-        "Delivery receipts waiting to go to the peer",
-        queued,
-    );
-    r.register(
-        "wildnet_peer_last_success_seconds",
-        "Unix time of the last successful exchange (0: never)",
-        last_ok,
-    );
-    r.register(
-        "wildnet_peer_completeness_verified_seconds",
-        "Unix time of the last completeness check that finished (0: never)",
-        verified_at,
-    );
-    r.register("wildnet_peer_completeness_records", "Result of the last completeness check: records missing here, repaired, and lacking at the peer", verify);
-    r.register(
-        "wildnet_peer_received_records",
-        "Records received from the peer and stored",
-        received,
-    );
-    r.register(
-        "wildnet_peer_sent_records",
-        "Records sent to the peer",
-        sent,
-    );
-    r.register(
-        "wildnet_peer_duplicate_records",
-        "Records received from the peer that were held already",
-        duplicates,
-    );
-    r.register(
-        "wildnet_peer_rejected_records",
-        "Records and receipts from the peer refused (by reason: wildnet_peer_rejected_total)",
-        rejected,
-    );
-    r.register(
-        "wildnet_peer_limited_calls",
-        "Calls of the peer refused over its allowance",
-        limited,
+        "wildnet_peer_completeness_records",
+        "Result of the last completeness check: records missing here, repaired, and lacking at the peer",
+        verify,
     );
 }
 

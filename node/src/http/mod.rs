@@ -204,12 +204,7 @@ pub async fn start(
     tracing::info!(addr = %local, https, login, "http listening (metrics, health, dashboard)");
     Ok(vec![
         tokio::spawn(serve(listener, tls, app, stop.subscribe())),
-        tokio::spawn(sample_lag(
-            node.clone(),
-            lag,
-            LAG_SAMPLE,
-            stop.subscribe(),
-        )),
+        tokio::spawn(sample_lag(node.clone(), lag, LAG_SAMPLE, stop.subscribe())),
     ])
 }
 

@@ -9,11 +9,11 @@ use std::net::SocketAddr;
 use std::path::Path;
 
 use wildnet_proto::v1 as pb;
-use wildnet_testbed::FedSpec;
 use wildnet_testbed::drafts::{
     federation_wide, handling, listing_with, note_with, proposal, response, seizure_with,
 };
 use wildnet_testbed::wait::{DEFAULT, until};
+use wildnet_testbed::{FedSpec, Federation};
 use wildnet_tests::fed::federation_of;
 use wildnet_tests::web::{artifacts, run_chromium};
 
@@ -72,6 +72,24 @@ async fn the_dashboard_in_chromium_shows_what_the_node_holds_and_nothing_else() 
     fed.wait_peer_state("KE-KWS", &["ZA-DFFE", "GB-NWCU"], "authenticated")
         .await
         .expect("links");
+    let case = the_case(&fed).await;
+    let profile = tempfile::tempdir().expect("profile");
+    kenyas_pages(&fed, profile.path(), &case);
+    outside_the_rules(&fed, profile.path(), &case).await;
+    fed.stop().await.expect("stop");
+}
+
+/// The ids of the case's records.
+struct Case {
+    listing: String,
+    note: String,
+    op: String,
+}
+
+/// KE's listing, its SADC note and its operation with ZA; ZA's seizure
+/// sharing the listing's phone, and its answer; returns once KE has the
+/// alert, both receipts and the answer.
+async fn the_case(fed: &Federation) -> Case {
     let (mut ke, mut za) = (
         fed.node("KE-KWS").client().await.expect("KE"),
         fed.node("ZA-DFFE").client().await.expect("ZA"),
@@ -165,10 +183,13 @@ async fn the_dashboard_in_chromium_shows_what_the_node_holds_and_nothing_else() 
     .await
     .expect("KE's view");
 
-    let profile = tempfile::tempdir().expect("profile");
+    Case { listing, note, op }
+}
+
+/// KE's dashboard, page by page, in Chromium.
+fn kenyas_pages(fed: &Federation, p: &Path, case: &Case) {
+    let Case { listing, op, .. } = case;
     let ke_web = fed.node("KE-KWS").http_addr().expect("KE http");
-    let gb_web = fed.node("GB-NWCU").http_addr().expect("GB http");
-    let p = profile.path();
 
     let overview = browse(p, ke_web, "/", "overview");
     assert!(
@@ -238,7 +259,15 @@ async fn the_dashboard_in_chromium_shows_what_the_node_holds_and_nothing_else() 
         audit.contains("Hash chain verified") && audit.contains("web-view"),
         "{audit}"
     );
+}
 
+/// GB is not in SADC: the note is not on its node, so not on its pages;
+/// and once KE retracts it, not on KE's either.
+async fn outside_the_rules(fed: &Federation, p: &Path, case: &Case) {
+    let note = &case.note;
+    let ke_web = fed.node("KE-KWS").http_addr().expect("KE http");
+    let gb_web = fed.node("GB-NWCU").http_addr().expect("GB http");
+    let mut ke = fed.node("KE-KWS").client().await.expect("KE");
     // GB is not in SADC: the note is not on its node, so not on its page.
     let gb = browse(p, gb_web, "/records", "gb-records");
     assert!(gb.contains("Pangolin scales for sale"), "{gb}");
@@ -265,5 +294,4 @@ async fn the_dashboard_in_chromium_shows_what_the_node_holds_and_nothing_else() 
     let page = wildnet_tests::web::get(ke_web, &format!("/records/{note}"), None).await;
     assert_eq!(page.status, 404, "{}", page.body);
     assert!(!page.body.contains("Telegram"), "{}", page.body);
-    fed.stop().await.expect("stop");
 }
