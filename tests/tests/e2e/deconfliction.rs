@@ -44,7 +44,7 @@ fn one<'a>(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hit_no_hit_without_telling_the_asked_agency() {
-    let spec = FedSpec::new(&["KE-KWS", "TZ-WD", "ZA-DFFE", "GB-NWCU"]);
+    let spec = FedSpec::new(&["KE-KWS", "TZ-WD", "ZA-DFFE", "GB-NWCU"]).http(0);
     let mut fed = Federation::start(&spec, Kind::Process)
         .await
         .expect("federation");
@@ -100,6 +100,21 @@ async fn hit_no_hit_without_telling_the_asked_agency() {
         .into_inner()
         .records;
     assert_eq!(za_holds, 0, "nothing of the record reached the outsider");
+    // Counted by selector on both sides (`/metrics`).
+    for (node, line) in [
+        (
+            "ZA-DFFE",
+            "wildnet_deconfliction_questions_total{direction=\"asked\",peer=\"KE-KWS\"} 2\n",
+        ),
+        (
+            "KE-KWS",
+            "wildnet_deconfliction_questions_total{direction=\"answered\",peer=\"ZA-DFFE\"} 2\n",
+        ),
+    ] {
+        let addr = fed.node(node).http_addr().expect("http");
+        let m = wildnet_tests::web::get(addr, "/metrics", None).await.body;
+        assert!(m.contains(line), "{node}: {m}");
+    }
     // Tanzania, in the audience, gets the id.
     let t = ask(&mut tz, &["phone:+254722111222"], &["KE-KWS"], 10).await;
     assert_eq!(t[0].outcome, "HIT", "{t:?}");
