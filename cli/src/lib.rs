@@ -235,9 +235,37 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
 
 /// Turns a gRPC status into an error that says what to do.
 pub fn explain(s: tonic::Status) -> anyhow::Error {
-    if s.code() == tonic::Code::Unavailable {
+    // A status the node sent names its own cause and fix (a full disk, a
+    // rebuild under way); one made on this side, when the connection
+    // failed mid-call, carries the transport error as its source.
+    if s.code() == tonic::Code::Unavailable && std::error::Error::source(&s).is_some() {
         anyhow::anyhow!("{} (is wildnet-node running? check --node)", s.message())
     } else {
         anyhow::anyhow!("{}", s.message())
+    }
+}
+
+#[cfg(test)]
+mod explain_tests {
+    use super::explain;
+
+    #[test]
+    fn only_a_lost_connection_asks_whether_the_node_runs() {
+        let disk_full = tonic::Status::unavailable(
+            "the write was not stored (No space left on device): the disk holding the data dir \
+             is full: free space and retry",
+        );
+        let said = explain(disk_full).to_string();
+        assert!(said.contains("disk holding the data dir is full"), "{said}");
+        assert!(!said.contains("is wildnet-node running"), "{said}");
+        let mut lost = tonic::Status::unavailable("transport error");
+        lost.set_source(std::sync::Arc::new(std::io::Error::from(
+            std::io::ErrorKind::ConnectionReset,
+        )));
+        assert!(
+            explain(lost)
+                .to_string()
+                .contains("is wildnet-node running? check --node")
+        );
     }
 }
