@@ -5,23 +5,31 @@
 use std::collections::BTreeSet;
 use std::process::Command;
 
-#[test]
-fn bench_quick_completes_and_prints_every_figure() {
+/// Runs `wildnet bench ARGS --format json` in a fresh temp dir (named
+/// `prefix…`); its JSON report, once it exited 0, and the dir.
+fn bench(prefix: &str, args: &[&str]) -> (serde_json::Value, tempfile::TempDir) {
     let tmp = tempfile::Builder::new()
-        .prefix("wnbench")
+        .prefix(prefix)
         .tempdir()
         .expect("tmp");
     let out = Command::new(wildnet_tests::bin("wildnet"))
-        .args(["bench", "--quick", "--format", "json", "--dir"])
+        .arg("bench")
+        .args(args)
+        .args(["--format", "json", "--dir"])
         .arg(tmp.path())
         .output()
         .expect("run wildnet bench");
     assert!(
         out.status.success(),
-        "bench failed: {}",
+        "wildnet bench {args:?} failed: {}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    (serde_json::from_slice(&out.stdout).expect("json"), tmp)
+}
+
+#[test]
+fn bench_quick_completes_and_prints_every_figure() {
+    let (v, tmp) = bench("wnbench", &["--quick"]);
     let figures = v["figures"].as_array().expect("figures");
     let areas: BTreeSet<&str> = figures.iter().filter_map(|f| f["area"].as_str()).collect();
     assert_eq!(
@@ -67,29 +75,7 @@ fn bench_quick_completes_and_prints_every_figure() {
 
 #[test]
 fn bench_simulation_reports_both_topologies() {
-    let tmp = tempfile::Builder::new()
-        .prefix("wnsim")
-        .tempdir()
-        .expect("tmp");
-    let out = Command::new(wildnet_tests::bin("wildnet"))
-        .args([
-            "bench",
-            "--quick",
-            "--simulate",
-            "4",
-            "--format",
-            "json",
-            "--dir",
-        ])
-        .arg(tmp.path())
-        .output()
-        .expect("run wildnet bench --simulate");
-    assert!(
-        out.status.success(),
-        "simulation failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    let (v, _tmp) = bench("wnsim", &["--quick", "--simulate", "4"]);
     let figures = v["figures"].as_array().expect("figures");
     for topology in ["full mesh", "hub-and-spoke"] {
         let of = |what: &str| {
@@ -122,30 +108,19 @@ fn bench_simulation_reports_both_topologies() {
 /// fails the run otherwise), and reports each figure.
 #[test]
 fn bench_load_completes_with_no_error_and_no_loss() {
-    let tmp = tempfile::Builder::new()
-        .prefix("wnload")
-        .tempdir()
-        .expect("tmp");
-    let out = Command::new(wildnet_tests::bin("wildnet"))
-        .args(["bench", "--load", "--quick", "--secs", "3"])
-        .args([
+    let (v, _tmp) = bench(
+        "wnload",
+        &[
+            "--load",
+            "--quick",
+            "--secs",
+            "3",
             "--publishers",
             "8",
             "--queriers",
             "4",
-            "--format",
-            "json",
-            "--dir",
-        ])
-        .arg(tmp.path())
-        .output()
-        .expect("run wildnet bench --load");
-    assert!(
-        out.status.success(),
-        "bench --load failed: {}",
-        String::from_utf8_lossy(&out.stderr)
+        ],
     );
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
     let figures = v["figures"].as_array().expect("figures");
     let value = |m: &str| {
         figures
