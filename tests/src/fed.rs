@@ -197,3 +197,41 @@ pub fn write_cert_pem(path: &Path, der: &[u8]) {
     pem.push_str("-----END CERTIFICATE-----\n");
     std::fs::write(path, pem).expect("write pem");
 }
+
+/// An agency dir's TLS key.
+pub fn tls_key(dir: &Path) -> rcgen::KeyPair {
+    rcgen::KeyPair::from_pem(&std::fs::read_to_string(dir.join("keys/tls.key.pem")).expect("key"))
+        .expect("key")
+}
+
+/// An agency dir's TLS certificate (DER), as the secretariat issued it.
+pub fn tls_cert(dir: &Path) -> Vec<u8> {
+    wildnet_node::secretariat::read_cert_pem(&dir.join("federation/tls.cert.pem")).expect("cert")
+}
+
+/// Waits for a refusal audited on `node` after entry `before` whose
+/// reason contains `reason` (refusals are audited just after the
+/// handshake fails, so an earlier case's may land late: match on reason).
+pub async fn refusal_with(fed: &Federation, node: &str, before: usize, reason: &str) -> String {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let entries = fed.node(node).audit().await.expect("audit");
+        let refusals: Vec<&str> = entries
+            .iter()
+            .skip(before)
+            .filter(|e| e.action == "tls-refused" || e.action == "refuse")
+            .map(|e| e.detail.as_str())
+            .collect();
+        if let Some(d) = refusals
+            .iter()
+            .find(|d| d.to_lowercase().contains(&reason.to_lowercase()))
+        {
+            return d.to_string();
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no refusal with reason {reason:?} audited on {node}; refusals seen: {refusals:?}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}

@@ -22,6 +22,7 @@ mod operations;
 mod refusals;
 mod relay;
 mod retraction;
+mod rotation;
 mod status;
 mod sync;
 mod walkthrough;
