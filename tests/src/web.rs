@@ -138,6 +138,18 @@ pub async fn get_tls(
     ca_pem: &str,
     name: &str,
 ) -> anyhow::Result<Reply> {
+    request_tls(addr, ("GET", path), login, ca_pem, name).await
+}
+
+/// `method path` over HTTPS, trusting only `ca_pem`, for server name
+/// `name`.
+pub async fn request_tls(
+    addr: SocketAddr,
+    (method, path): (&str, &str),
+    login: Option<(&str, &str)>,
+    ca_pem: &str,
+    name: &str,
+) -> anyhow::Result<Reply> {
     use rustls::pki_types::pem::PemObject;
     let mut roots = rustls::RootCertStore::empty();
     roots.add(rustls::pki_types::CertificateDer::from_pem_slice(
@@ -153,7 +165,7 @@ pub async fn get_tls(
     let tcp = tokio::net::TcpStream::connect(addr).await?;
     let server = rustls::pki_types::ServerName::try_from(name.to_string())?;
     let tls = connector.connect(server, tcp).await?;
-    exchange(tls, ("GET", path, name), login).await
+    exchange(tls, (method, path, name), login).await
 }
 
 /// Where tests leave what people look at afterwards (screenshots):

@@ -53,6 +53,8 @@ async fn not_found(
 /// The caller of a page, for the audit: its user and address.
 pub(super) struct Viewer {
     actor: String,
+    /// A HEAD request: its page is made but not shown.
+    head: bool,
 }
 
 impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Viewer {
@@ -73,14 +75,18 @@ impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Viewer {
             .map(|c| c.0);
         Ok(Viewer {
             actor: user.actor(addr),
+            head: parts.method == axum::http::Method::HEAD,
         })
     }
 }
 
 impl Viewer {
-    /// Audits a page view that shows records: who saw what.
+    /// Audits a page view that shows records: who saw what (a HEAD
+    /// request sees nothing).
     pub(super) fn audit(&self, web: &Web, what: String) {
-        web.node.audit_nowait(&self.actor, "web-view", what);
+        if !self.head {
+            web.node.audit_nowait(&self.actor, "web-view", what);
+        }
     }
 }
 
