@@ -357,6 +357,69 @@ pub fn seeds(target: &str) -> Vec<Vec<u8>> {
 mod tests {
     use super::*;
 
+    /// `(name, version, dependencies)` of every package of a Cargo.lock.
+    fn lock(path: &str) -> Vec<(String, String, Vec<String>)> {
+        let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{path}: {e}"));
+        let doc: toml_edit::DocumentMut = text.parse().expect("a Cargo.lock");
+        let packages = doc["package"].as_array_of_tables().expect("[[package]]");
+        packages
+            .iter()
+            .map(|p| {
+                let s = |k: &str| p.get(k).and_then(|v| v.as_str()).unwrap_or("").to_string();
+                let deps = p
+                    .get("dependencies")
+                    .and_then(|d| d.as_array())
+                    .map(|a| {
+                        a.iter()
+                            .filter_map(|v| v.as_str())
+                            .map(str::to_string)
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                (s("name"), s("version"), deps)
+            })
+            .collect()
+    }
+
+    /// The fuzz crate (outside the workspace) builds the workspace's
+    /// crates with the workspace's versions: its Cargo.lock holds every
+    /// dependency their manifests name, and no other version of a package
+    /// the workspace uses.
+    #[test]
+    fn the_fuzz_lock_follows_the_workspace() {
+        let root = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
+        let ws = lock(&format!("{root}/Cargo.lock"));
+        let fuzz = lock(&format!("{root}/fuzz/Cargo.lock"));
+        let fix =
+            "run `cargo metadata --offline --format-version 1` in fuzz/ and commit fuzz/Cargo.lock";
+        for (name, version, deps) in &fuzz {
+            let Some(dir) = name.strip_prefix("wildnet-").filter(|d| *d != "fuzz") else {
+                if ws.iter().any(|p| &p.0 == name) {
+                    assert!(
+                        ws.iter().any(|p| &p.0 == name && &p.1 == version),
+                        "fuzz/Cargo.lock has {name} {version}, a version the workspace does not use: {fix}"
+                    );
+                }
+                continue;
+            };
+            let manifest = std::fs::read_to_string(format!("{root}/{dir}/Cargo.toml"))
+                .expect("the crate's manifest");
+            let manifest: toml_edit::DocumentMut = manifest.parse().expect("TOML");
+            let locked: Vec<&str> = deps.iter().filter_map(|d| d.split(' ').next()).collect();
+            for section in ["dependencies", "build-dependencies"] {
+                let Some(table) = manifest.get(section).and_then(|t| t.as_table()) else {
+                    continue;
+                };
+                for (dep, _) in table.iter() {
+                    assert!(
+                        locked.contains(&dep),
+                        "{name} depends on {dep}, which fuzz/Cargo.lock lacks: {fix}"
+                    );
+                }
+            }
+        }
+    }
+
     /// Every seed and kept input runs through its target without a panic
     /// (a regression fails here with the input's path).
     #[test]
