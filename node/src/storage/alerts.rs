@@ -71,37 +71,13 @@ impl Store {
         limit: usize,
     ) -> Result<Vec<pb::Alert>, StoreError> {
         let start = after.saturating_add(1).to_be_bytes();
-        let mut out = Vec::new();
-        for kv in self.trees().alerts.range(start..) {
-            let (_, v) = kv?;
-            let a = decode(&v)?;
-            if unacked && a.acked {
-                continue;
-            }
-            out.push(a);
-            if out.len() >= limit {
-                break;
-            }
-        }
-        Ok(out)
+        take(self.trees().alerts.range(start..), unacked, limit)
     }
 
     /// The newest `limit` alerts (only unacknowledged ones when
     /// `unacked`), newest first.
     pub fn alerts_newest(&self, unacked: bool, limit: usize) -> Result<Vec<pb::Alert>, StoreError> {
-        let mut out = Vec::new();
-        for kv in self.trees().alerts.iter().rev() {
-            let (_, v) = kv?;
-            let a = decode(&v)?;
-            if unacked && a.acked {
-                continue;
-            }
-            out.push(a);
-            if out.len() >= limit {
-                break;
-            }
-        }
-        Ok(out)
+        take(self.trees().alerts.iter().rev(), unacked, limit)
     }
 
     /// How many alerts are not acknowledged (reads them all).
@@ -169,6 +145,28 @@ impl Store {
         )])
         .await
     }
+}
+
+/// Up to `limit` alerts of `rows`, in their order (only unacknowledged
+/// ones when `unacked`).
+fn take(
+    rows: impl Iterator<Item = sled::Result<(sled::IVec, sled::IVec)>>,
+    unacked: bool,
+    limit: usize,
+) -> Result<Vec<pb::Alert>, StoreError> {
+    let mut out = Vec::new();
+    for kv in rows {
+        let (_, v) = kv?;
+        let a = decode(&v)?;
+        if unacked && a.acked {
+            continue;
+        }
+        out.push(a);
+        if out.len() >= limit {
+            break;
+        }
+    }
+    Ok(out)
 }
 
 fn decode(v: &[u8]) -> Result<pb::Alert, StoreError> {

@@ -80,4 +80,19 @@ async fn alerts_are_numbered_in_order_and_marked_once() {
         vec![made[1].id]
     );
     assert_eq!(store.alerts(made[0].id, false, 10).expect("after").len(), 1);
+    // The dashboard's reads: newest first, and the unacknowledged count.
+    let third = store
+        .add_alerts(vec![alert("email:a@b.example")], 8)
+        .await
+        .expect("add");
+    let ids = |v: Vec<pb::Alert>| v.iter().map(|a| a.id).collect::<Vec<_>>();
+    assert_eq!(
+        ids(store.alerts_newest(false, 2).expect("newest")),
+        vec![third[0].id, made[1].id]
+    );
+    assert_eq!(
+        ids(store.alerts_newest(true, 10).expect("newest unacked")),
+        vec![third[0].id, made[1].id]
+    );
+    assert_eq!(store.unacked_alerts().expect("count"), 2);
 }
