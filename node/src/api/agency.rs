@@ -10,7 +10,6 @@ use wildnet_proto::v1::agency_server::Agency;
 
 use super::status::status;
 use crate::node::{Import, Node, NodeError};
-use crate::record::terms::Field;
 use crate::storage::AuditDraft;
 
 pub use super::views::{stored_pb, stored_pbs};
@@ -159,8 +158,12 @@ impl Agency for AgencyService {
             .telemetry()
             .query_seconds
             .observe(started.elapsed().as_secs_f64());
-        self.audit(who, "query", describe_query(&q, page.records.len()))
-            .await;
+        self.audit(
+            who,
+            "query",
+            super::read::describe_query(&q, page.records.len()),
+        )
+        .await;
         Ok(Response::new(pb::QueryResponse {
             records: super::views::page_pbs(&page.records, q.verify),
             next_page_token: page.next.unwrap_or_default(),
@@ -174,34 +177,7 @@ impl Agency for AgencyService {
         let who = actor(&req);
         let by = req.into_inner().by;
         self.audit(who, "stats", format!("by={by:?}")).await;
-        let store = self.node.store();
-        let buckets = if by.trim().is_empty() {
-            Vec::new()
-        } else {
-            let field = Field::by_name(by.trim()).ok_or_else(|| {
-                Status::invalid_argument(format!(
-                    "cannot group by {by:?}: use species, country, platform, author, kind, appendix, tag, seller or code"
-                ))
-            })?;
-            store
-                .counts(field)
-                .map_err(|e| status(e.into()))?
-                .into_iter()
-                .map(|(key, count)| pb::StatsBucket {
-                    key: if field == Field::Species {
-                        crate::species::binomial_case(&key)
-                    } else {
-                        key
-                    },
-                    count,
-                })
-                .collect()
-        };
-        Ok(Response::new(pb::StatsResponse {
-            records: store.record_count().map_err(|e| status(e.into()))?,
-            tombstones: store.tombstone_count().map_err(|e| status(e.into()))?,
-            buckets,
-        }))
+        Ok(Response::new(super::read::stats(&self.node, &by)?))
     }
 
     async fn retract(
@@ -468,34 +444,4 @@ impl Agency for AgencyService {
 
 fn not_federated() -> Status {
     status(NodeError::NotFederated)
-}
-
-/// The filters of a query, for the audit log (values, not results).
-fn describe_query(q: &pb::QueryRequest, n: usize) -> String {
-    let mut parts = Vec::new();
-    for (k, v) in [
-        ("kind", &q.kind),
-        ("species", &q.species),
-        ("appendix", &q.appendix),
-        ("country", &q.country),
-        ("platform", &q.platform),
-        ("seller", &q.seller),
-        ("selector", &q.selector),
-        ("author", &q.author),
-        ("tag", &q.tag),
-        ("text", &q.text),
-        ("code", &q.code),
-    ] {
-        if !v.is_empty() {
-            parts.push(format!("{k}={v:?}"));
-        }
-    }
-    if q.since != 0 {
-        parts.push(format!("since={}", q.since));
-    }
-    if q.until != 0 {
-        parts.push(format!("until={}", q.until));
-    }
-    parts.push(format!("results={n}"));
-    parts.join(" ")
 }

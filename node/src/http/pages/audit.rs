@@ -7,7 +7,7 @@ use axum::extract::{Query, State};
 use axum::response::Response;
 use maud::html;
 
-use super::{error, shell, when};
+use super::{off_runtime, shell, when};
 use crate::http::Web;
 use crate::node::NodeError;
 
@@ -22,21 +22,19 @@ pub(in crate::http) struct Page {
 }
 
 pub(super) async fn page(State(web): State<Arc<Web>>, Query(p): Query<Page>) -> Response {
-    let w = web.clone();
-    let read = tokio::task::spawn_blocking(move || {
+    let read = off_runtime(&web, move |w| {
         let store = w.node.store();
         let len = store.audit_len()?;
         let end = p.before.unwrap_or(len + 1).clamp(1, len + 1);
         let start = end.saturating_sub(PAGE).max(1);
         let mut entries = store.audit_list(start, end.saturating_sub(start) as usize)?;
         entries.reverse();
-        Ok::<_, crate::storage::StoreError>((store.audit_verify()?, entries, start))
+        Ok::<_, NodeError>((store.audit_verify()?, entries, start))
     })
     .await;
     let (verdict, entries, start) = match read {
-        Ok(Ok(r)) => r,
-        Ok(Err(e)) => return error(&web, NodeError::from(e)),
-        Err(e) => return error(&web, NodeError::Internal(e.to_string())),
+        Ok(r) => r,
+        Err(page) => return page,
     };
     let content = html! {
         @match &verdict.broken {

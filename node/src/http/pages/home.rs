@@ -10,7 +10,7 @@ use axum::response::Response;
 use maud::{Markup, html};
 use wildnet_proto::v1 as pb;
 
-use super::{Viewer, error, shell, when};
+use super::{Viewer, off_runtime, shell, when};
 use crate::http::{Web, lag, svg};
 use crate::node::{Node, NodeError};
 use crate::record::terms::Field;
@@ -123,16 +123,14 @@ fn holdings(node: &Node) -> Result<Holdings, NodeError> {
 }
 
 pub(super) async fn page(State(web): State<Arc<Web>>, viewer: Viewer) -> Response {
-    let w = web.clone();
     let now = crate::now_ms();
-    let read = tokio::task::spawn_blocking(move || {
-        Ok::<_, NodeError>((holdings(&w.node)?, plots(&w.node, now)?))
+    let read = off_runtime(&web, move |w| {
+        Ok((holdings(&w.node)?, plots(&w.node, now)?))
     })
     .await;
     let (h, plots) = match read {
-        Ok(Ok(r)) => r,
-        Ok(Err(e)) => return error(&web, e),
-        Err(e) => return error(&web, NodeError::Internal(e.to_string())),
+        Ok(r) => r,
+        Err(page) => return page,
     };
     // Counts and figures drawn from records, as `wildnet stats` shows them.
     viewer.audit(&web, "overview".into());

@@ -8,9 +8,8 @@ use axum::response::Response;
 use maud::html;
 use wildnet_proto::v1 as pb;
 
-use super::{Viewer, error, record_link, shell, when};
+use super::{Viewer, off_runtime, record_link, shell, when};
 use crate::http::Web;
-use crate::node::NodeError;
 
 /// `?all=1` shows acknowledged alerts too.
 #[derive(Debug, Default, serde::Deserialize)]
@@ -28,14 +27,12 @@ pub(super) async fn alerts(
     Query(f): Query<AlertFilter>,
 ) -> Response {
     let unacked = f.all.is_none();
-    let w = web.clone();
-    let read =
-        tokio::task::spawn_blocking(move || w.node.store().alerts_newest(unacked, ALERTS_SHOWN))
-            .await;
-    let list = match read {
-        Ok(Ok(l)) => l,
-        Ok(Err(e)) => return error(&web, e.into()),
-        Err(e) => return error(&web, NodeError::Internal(e.to_string())),
+    let read = off_runtime(&web, move |w| {
+        Ok(w.node.store().alerts_newest(unacked, ALERTS_SHOWN)?)
+    });
+    let list = match read.await {
+        Ok(l) => l,
+        Err(page) => return page,
     };
     viewer.audit(&web, format!("alerts ({} shown)", list.len()));
     let content = html! {
@@ -72,11 +69,9 @@ fn alert_row(a: &pb::Alert) -> maud::Markup {
 }
 
 pub(super) async fn operations(State(web): State<Arc<Web>>, viewer: Viewer) -> Response {
-    let w = web.clone();
-    let list = match tokio::task::spawn_blocking(move || w.node.operations()).await {
-        Ok(Ok(l)) => l,
-        Ok(Err(e)) => return error(&web, e),
-        Err(e) => return error(&web, NodeError::Internal(e.to_string())),
+    let list = match off_runtime(&web, |w| w.node.operations()).await {
+        Ok(l) => l,
+        Err(page) => return page,
     };
     viewer.audit(&web, format!("operations ({} shown)", list.len()));
     let content = html! {
@@ -105,11 +100,9 @@ pub(super) async fn board(
     viewer: Viewer,
     Path(id): Path<String>,
 ) -> Response {
-    let w = web.clone();
-    let b = match tokio::task::spawn_blocking(move || w.node.board(&id)).await {
-        Ok(Ok(b)) => b,
-        Ok(Err(e)) => return error(&web, e),
-        Err(e) => return error(&web, NodeError::Internal(e.to_string())),
+    let b = match off_runtime(&web, move |w| w.node.board(&id)).await {
+        Ok(b) => b,
+        Err(page) => return page,
     };
     viewer.audit(&web, format!("operation {}", b.id));
     let title = format!("Operation {}", b.code_name);

@@ -145,6 +145,20 @@ pub(super) fn shell(web: &Web, title: &str, content: Markup) -> Response {
     Html(page.into_string()).into_response()
 }
 
+/// Runs `read` on the blocking pool (sled reads and CPU work stay off the
+/// runtime): its value, or the error page to answer with.
+pub(super) async fn off_runtime<T: Send + 'static>(
+    web: &Arc<Web>,
+    read: impl FnOnce(&Web) -> Result<T, NodeError> + Send + 'static,
+) -> Result<T, Response> {
+    let w = web.clone();
+    match tokio::task::spawn_blocking(move || read(&w)).await {
+        Ok(Ok(v)) => Ok(v),
+        Ok(Err(e)) => Err(error(web, e)),
+        Err(e) => Err(error(web, NodeError::Internal(e.to_string()))),
+    }
+}
+
 /// A page for an error: not found, bad input, or a failure.
 pub(super) fn error(web: &Web, e: NodeError) -> Response {
     // The status the Agency API would answer, as HTTP.

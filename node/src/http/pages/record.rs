@@ -8,7 +8,7 @@ use axum::extract::{Path, State};
 use axum::response::Response;
 use maud::{Markup, html};
 
-use super::{Viewer, badges, error, record_link, shell, summary, when};
+use super::{Viewer, badges, off_runtime, record_link, shell, summary, when};
 use crate::http::Web;
 use crate::node::{Links, NodeError};
 use crate::storage::Stored;
@@ -42,12 +42,9 @@ pub(super) async fn page(
     viewer: Viewer,
     Path(id): Path<String>,
 ) -> Response {
-    let w = web.clone();
-    let asked = id.clone();
-    let shown = match tokio::task::spawn_blocking(move || read(&w, &asked)).await {
-        Ok(Ok(s)) => s,
-        Ok(Err(e)) => return error(&web, e),
-        Err(e) => return error(&web, NodeError::Internal(e.to_string())),
+    let shown = match off_runtime(&web, move |w| read(w, &id)).await {
+        Ok(s) => s,
+        Err(page) => return page,
     };
     let hex = shown.record.record.id().to_hex();
     viewer.audit(&web, format!("record {hex}"));

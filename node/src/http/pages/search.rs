@@ -8,7 +8,7 @@ use axum::response::Response;
 use maud::{Markup, html};
 use wildnet_proto::v1 as pb;
 
-use super::{Viewer, badges, error, record_link, shell, summary, when};
+use super::{Viewer, badges, error, off_runtime, record_link, shell, summary, when};
 use crate::http::Web;
 use crate::node::NodeError;
 
@@ -111,22 +111,17 @@ pub(super) async fn page(
         Ok(r) => r,
         Err(e) => return error(&web, e),
     };
-    let result = {
-        let w = web.clone();
-        let r = req.clone();
-        tokio::task::spawn_blocking(move || w.node.query(&r)).await
+    let asked = req.clone();
+    let found = match off_runtime(&web, move |w| w.node.query(&asked)).await {
+        Ok(p) => p,
+        Err(page) => return page,
     };
-    let found = match result {
-        Ok(Ok(p)) => p,
-        Ok(Err(e)) => return error(&web, e),
-        Err(e) => return error(&web, NodeError::Internal(e.to_string())),
-    };
+    // In the Agency API's audit form of a query.
     viewer.audit(
         &web,
         format!(
-            "records {} -> {} records",
-            f.link(&f.page),
-            found.records.len()
+            "records {}",
+            crate::api::read::describe_query(&req, found.records.len())
         ),
     );
     let content = html! {
